@@ -1,0 +1,38 @@
+"""Entry point: read the stack config, plan the deployment, declare it, export what `wsk` needs."""
+
+from pathlib import Path
+
+import pulumi
+
+import config
+import planner
+from components import OpenWhisk, OpenWhiskArgs
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    try:
+        stack = config.read_stack_config(PROJECT_DIR)
+    except config.ConfigError as err:
+        lines = "\n".join(f"  - {p}" for p in err.problems)
+        raise pulumi.RunError(f"{len(err.problems)} problem(s) in the stack config of "
+                              f"'{pulumi.get_stack()}'; nothing was created:\n{lines}") from None
+    plan = planner.plan(stack)
+    cfg = pulumi.Config(config.NAMESPACE)
+    supplied = {key: cfg.require_secret(key) for key in sorted(stack.supplied_secrets)}
+    ow = OpenWhisk("openwhisk", OpenWhiskArgs(plan=plan, supplied_secrets=supplied,
+                                              stack=pulumi.get_stack()))
+
+    pulumi.export("apiHost", ow.api_host)
+    pulumi.export("wskprops", ow.wskprops)
+    pulumi.export("wskInsecure", plan.insecure_tls)
+    pulumi.export("guestAuth", ow.guest_auth)
+    pulumi.export("systemAuth", ow.system_auth)
+    pulumi.export("edgeCertificate", ow.edge_certificate)
+    pulumi.export("endpoints", ow.endpoints)
+    pulumi.export("images", ow.images)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+"""Pulumi components; each declares resources from a slice of the plan and reads no config."""
+
+from components.docker_host import DockerHost, DockerHostArgs
+from components.docker_service import DockerService, DockerServiceArgs
+from components.openwhisk import OpenWhisk, OpenWhiskArgs
+from components.secrets import Secrets, SecretsArgs
+
+__all__ = [
+    "DockerHost", "DockerHostArgs", "DockerService", "DockerServiceArgs",
+    "OpenWhisk", "OpenWhiskArgs", "Secrets", "SecretsArgs",
+]

@@ -1,0 +1,67 @@
+"""OpenWhisk: the composition root that declares a whole deployment from its plan.
+
+Creates the Secrets, one DockerHost per host and one DockerService per planned service, in
+dependency order. Exposes the API host, the `wskprops` file contents (secret), the guest and
+system auth keys (secret), the edge certificate, every component's endpoint and the image
+references in use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.docker_host import DockerHost, DockerHostArgs
+from components.docker_service import DockerService, DockerServiceArgs
+from components.secrets import Secrets, SecretsArgs
+from planner.model import Plan
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenWhiskArgs:
+    plan: Plan
+    supplied_secrets: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Secrets read from the stack config (the rest are generated)."""
+    stack: str = "openwhisk"
+    """Stack name, shown in the wskprops comment line."""
+
+
+class OpenWhisk(pulumi.ComponentResource):
+    api_host: pulumi.Output[str]
+    wskprops: pulumi.Output[str]
+    guest_auth: pulumi.Output[str]
+    system_auth: pulumi.Output[str]
+    edge_certificate: pulumi.Output[str]
+    endpoints: dict[str, object]
+    images: dict[str, str]
+
+    def __init__(self, name: str, args: OpenWhiskArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("openwhisk:components:OpenWhisk", name, None, opts)
+        plan = args.plan
+        child = pulumi.ResourceOptions(parent=self)
+        secrets = Secrets("secrets", SecretsArgs(
+            specs=plan.secrets, tls=plan.tls, supplied=args.supplied_secrets), opts=child)
+        self.images = {i.key: i.ref for i in plan.images}
+        hosts = {h.name: DockerHost(h.name, DockerHostArgs(host=h, images=dict(self.images)), opts=child)
+                 for h in plan.hosts}
+        declared: dict[str, pulumi.Resource] = {}
+        for service in plan.services:
+            declared |= DockerService(service.name, DockerServiceArgs(
+                service=service, hosts=hosts, secrets=secrets.values, after=declared),
+                opts=child).containers
+
+        self.api_host = pulumi.Output.from_input(str(plan.endpoints["apiHost"]))
+        self.guest_auth = secrets.values["guest_auth"]
+        self.system_auth = secrets.values["system_auth"]
+        self.edge_certificate = pulumi.Output.unsecret(secrets.values["edge_tls_cert"])
+        self.endpoints = plan.endpoints
+        note = (f"# OpenWhisk stack {args.stack}: the edge certificate is self-signed, so run wsk "
+                f"with -i (--insecure)\n" if plan.insecure_tls else "")
+        self.wskprops = pulumi.Output.secret(pulumi.Output.concat(
+            note, "APIHOST=", plan.endpoints["apiHost"], "\nAUTH=", self.guest_auth, "\n"))
+        self.register_outputs({
+            "api_host": self.api_host, "wskprops": self.wskprops, "guest_auth": self.guest_auth,
+            "system_auth": self.system_auth, "edge_certificate": self.edge_certificate,
+            "endpoints": self.endpoints, "images": self.images,
+        })

@@ -1,0 +1,412 @@
+"""The pure planner: a validated Stack in, a Plan out. No Pulumi import.
+
+It is the only place that knows how OpenWhisk's pieces find each other: every container name,
+address, port, seed node, environment variable, mount and image reference is computed here, from
+the config alone, so the same config always yields the same plan.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import runtimes
+from config import Host, Stack, StackConfig
+from planner import env as jvm
+from planner.model import (
+    Container, File, Health, HostPlan, ImagePlan, Mount, Plan, Port, Secret, SecretSpec, Service,
+    TlsPlan, VolumePlan,
+)
+from planner.nginx import nginx_conf
+from planner.couchdb_init import couchdb_init_files
+
+__all__ = ["plan"]
+
+PREFIX = "ow"
+COUCHDB_ADMIN_USER = "whisk_admin"
+JVM_PORT = 8080
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A host carrying a role, with the instance id it gets there."""
+
+    host: Host
+    id: int
+
+    @property
+    def address(self) -> str:
+        return self.host.address
+
+
+def _placed(cfg: StackConfig, role: str) -> list[Placed]:
+    return [Placed(h, h.id or 0) for h in cfg.hosts_with(role)]
+
+
+def _invokers(cfg: StackConfig) -> list[Placed]:
+    out = [Placed(h, n) for h in cfg.hosts_with("invoker") for n in (h.invoker_ids or (0,))]
+    return sorted(out, key=lambda p: p.id)
+
+
+def plan(stack: Stack) -> Plan:
+    """Compute the whole deployment from a validated stack."""
+    cfg, manifest = stack.config, stack.manifest
+    scheduler_mode = cfg.mode == "scheduler"
+    es_store = cfg.activation_store.backend == "elasticsearch"
+    db_users = ["controller", "invoker"] + (["scheduler"] if scheduler_mode else [])
+
+    couch = _placed(cfg, "couchdb")[0]
+    zks, brokers = _placed(cfg, "zookeeper"), _placed(cfg, "kafka")
+    etcds = _placed(cfg, "etcd") if scheduler_mode else []
+    ess = _placed(cfg, "elasticsearch") if es_store else []
+    controllers = _placed(cfg, "controller")
+    schedulers = _placed(cfg, "scheduler") if scheduler_mode else []
+    invokers = _invokers(cfg)
+    edge = _placed(cfg, "edge")[0]
+
+    couch_url = f"http://{couch.address}:{cfg.couchdb.port}"
+    kafka_hosts = ",".join(f"{b.address}:{cfg.kafka.port}" for b in brokers)
+    zk_hosts = ",".join(f"{z.address}:2181" for z in zks)
+    etcd_hosts = ",".join(f"{e.address}:2379" for e in etcds)
+    es_hosts = ",".join(f"{e.address}:9200" for e in ess)
+    api_host = cfg.edge.api_host or edge.address
+    https_port = cfg.edge.https_port
+
+    ctx = jvm.Context(
+        cfg=cfg, manifest_json=runtimes.render(manifest), couch=(couch.address, cfg.couchdb.port),
+        kafka_hosts=kafka_hosts, zk_hosts=zk_hosts, etcd_hosts=etcd_hosts, es_hosts=es_hosts,
+    )
+
+    services: list[Service] = []
+    init_key = f"couchdb-init-{couch.host.name}"
+    services.append(_couchdb(cfg, couch, db_users, init_key, couch_url))
+    services.append(_zookeeper(zks))
+    services.append(_kafka(cfg, brokers, zks, zk_hosts))
+    if etcds:
+        services.append(_etcd(etcds))
+    if ess:
+        services.append(_elasticsearch(ess))
+    stores = [init_key] + [f"kafka-{b.host.name}" for b in brokers] \
+        + [f"etcd-{e.host.name}" for e in etcds] + [f"elasticsearch-{e.host.name}" for e in ess]
+
+    seed_count = cfg.controller.seed_count or len(controllers)
+    controller_seeds = [(c.address, cfg.controller.remoting_port) for c in controllers[:seed_count]] \
+        if len(controllers) > 1 else []
+    services.append(Service("controller", tuple(
+        _jvm_container(
+            "controller", c, cfg.controller.http_port, cfg.controller.remoting_port,
+            env=jvm.controller_env(ctx, c.address, controller_seeds),
+            command=("/init.sh", str(c.id)), depends_on=tuple(stores))
+        for c in controllers)))
+    controller_keys = tuple(f"controller-{c.host.name}" for c in controllers)
+
+    if schedulers:
+        sched_seeds = [(s.address, cfg.scheduler.remoting_port) for s in schedulers] \
+            if len(schedulers) > 1 else []
+        services.append(Service("scheduler", tuple(
+            _jvm_container(
+                "scheduler", s, cfg.scheduler.http_port, cfg.scheduler.remoting_port,
+                env=jvm.scheduler_env(ctx, s.address, sched_seeds),
+                command=("/init.sh", str(s.id)), depends_on=tuple(stores),
+                extra_ports=(Port(cfg.scheduler.rpc_port, cfg.scheduler.rpc_port, "rpc"),))
+            for s in schedulers)))
+    scheduler_keys = tuple(f"scheduler-{s.host.name}" for s in schedulers)
+
+    services.append(Service("invoker", tuple(
+        _invoker(cfg, ctx, i, api_host, depends_on=(init_key,) + controller_keys + scheduler_keys)
+        for i in invokers)))
+    services.append(_edge(cfg, edge, controllers, controller_keys))
+
+    images = _images(cfg, manifest, scheduler_mode, es_store)
+    return Plan(
+        platform=cfg.platform,
+        hosts=_hosts(cfg, services, images),
+        images=images,
+        secrets=_secrets(cfg, db_users, es_store),
+        services=tuple(services),
+        tls=_tls(api_host, edge.address),
+        api_host=api_host if https_port == 443 else f"{api_host}:{https_port}",
+        endpoints={
+            "apiHost": f"https://{api_host}" + ("" if https_port == 443 else f":{https_port}"),
+            "couchdb": couch_url,
+            "kafka": kafka_hosts,
+            "zookeeper": zk_hosts,
+            "controllers": [f"http://{c.address}:{cfg.controller.http_port}" for c in controllers],
+            "invokers": [f"http://{i.address}:{cfg.invoker.http_port + i.id}" for i in invokers],
+            **({"etcd": etcd_hosts,
+                "schedulers": [f"http://{s.address}:{cfg.scheduler.http_port}" for s in schedulers]}
+               if scheduler_mode else {}),
+            **({"elasticsearch": f"http://{es_hosts.split(',')[0]}"} if es_store else {}),
+        },
+        insecure_tls=cfg.edge.tls == "self-signed",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Stores
+
+
+def _couchdb(cfg: StackConfig, p: Placed, users: list[str], init_key: str, url: str) -> Service:
+    host = p.host.name
+    volume = VolumePlan(f"couchdb-{host}-data", host, f"{PREFIX}-couchdb-data")
+    prefix = cfg.couchdb.db_prefix
+    server = Container(
+        key=f"couchdb-{host}", service="couchdb", host=host, name=f"{PREFIX}-couchdb",
+        image="couchdb",
+        env=(("COUCHDB_PASSWORD", Secret.of("couchdb_admin_password")),
+             ("COUCHDB_USER", COUCHDB_ADMIN_USER)),
+        ports=(Port(5984, cfg.couchdb.port, "http"),),
+        mounts=(Mount("/opt/couchdb/data", volume=volume.key),),
+        health=Health(("CMD-SHELL", "curl -fsS http://127.0.0.1:5984/_up"), wait=True),
+    )
+    env: dict[str, object] = {
+        "COUCHDB_URL": url,
+        "COUCHDB_ADMIN_USER": COUCHDB_ADMIN_USER,
+        "COUCHDB_ADMIN_PASSWORD": Secret.of("couchdb_admin_password"),
+        "DB_PREFIX": prefix,
+        "GUEST_AUTH": Secret.of("guest_auth"),
+        "SYSTEM_AUTH": Secret.of("system_auth"),
+        "DESIGN_DIR": "/ow-init",
+    }
+    for user in ("controller", "invoker", "scheduler"):
+        env[f"{user.upper()}_DB_USER"] = f"{prefix}{user}" if user in users else ""
+        env[f"{user.upper()}_DB_PASSWORD"] = Secret.of(f"couchdb_{user}_password") \
+            if user in users else ""
+    init = Container(
+        key=init_key, service="couchdb", host=host, name=f"{PREFIX}-couchdb-init", image="couchdb",
+        entrypoint=("/bin/sh", "/ow-init/init.sh"), env=tuple(sorted(env.items())),  # type: ignore[arg-type]
+        files=tuple(File(f"/ow-init/{name}", text) for name, text in couchdb_init_files()),
+        one_shot=True, depends_on=(server.key,),
+    )
+    return Service("couchdb", (server, init), (volume,))
+
+
+def _zookeeper(zks: list[Placed]) -> Service:
+    containers, volumes = [], []
+    for z in zks:
+        host = z.host.name
+        servers = " ".join(
+            f"server.{o.id + 1}={'0.0.0.0' if o is z else o.address}:2888:3888;2181" for o in zks)
+        data = VolumePlan(f"zookeeper-{host}-data", host, f"{PREFIX}-zookeeper-data")
+        log = VolumePlan(f"zookeeper-{host}-datalog", host, f"{PREFIX}-zookeeper-datalog")
+        volumes += [data, log]
+        containers.append(Container(
+            key=f"zookeeper-{host}", service="zookeeper", host=host, name=f"{PREFIX}-zookeeper",
+            image="zookeeper",
+            env=(("ZOO_4LW_COMMANDS_WHITELIST", "ruok,srvr,stat"),
+                 ("ZOO_ADMINSERVER_ENABLED", "false"),
+                 ("ZOO_MY_ID", str(z.id + 1)),
+                 ("ZOO_SERVERS", servers),
+                 ("ZOO_STANDALONE_ENABLED", "true" if len(zks) == 1 else "false")),
+            ports=(Port(2181, 2181, "client"), Port(2888, 2888, "peer"), Port(3888, 3888, "election")),
+            mounts=(Mount("/data", volume=data.key), Mount("/datalog", volume=log.key)),
+            health=Health(("CMD-SHELL", "zkServer.sh status"), wait=True),
+        ))
+    return Service("zookeeper", tuple(containers), tuple(volumes))
+
+
+def _kafka(cfg: StackConfig, brokers: list[Placed], zks: list[Placed], zk_hosts: str) -> Service:
+    containers, volumes = [], []
+    rf = str(cfg.kafka.replication_factor)
+    port = cfg.kafka.port
+    for b in brokers:
+        host = b.host.name
+        data = VolumePlan(f"kafka-{host}-data", host, f"{PREFIX}-kafka-data")
+        volumes.append(data)
+        containers.append(Container(
+            key=f"kafka-{host}", service="kafka", host=host, name=f"{PREFIX}-kafka", image="kafka",
+            env=(("KAFKA_ADVERTISED_LISTENERS", f"EXTERNAL://{b.address}:{port}"),
+                 ("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false"),
+                 ("KAFKA_BROKER_ID", str(b.id)),
+                 ("KAFKA_DEFAULT_REPLICATION_FACTOR", rf),
+                 ("KAFKA_INTER_BROKER_LISTENER_NAME", "EXTERNAL"),
+                 ("KAFKA_LISTENERS", f"EXTERNAL://0.0.0.0:{port}"),
+                 ("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "EXTERNAL:PLAINTEXT"),
+                 # A fixed log dir: the image's default embeds the container hostname, which
+                 # changes on every replacement and would orphan the data.
+                 ("KAFKA_LOG_DIRS", "/kafka/kafka-logs"),
+                 ("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", rf),
+                 ("KAFKA_ZOOKEEPER_CONNECT", zk_hosts)),
+            ports=(Port(port, port, "kafka"),),
+            mounts=(Mount("/kafka", volume=data.key),),
+            health=Health(("CMD-SHELL", f"bash -c '</dev/tcp/127.0.0.1/{port}'"), wait=True),
+            depends_on=tuple(f"zookeeper-{z.host.name}" for z in zks),
+        ))
+    return Service("kafka", tuple(containers), tuple(volumes))
+
+
+def _etcd(etcds: list[Placed]) -> Service:
+    containers, volumes = [], []
+    cluster = ",".join(f"etcd{e.id}=http://{e.address}:2380" for e in etcds)
+    for e in etcds:
+        host = e.host.name
+        data = VolumePlan(f"etcd-{host}-data", host, f"{PREFIX}-etcd-data")
+        volumes.append(data)
+        containers.append(Container(
+            key=f"etcd-{host}", service="etcd", host=host, name=f"{PREFIX}-etcd", image="etcd",
+            command=(
+                "/usr/local/bin/etcd", "--name", f"etcd{e.id}", "--data-dir", "/etcd-data",
+                "--listen-client-urls", "http://0.0.0.0:2379",
+                "--advertise-client-urls", f"http://{e.address}:2379",
+                "--listen-peer-urls", "http://0.0.0.0:2380",
+                "--initial-advertise-peer-urls", f"http://{e.address}:2380",
+                "--initial-cluster", cluster, "--initial-cluster-state", "new",
+                "--initial-cluster-token", "openwhisk-etcd",
+                "--quota-backend-bytes", "2147483648",
+                "--auto-compaction-mode", "periodic", "--auto-compaction-retention", "10m"),
+            ports=(Port(2379, 2379, "client"), Port(2380, 2380, "peer")),
+            mounts=(Mount("/etcd-data", volume=data.key),),
+            health=Health(("CMD", "etcdctl", "endpoint", "health"), wait=True),
+        ))
+    return Service("etcd", tuple(containers), tuple(volumes))
+
+
+def _elasticsearch(ess: list[Placed]) -> Service:
+    containers, volumes = [], []
+    peers = ",".join(f"{e.address}:9300" for e in ess)
+    for e in ess:
+        host = e.host.name
+        data = VolumePlan(f"elasticsearch-{host}-data", host, f"{PREFIX}-elasticsearch-data")
+        volumes.append(data)
+        env = {"ES_JAVA_OPTS": "-Xms1g -Xmx1g", "cluster.name": "openwhisk",
+               "node.name": f"es{e.id}", "network.publish_host": e.address,
+               "xpack.security.enabled": "false"}
+        if len(ess) == 1:
+            env["discovery.type"] = "single-node"
+        else:
+            env["discovery.zen.ping.unicast.hosts"] = peers
+            env["discovery.zen.minimum_master_nodes"] = str(len(ess) // 2 + 1)
+        containers.append(Container(
+            key=f"elasticsearch-{host}", service="elasticsearch", host=host,
+            name=f"{PREFIX}-elasticsearch", image="elasticsearch", env=tuple(sorted(env.items())),
+            ports=(Port(9200, 9200, "http"), Port(9300, 9300, "transport")),
+            mounts=(Mount("/usr/share/elasticsearch/data", volume=data.key),),
+            ulimits=(("nofile", 65536, 65536),),
+            health=Health(("CMD-SHELL", "curl -fsS http://127.0.0.1:9200/_cluster/health"),
+                          wait=True, start_period_s=120),
+        ))
+    return Service("elasticsearch", tuple(containers), tuple(volumes))
+
+
+# --------------------------------------------------------------------------------------------
+# OpenWhisk components and the edge
+
+
+def _jvm_container(service: str, p: Placed, http_port: int, remoting_port: int, *, env: dict,
+                   command: tuple[str, ...], depends_on: tuple[str, ...],
+                   extra_ports: tuple[Port, ...] = ()) -> Container:
+    return Container(
+        key=f"{service}-{p.host.name}", service=service, host=p.host.name,
+        name=f"{PREFIX}-{service}", image=service, env=tuple(sorted(env.items())), command=command,
+        ports=(Port(JVM_PORT, http_port, "http"), Port(remoting_port, remoting_port, "remoting"))
+        + extra_ports,
+        health=Health(("CMD-SHELL", f"curl -fsS http://127.0.0.1:{JVM_PORT}/ping"), wait=False,
+                      start_period_s=120),
+        depends_on=depends_on,
+    )
+
+
+def _invoker(cfg: StackConfig, ctx: jvm.Context, p: Placed, api_host: str,
+             depends_on: tuple[str, ...]) -> Container:
+    use_runc = cfg.invoker.use_runc if p.host.use_runc is None else p.host.use_runc
+    memory = p.host.user_memory_mb or cfg.invoker.user_memory_mb
+    mounts = [
+        Mount("/var/run/docker.sock", host_path="/var/run/docker.sock"),
+        # Activation logs are read from the daemon's json-file logs under containers/.
+        Mount("/containers", host_path=f"{cfg.invoker.docker_root.rstrip('/')}/containers"),
+        Mount("/sys/fs/cgroup", host_path="/sys/fs/cgroup"),
+    ]
+    if use_runc:
+        mounts.append(Mount("/run/runc", host_path=cfg.invoker.runc_state_dir))
+    return Container(
+        key=f"invoker-{p.id}", service="invoker", host=p.host.name, name=f"{PREFIX}-invoker{p.id}",
+        image="invoker",
+        env=tuple(sorted(jvm.invoker_env(ctx, api_host, use_runc, memory).items())),
+        command=("/init.sh", "--id", str(p.id), "--uniqueName", str(p.id)),
+        ports=(Port(JVM_PORT, cfg.invoker.http_port + p.id, "http"),),
+        mounts=tuple(mounts), privileged=True, host_pid=True, host_userns=True,
+        health=Health(("CMD-SHELL", f"curl -fsS http://127.0.0.1:{JVM_PORT}/ping"), wait=False,
+                      start_period_s=120),
+        depends_on=depends_on,
+    )
+
+
+def _edge(cfg: StackConfig, p: Placed, controllers: list[Placed],
+          controller_keys: tuple[str, ...]) -> Service:
+    upstreams = [(c.address, cfg.controller.http_port) for c in controllers]
+    ports = [Port(443, cfg.edge.https_port, "https")]
+    if cfg.edge.http_port is not None:
+        ports.append(Port(80, cfg.edge.http_port, "http"))
+    conf = nginx_conf(upstreams, https_port=cfg.edge.https_port,
+                      redirect=cfg.edge.http_port is not None)
+    return Service("edge", (Container(
+        key=f"edge-{p.host.name}", service="edge", host=p.host.name, name=f"{PREFIX}-edge",
+        image="nginx", ports=tuple(ports),
+        files=(File("/etc/nginx/nginx.conf", conf),
+               File("/etc/nginx/tls/cert.pem", Secret.of("edge_tls_cert")),
+               File("/etc/nginx/tls/key.pem", Secret.of("edge_tls_key"))),
+        depends_on=controller_keys,
+    ),))
+
+
+# --------------------------------------------------------------------------------------------
+# Images, hosts, secrets, TLS
+
+
+def _images(cfg: StackConfig, manifest: runtimes.Manifest, scheduler_mode: bool,
+            es_store: bool) -> tuple[ImagePlan, ...]:
+    v = cfg.version
+    core = ["controller", "invoker"] + (["scheduler"] if scheduler_mode else [])
+    out = [ImagePlan(k, f"{v.image_prefix}/{k}:{v.tag}", "core") for k in core]
+    third = ["couchdb", "zookeeper", "kafka"] + (["etcd"] if scheduler_mode else []) \
+        + (["elasticsearch"] if es_store else []) + ["nginx"]
+    out += [ImagePlan(k, getattr(cfg.images, k), "service") for k in third]
+    seen: set[str] = set()
+    for img in runtimes.images(manifest):
+        key = "runtime-" + "-".join(x for x in (img.prefix, img.name) if x).replace("/", "-")
+        if key in seen:
+            key = f"{key}-{img.tag}"
+        seen.add(key)
+        out.append(ImagePlan(key, runtimes.image_ref(img), "runtime"))
+    return tuple(out)
+
+
+def _hosts(cfg: StackConfig, services: list[Service],
+           images: tuple[ImagePlan, ...]) -> tuple[HostPlan, ...]:
+    runtime_keys = [i.key for i in images if i.kind == "runtime"]
+    out = []
+    for h in sorted(cfg.hosts, key=lambda h: (h.id or 0, h.name)):
+        used = {c.image for s in services for c in s.containers if c.host == h.name}
+        keys = [i.key for i in images if i.key in used]
+        if "invoker" in h.roles:
+            keys += runtime_keys  # the invoker never pulls managed runtimes itself: pre-pull them
+        out.append(HostPlan(h.name, h.address, h.docker, tuple(keys)))
+    return tuple(out)
+
+
+def _secrets(cfg: StackConfig, db_users: list[str], es_store: bool) -> tuple[SecretSpec, ...]:
+    names = [("couchdb_admin_password", "password")]
+    names += [(f"couchdb_{u}_password", "password") for u in db_users]
+    names += [("guest_auth", "auth"), ("system_auth", "auth")]
+    if jvm.controller_reads_admin_auth(cfg):
+        names.append(("controller_admin_password", "password"))
+    names.append(("invoker_admin_password", "password"))
+    if "scheduler" in db_users:
+        names.append(("scheduler_admin_password", "password"))
+    if es_store:
+        names.append(("elasticsearch_password", "password"))
+    names += [("edge_tls_cert", "tls_cert"), ("edge_tls_key", "tls_key")]
+    rotate = cfg.rotate
+    return tuple(SecretSpec(n, k, rotate.get("edge_tls" if k.startswith("tls") else n, 0))  # type: ignore[arg-type]
+                 for n, k in names)
+
+
+def _tls(api_host: str, edge_address: str) -> TlsPlan:
+    ips, dns = [], []
+    for name in dict.fromkeys([api_host, edge_address]):
+        try:
+            ipaddress.ip_address(name)
+            ips.append(name)
+        except ValueError:
+            dns.append(name)
+    return TlsPlan(common_name=api_host, ip_addresses=tuple(ips), dns_names=tuple(dns))

@@ -1,0 +1,182 @@
+"""Environment of the JVM components (controller, invoker, scheduler), by image version and mode.
+
+Only keys the chosen image reads are emitted (see the OpenWhisk reference, sections 1 and 8);
+dead keys such as INVOKER_USE_RUNC, CONTROLLER_INSTANCES or DB_* never appear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from config import StackConfig
+from planner.model import Secret, Value
+
+PKG = "org.apache.openwhisk.core"
+SPIS = {
+    "classic": {
+        "LoadBalancerProvider": f"{PKG}.loadBalancer.ShardingContainerPoolBalancer",
+        "EntitlementSpiProvider": f"{PKG}.entitlement.LocalEntitlementProvider",
+        "InvokerProvider": f"{PKG}.invoker.InvokerReactive",
+        "InvokerServerProvider": f"{PKG}.invoker.DefaultInvokerServer",
+    },
+    "scheduler": {
+        "LoadBalancerProvider": f"{PKG}.loadBalancer.FPCPoolBalancer",
+        "EntitlementSpiProvider": f"{PKG}.entitlement.FPCEntitlementProvider",
+        "InvokerProvider": f"{PKG}.invoker.FPCInvokerReactive",
+        "InvokerServerProvider": f"{PKG}.invoker.FPCInvokerServer",
+    },
+}
+DOCKER_FACTORY = f"{PKG}.containerpool.docker.DockerContainerFactoryProvider"
+ES_STORE = f"{PKG}.database.elasticsearch.ElasticSearchActivationStoreProvider"
+ES_DURATION = f"{PKG}.scheduler.queue.ElasticSearchDurationCheckerProvider"
+NOOP_DURATION = f"{PKG}.scheduler.queue.NoopDurationCheckerProvider"
+SBR = {"akka": "akka.cluster.sbr.SplitBrainResolverProvider",
+       "pekko": "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"}
+ADMIN_USER = "whisk_admin"
+"""User name of the components' admin endpoints (POST /disable and the like)."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every JVM component needs to find the others."""
+
+    cfg: StackConfig
+    manifest_json: str
+    couch: tuple[str, int]
+    kafka_hosts: str
+    zk_hosts: str
+    etcd_hosts: str
+    es_hosts: str
+
+    @property
+    def scheduler_mode(self) -> bool:
+        return self.cfg.mode == "scheduler"
+
+
+def _common(ctx: Context, db_user: str) -> dict[str, Value]:
+    cfg = ctx.cfg
+    prefix = cfg.couchdb.db_prefix
+    env: dict[str, Value] = {
+        "PORT": "8080",
+        "KAFKA_HOSTS": ctx.kafka_hosts,
+        "RUNTIMES_MANIFEST": ctx.manifest_json,
+        "CONFIG_whisk_kafka_replicationFactor": str(cfg.kafka.replication_factor),
+        "CONFIG_whisk_couchdb_protocol": "http",
+        "CONFIG_whisk_couchdb_host": ctx.couch[0],
+        "CONFIG_whisk_couchdb_port": str(ctx.couch[1]),
+        "CONFIG_whisk_couchdb_provider": "CouchDB",
+        "CONFIG_whisk_couchdb_username": f"{prefix}{db_user}",
+        "CONFIG_whisk_couchdb_password": Secret.of(f"couchdb_{db_user}_password"),
+        "CONFIG_whisk_couchdb_databases_WhiskAuth": f"{prefix}subjects",
+        "CONFIG_whisk_couchdb_databases_WhiskEntity": f"{prefix}whisks",
+        "CONFIG_whisk_couchdb_databases_WhiskActivation": f"{prefix}activations",
+    }
+    if ctx.scheduler_mode:
+        env |= {
+            "CONFIG_whisk_cluster_name": "whisk",
+            "CONFIG_whisk_etcd_hosts": ctx.etcd_hosts,
+            "CONFIG_whisk_etcd_lease_timeout": str(cfg.scheduler.etcd_lease_timeout_s),
+            "CONFIG_whisk_etcd_pool_threads": "10",
+        }
+    if cfg.activation_store.backend == "elasticsearch":
+        env |= {
+            "CONFIG_whisk_spi_ActivationStoreProvider": ES_STORE,
+            "CONFIG_whisk_activationStore_elasticsearch_protocol": "http",
+            "CONFIG_whisk_activationStore_elasticsearch_hosts": ctx.es_hosts,
+            "CONFIG_whisk_activationStore_elasticsearch_indexPattern":
+                cfg.activation_store.index_pattern,
+            "CONFIG_whisk_activationStore_elasticsearch_username": "openwhisk",
+            "CONFIG_whisk_activationStore_elasticsearch_password": Secret.of("elasticsearch_password"),
+        }
+    return env
+
+
+def _remoting(ctx: Context, system: str, address: str, port: int,
+              seeds: list[tuple[str, int]]) -> dict[str, Value]:
+    """Actor-system remoting: advertise the host's static address and fixed port, bind on all."""
+    p = ctx.cfg.actor_system
+    env: dict[str, Value] = {
+        f"CONFIG_{p}_actor_provider": "cluster",
+        f"CONFIG_{p}_remote_artery_canonical_hostname": address,
+        f"CONFIG_{p}_remote_artery_canonical_port": str(port),
+        f"CONFIG_{p}_remote_artery_bind_hostname": "0.0.0.0",
+        f"CONFIG_{p}_remote_artery_bind_port": str(port),
+    }
+    for i, (host, seed_port) in enumerate(seeds):
+        env[f"CONFIG_{p}_cluster_seedNodes_{i}"] = f"{p}://{system}@{host}:{seed_port}"
+    if seeds:
+        # A member that cannot join its seeds stops its actor system after 60 s; exit the JVM
+        # too, so the restart policy brings it back instead of leaving a zombie process.
+        env[f"CONFIG_{p}_coordinatedShutdown_exitJvm"] = "on"
+    return env
+
+
+def _admin(ctx: Context, component: str) -> dict[str, Value]:
+    return {f"CONFIG_whisk_{component}_username": ADMIN_USER,
+            f"CONFIG_whisk_{component}_password": Secret.of(f"{component}_admin_password")}
+
+
+def controller_reads_admin_auth(cfg: StackConfig) -> bool:
+    """Controllers read whisk.controller.username/password since 2022-11 (not at ef725a6)."""
+    known = cfg.version.known
+    return known is None or known.build_date >= "2022-11-01"
+
+
+def controller_env(ctx: Context, address: str, seeds: list[tuple[str, int]]) -> dict[str, Value]:
+    cfg = ctx.cfg
+    spi = SPIS[cfg.mode]
+    env = _common(ctx, "controller") | {
+        "LIMITS_ACTIONS_INVOKES_PERMINUTE": str(cfg.limits.invokes_per_minute),
+        "LIMITS_ACTIONS_INVOKES_CONCURRENT": str(cfg.limits.concurrent_invokes),
+        "LIMITS_TRIGGERS_FIRES_PERMINUTE": str(cfg.limits.fires_per_minute),
+        "LIMITS_ACTIONS_SEQUENCE_MAXLENGTH": str(cfg.limits.sequence_max_length),
+        "CONFIG_whisk_info_buildNo": cfg.version.tag,
+        "CONFIG_whisk_info_date": cfg.version.build_date
+        or (cfg.version.known.build_date if cfg.version.known else "unknown"),
+        "CONFIG_whisk_spi_LoadBalancerProvider": spi["LoadBalancerProvider"],
+        "CONFIG_whisk_spi_EntitlementSpiProvider": spi["EntitlementSpiProvider"],
+    }
+    env |= _remoting(ctx, "controller-actor-system", address, cfg.controller.remoting_port, seeds)
+    if seeds and cfg.controller.downing == "split-brain-resolver":
+        env[f"CONFIG_{cfg.actor_system}_cluster_downingProviderClass"] = SBR[cfg.actor_system]
+    if controller_reads_admin_auth(cfg):
+        env |= _admin(ctx, "controller")
+    return env
+
+
+def scheduler_env(ctx: Context, address: str, seeds: list[tuple[str, int]]) -> dict[str, Value]:
+    cfg = ctx.cfg
+    s = cfg.scheduler
+    known = cfg.version.known
+    es = cfg.activation_store.backend == "elasticsearch"
+    env = _common(ctx, "scheduler") | {
+        "LIMITS_ACTIONS_INVOKES_CONCURRENT": str(cfg.limits.concurrent_invokes),
+        "WHISK_SCHEDULER_ENDPOINTS_HOST": address,
+        "WHISK_SCHEDULER_ENDPOINTS_RPCPORT": str(s.rpc_port),
+        f"WHISK_SCHEDULER_ENDPOINTS_{cfg.actor_system.upper()}PORT": str(s.remoting_port),
+        "CONFIG_whisk_durationChecker_timeWindow": s.time_window,
+        "CONFIG_whisk_spi_DurationCheckerProvider": ES_DURATION if es else NOOP_DURATION,
+    }
+    if known is not None and known.scheduler_needs_zookeeper:
+        env["ZOOKEEPER_HOSTS"] = ctx.zk_hosts
+    env |= _remoting(ctx, "scheduler-actor-system", address, s.remoting_port, seeds)
+    return env | _admin(ctx, "scheduler")
+
+
+def invoker_env(ctx: Context, api_host: str, use_runc: bool, user_memory_mb: int) -> dict[str, Value]:
+    cfg = ctx.cfg
+    spi = SPIS[cfg.mode]
+    env = _common(ctx, "invoker") | {
+        "WHISK_API_HOST_PROTO": "https",
+        "WHISK_API_HOST_NAME": api_host,
+        "WHISK_API_HOST_PORT": str(cfg.edge.https_port),
+        "CONFIG_whisk_spi_InvokerProvider": spi["InvokerProvider"],
+        "CONFIG_whisk_spi_InvokerServerProvider": spi["InvokerServerProvider"],
+        "CONFIG_whisk_spi_ContainerFactoryProvider": DOCKER_FACTORY,
+        "CONFIG_whisk_docker_containerFactory_useRunc": "true" if use_runc else "false",
+        "CONFIG_whisk_containerFactory_containerArgs_network": "bridge",
+        "CONFIG_whisk_containerPool_userMemory": f"{user_memory_mb} m",
+    }
+    if ctx.scheduler_mode:
+        env["CONFIG_whisk_invoker_containerCreation_maxPeek"] = str(cfg.scheduler.max_peek)
+    return env | _admin(ctx, "invoker")

@@ -1,0 +1,177 @@
+"""The plan: plain, frozen data describing every resource to declare. No Pulumi import.
+
+Values that depend on secrets are `Secret` templates (`${name}` placeholders filled from the
+generated or supplied secrets by the components), so the plan itself never holds a secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from string import Template
+from typing import Literal, Union
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value built from secrets: `template` with `${secret_name}` placeholders."""
+
+    template: str
+
+    @staticmethod
+    def of(name: str) -> Secret:
+        return Secret("${" + name + "}")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(sorted({m.group("braced") for m in Template.pattern.finditer(self.template)
+                             if m.group("braced")}))
+
+    def render(self, values: dict[str, str]) -> str:
+        return Template(self.template).substitute(values)
+
+
+Value = Union[str, Secret]
+
+
+@dataclass(frozen=True)
+class Port:
+    container: int
+    published: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A volume (`volume` = key of a VolumePlan) or a host path bound at `target`."""
+
+    target: str
+    volume: str | None = None
+    host_path: str | None = None
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class File:
+    """A file written into the container before it starts."""
+
+    path: str
+    content: Value
+
+
+@dataclass(frozen=True)
+class Health:
+    test: tuple[str, ...]
+    """Docker healthcheck test, e.g. ("CMD-SHELL", "curl -fsS http://127.0.0.1:5984/_up")."""
+    wait: bool
+    """Block dependents until healthy (only for images whose probe tools are known)."""
+    start_period_s: int = 30
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container (Docker) or one pod replica's main container (Kubernetes)."""
+
+    key: str
+    """Stable logical name, keyed by host name or a stable id, e.g. `kafka-core-1`, `invoker-3`."""
+    service: str
+    host: str
+    name: str
+    """Container name on its host, e.g. `ow-kafka`."""
+    image: str
+    """Key into Plan.images."""
+    env: tuple[tuple[str, Value], ...] = ()
+    command: tuple[str, ...] = ()
+    entrypoint: tuple[str, ...] = ()
+    hostname: str | None = None
+    ports: tuple[Port, ...] = ()
+    mounts: tuple[Mount, ...] = ()
+    files: tuple[File, ...] = ()
+    privileged: bool = False
+    host_pid: bool = False
+    host_userns: bool = False
+    one_shot: bool = False
+    """Runs to completion (an init step) instead of staying up."""
+    health: Health | None = None
+    depends_on: tuple[str, ...] = ()
+    """Keys of containers that must exist (and be healthy, if they wait) first."""
+    ulimits: tuple[tuple[str, int, int], ...] = ()
+
+    def env_dict(self) -> dict[str, Value]:
+        return dict(self.env)
+
+
+@dataclass(frozen=True)
+class VolumePlan:
+    """A named data volume on a host, retained when its container or the stack goes away."""
+
+    key: str
+    host: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    containers: tuple[Container, ...]
+    volumes: tuple[VolumePlan, ...] = ()
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    name: str
+    address: str
+    docker: str
+    images: tuple[str, ...]
+    """Keys of Plan.images pulled on this host."""
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    key: str
+    ref: str
+    """Upstream reference, pinned by tag or digest."""
+    kind: Literal["core", "service", "runtime"]
+
+
+SecretKind = Literal["password", "auth", "tls_cert", "tls_key"]
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    name: str
+    kind: SecretKind
+    generation: int = 0
+    """Bump to rotate a generated secret."""
+
+
+@dataclass(frozen=True)
+class TlsPlan:
+    common_name: str
+    ip_addresses: tuple[str, ...]
+    dns_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    platform: str
+    hosts: tuple[HostPlan, ...]
+    images: tuple[ImagePlan, ...]
+    secrets: tuple[SecretSpec, ...]
+    services: tuple[Service, ...]
+    """In dependency order."""
+    tls: TlsPlan | None
+    api_host: str
+    """`host[:port]` of the edge, as `wsk` wants it."""
+    endpoints: dict[str, object] = field(default_factory=dict)
+    """Plain (non-secret) endpoints to export."""
+    insecure_tls: bool = True
+    """True when the edge certificate is self-signed (wsk needs -i)."""
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+    def containers(self) -> list[Container]:
+        return [c for s in self.services for c in s.containers]
+
+    def image(self, key: str) -> ImagePlan:
+        return next(i for i in self.images if i.key == key)

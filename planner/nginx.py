@@ -1,0 +1,51 @@
+"""The edge's nginx.conf, rendered from the controller addresses. Pure text, no Pulumi."""
+
+from __future__ import annotations
+
+
+def nginx_conf(controllers: list[tuple[str, int]], *, https_port: int, redirect: bool) -> str:
+    """TLS on 443 in front of every controller; port 80 redirects to HTTPS when `redirect`."""
+    servers = "\n".join(f"        server {host}:{port} fail_timeout=60s;" for host, port in controllers)
+    port_suffix = "" if https_port == 443 else f":{https_port}"
+    plain = f"""
+    server {{
+        listen 80;
+        return 308 https://$host{port_suffix}$request_uri;
+    }}
+""" if redirect else ""
+    return f"""# Rendered by the OpenWhisk Pulumi program; edits are overwritten on the next `pulumi up`.
+worker_processes auto;
+events {{
+    worker_connections 4096;
+}}
+http {{
+    server_tokens off;
+    client_max_body_size 50M;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header X-Request-ID $request_id;
+    add_header X-Request-ID $request_id always;
+    proxy_read_timeout 75s;
+
+    upstream controllers {{
+{servers}
+        keepalive 64;
+    }}
+{plain}
+    server {{
+        listen 443 ssl;
+        ssl_certificate /etc/nginx/tls/cert.pem;
+        ssl_certificate_key /etc/nginx/tls/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_timeout 10m;
+
+        # Controller administration and metrics stay off the public edge.
+        location = /disable {{ return 403; }}
+        location = /metrics {{ return 403; }}
+
+        location / {{
+            proxy_pass http://controllers;
+        }}
+    }}
+}}
+"""

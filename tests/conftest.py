@@ -1,0 +1,139 @@
+"""Shared test harness: recording Pulumi mocks, stack-file loading and a whole-program runner."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+from pulumi.runtime.mocks import MockMonitor
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "openwhisk"
+
+
+def fake_digest(seed: str) -> str:
+    return "sha256:" + hashlib.sha256(seed.encode()).hexdigest()
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Records every registration and fabricates the computed outputs the program reads."""
+
+    def __init__(self) -> None:
+        self.resources: list[dict[str, Any]] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.resources.append(dict(type=args.typ, name=args.name, inputs=args.inputs,
+                                   provider=args.provider, custom=args.custom))
+        outs = dict(args.inputs)
+        t = args.typ
+        if t == "docker:index/remoteImage:RemoteImage":
+            outs["imageId"] = fake_digest(args.inputs["name"])
+        elif t == "random:index/randomPassword:RandomPassword":
+            outs["result"] = f"pw-{args.name}"
+        elif t == "random:index/randomUuid:RandomUuid":
+            outs["result"] = f"uuid-{args.name}"
+        elif t == "tls:index/privateKey:PrivateKey":
+            outs["privateKeyPem"] = f"KEY-{args.name}"
+        elif t == "tls:index/selfSignedCert:SelfSignedCert":
+            outs["certPem"] = f"CERT-{args.name}"
+        elif t == "docker:index/container:Container" and args.inputs.get("attach"):
+            outs["exitCode"] = 0
+        return f"{args.name}-id", outs
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+    def of_type(self, typ: str) -> list[dict[str, Any]]:
+        return [r for r in self.resources if r["type"] == typ]
+
+    def named(self, name: str, typ: str | None = None) -> dict[str, Any]:
+        found = [r for r in self.resources if r["name"] == name and (typ is None or r["type"] == typ)]
+        assert len(found) == 1, f"{name}: {len(found)} resources"
+        return found[0]
+
+
+class RecordingMonitor(MockMonitor):
+    """Also records each registration's options, which MockResourceArgs does not carry."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.options: dict[str, dict[str, Any]] = {}
+
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        self.options[f"{request.type}::{request.name}"] = dict(
+            parent=request.parent, delete_before_replace=request.deleteBeforeReplace,
+            retain_on_delete=request.retainOnDelete, dependencies=list(request.dependencies),
+            replace_on_changes=list(request.replaceOnChanges), provider=request.provider,
+            urn=response.urn, aliases=list(request.aliases))
+        return response
+
+    def opts(self, typ: str, name: str) -> dict[str, Any]:
+        return self.options[f"{typ}::{name}"]
+
+
+@dataclass
+class Run:
+    mocks: RecordingMocks
+    monitor: RecordingMonitor
+    exports: dict[str, Any] = field(default_factory=dict)
+    secret_exports: set[str] = field(default_factory=set)
+
+
+def load_stack_file(name: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """(plain config, secret config) of Pulumi.<name>.yaml, keys as in the file, secrets as placeholders."""
+    data = yaml.safe_load((ROOT / f"Pulumi.{name}.yaml").read_text())
+    plain, secret = {}, {}
+    for key, value in (data.get("config") or {}).items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secret[key] = f"placeholder-{key.split(':', 1)[1]}"
+        else:
+            plain[key] = value
+    return plain, secret
+
+
+def run_program(plain: dict[str, Any], secret: dict[str, str] | None = None, *,
+                stack: str = "test", preview: bool = False) -> Run:
+    """Run the real __main__.py under recording mocks with the given stack config."""
+    secret = secret or {}
+    mocks = RecordingMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.settings.reset_options(project=PROJECT, stack=stack, preview=preview)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in {**plain, **secret}.items()}
+    pulumi.runtime.set_all_config(values, secret_keys=list(secret))
+    run = Run(mocks, monitor)
+
+    @pulumi.runtime.test
+    def _run():
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        outputs = pulumi.runtime.get_root_resource().outputs
+
+        def record(values: dict[str, Any]) -> None:
+            run.exports.update(values)
+
+        async def secrets() -> None:
+            for key, value in outputs.items():
+                if isinstance(value, pulumi.Output) and await value.is_secret():
+                    run.secret_exports.add(key)
+
+        pulumi.Output.from_input(secrets()).apply(lambda _: None)
+        return pulumi.Output.from_input(outputs).apply(record)
+
+    try:
+        _run()
+    finally:
+        pulumi.runtime.set_all_config({})
+    return run
+
+
+@pytest.fixture
+def dev_stack() -> tuple[dict[str, Any], dict[str, str]]:
+    return load_stack_file("dev")
