@@ -44,8 +44,8 @@ class Secrets(pulumi.ComponentResource):
                 continue
             keepers = {"generation": str(spec.generation)}
             if spec.kind == "password":
-                self.values[spec.name] = random.RandomPassword(
-                    spec.name, length=32, special=False, keepers=keepers, opts=child).result
+                self.values[spec.name] = pulumi.Output.secret(random.RandomPassword(
+                    spec.name, length=32, special=False, keepers=keepers, opts=child).result)
             elif spec.kind == "auth":
                 uuid = random.RandomUuid(f"{spec.name}-uuid", keepers=keepers, opts=child)
                 key = random.RandomPassword(f"{spec.name}-key", length=64, special=False,
@@ -54,7 +54,7 @@ class Secrets(pulumi.ComponentResource):
                     pulumi.Output.concat(uuid.result, ":", key.result))
             elif spec.kind == "tls_key":
                 tls_key = tls.PrivateKey(spec.name, algorithm="ECDSA", ecdsa_curve="P256", opts=child)
-                self.values[spec.name] = tls_key.private_key_pem
+                self.values[spec.name] = pulumi.Output.secret(tls_key.private_key_pem)
         for spec in args.specs:
             if spec.kind == "tls_cert" and spec.name not in args.supplied:
                 if tls_key is None or args.tls is None:
@@ -67,5 +67,6 @@ class Secrets(pulumi.ComponentResource):
                     validity_period_hours=CERT_VALIDITY_HOURS, early_renewal_hours=CERT_RENEWAL_HOURS,
                     allowed_uses=["key_encipherment", "digital_signature", "server_auth"],
                     opts=child)
-                self.values[spec.name] = cert.cert_pem
+                # Not confidential, but kept with its key so templates treat both alike.
+                self.values[spec.name] = pulumi.Output.secret(cert.cert_pem)
         self.register_outputs({"names": sorted(self.values)})

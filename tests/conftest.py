@@ -22,6 +22,16 @@ def fake_digest(seed: str) -> str:
     return "sha256:" + hashlib.sha256(seed.encode()).hexdigest()
 
 
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+def unwrap(value: Any) -> tuple[Any, bool]:
+    """(plain value, was it a secret) of a mock-recorded input."""
+    if isinstance(value, dict) and value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270":
+        return value["value"], True
+    return value, False
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Records every registration and fabricates the computed outputs the program reads."""
 
@@ -99,6 +109,16 @@ def load_stack_file(name: str) -> tuple[dict[str, Any], dict[str, str]]:
     return plain, secret
 
 
+def run_pulumi(fn, *, stack: str = "test", preview: bool = False) -> Run:
+    """Run `fn` (which declares resources) under fresh recording mocks; wait for everything."""
+    mocks = RecordingMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.settings.reset_options(project=PROJECT, stack=stack, preview=preview)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.test(fn)()
+    return Run(mocks, monitor)
+
+
 def run_program(plain: dict[str, Any], secret: dict[str, str] | None = None, *,
                 stack: str = "test", preview: bool = False) -> Run:
     """Run the real __main__.py under recording mocks with the given stack config."""
@@ -132,6 +152,31 @@ def run_program(plain: dict[str, Any], secret: dict[str, str] | None = None, *,
     finally:
         pulumi.runtime.set_all_config({})
     return run
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/* from the current program instead of comparing")
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest):
+    """Compare text with tests/golden/<name>, or rewrite it under --update-golden."""
+    update = request.config.getoption("--update-golden")
+
+    def check(name: str, text: str) -> None:
+        path = ROOT / "tests" / "golden" / name
+        if update:
+            path.write_text(text)
+        assert path.exists(), f"{path} missing; run pytest --update-golden and review the diff"
+        assert text == path.read_text(), f"{name} changed; review, then run pytest --update-golden"
+    return check
+
+
+def inventory(run: "Run") -> str:
+    """One line per resource: its URN without the stack and project, sorted."""
+    urns = sorted(o["urn"].split("::", 2)[2] for o in run.monitor.options.values())
+    return "\n".join(urns) + "\n"
 
 
 @pytest.fixture

@@ -1,0 +1,169 @@
+"""Component tests: each component under a recording mock, with a hand-written plan slice."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from components import (
+    DockerHost, DockerHostArgs, DockerService, DockerServiceArgs, Secrets, SecretsArgs,
+)
+from components.docker_service import _check_exit
+from planner.model import (
+    Container, File, Health, HostPlan, Mount, Port, Secret, SecretSpec, Service, TlsPlan, VolumePlan,
+)
+from tests.conftest import fake_digest, run_pulumi, unwrap
+
+CONTAINER = "docker:index/container:Container"
+VOLUME = "docker:index/volume:Volume"
+IMAGE = "docker:index/remoteImage:RemoteImage"
+HOST = HostPlan("h1", "10.0.0.5", "ssh://deploy@10.0.0.5", ("kafka", "runtime-x"))
+IMAGES = {"kafka": "wurstmeister/kafka:2.13-2.7.0", "runtime-x": "openwhisk/action-x:1.0.0"}
+
+
+def test_docker_host_declares_its_provider_and_pulls_by_reference():
+    run = run_pulumi(lambda: DockerHost("h1", DockerHostArgs(host=HOST, images=IMAGES)))
+    provider = run.mocks.named("h1-docker", "pulumi:providers:docker")
+    assert provider["inputs"]["host"] == "ssh://deploy@10.0.0.5"
+    pulled = {r["name"]: r["inputs"] for r in run.mocks.of_type(IMAGE)}
+    assert pulled == {
+        "h1-kafka": {"name": "wurstmeister/kafka:2.13-2.7.0", "keepLocally": True},
+        "h1-runtime-x": {"name": "openwhisk/action-x:1.0.0", "keepLocally": True},
+    }
+    for name in pulled:
+        opts = run.monitor.opts(IMAGE, name)
+        assert opts["provider"].split("::")[2:4] == [
+            "openwhisk:components:DockerHost$pulumi:providers:docker", "h1-docker"]
+        assert opts["parent"].endswith("openwhisk:components:DockerHost::h1")
+
+
+KAFKA = Service("kafka", (
+    Container(key="kafka-h1", service="kafka", host="h1", name="ow-kafka", image="kafka",
+              env=(("A", "1"), ("SECRET_PASSWORD", Secret("pw=${p}"))),
+              ports=(Port(9092, 19092, "kafka"),), mounts=(
+                  Mount("/kafka", volume="kafka-h1-data"),
+                  Mount("/var/run/docker.sock", host_path="/var/run/docker.sock", read_only=True)),
+              files=(File("/etc/x.conf", "plain"), File("/etc/key.pem", Secret.of("p"))),
+              health=Health(("CMD", "true"), wait=True, start_period_s=7)),
+    Container(key="kafka-init-h1", service="kafka", host="h1", name="ow-kafka-init", image="kafka",
+              entrypoint=("/bin/sh", "/init.sh"), one_shot=True, depends_on=("kafka-h1",)),
+), (VolumePlan("kafka-h1-data", "h1", "ow-kafka-data"),))
+
+
+def _service(preview=False):
+    secrets = {"p": pulumi.Output.secret("s3cret")}
+
+    def declare():
+        host = DockerHost("h1", DockerHostArgs(host=HOST, images=IMAGES))
+        DockerService("kafka", DockerServiceArgs(service=KAFKA, hosts={"h1": host},
+                                                 secrets=secrets, after={}))
+    return run_pulumi(declare, preview=preview)
+
+
+def test_docker_service_container_contract():
+    run = _service()
+    c = run.mocks.named("kafka-h1", CONTAINER)["inputs"]
+    assert c["name"] == "ow-kafka"
+    assert c["image"] == fake_digest("wurstmeister/kafka:2.13-2.7.0")
+    assert c["ports"] == [{"internal": 9092, "external": 19092, "ip": "0.0.0.0", "protocol": "tcp"}] \
+        or c["ports"] == [{"internal": 9092, "external": 19092}]
+    assert c["volumes"] == [{"containerPath": "/kafka", "volumeName": "ow-kafka-data"},
+                            {"containerPath": "/var/run/docker.sock",
+                             "hostPath": "/var/run/docker.sock", "readOnly": True}]
+    assert c["healthcheck"] == {"tests": ["CMD", "true"], "interval": "10s", "timeout": "5s",
+                                "retries": 6, "startPeriod": "7s"}
+    assert (c["wait"], c["waitTimeout"], c["restart"], c["mustRun"]) == (True, 300, "unless-stopped", True)
+    assert "attach" not in c
+
+
+def test_secret_env_and_files_stay_secret_and_render():
+    run = _service()
+    c = run.mocks.named("kafka-h1", CONTAINER)["inputs"]
+    # One secret element makes the whole list a secret on the wire.
+    assert unwrap(c["envs"]) == (["A=1", "SECRET_PASSWORD=pw=s3cret"], True)
+    assert unwrap(c["uploads"]) == ([{"file": "/etc/x.conf", "content": "plain"},
+                                     {"file": "/etc/key.pem", "content": "s3cret"}], True)
+
+
+def test_secret_inputs_are_marked_secret():
+    seen = {}
+
+    def declare():
+        secrets = {"p": pulumi.Output.secret("s3cret")}
+        host = DockerHost("h1", DockerHostArgs(host=HOST, images=IMAGES))
+        svc = DockerService("kafka", DockerServiceArgs(service=KAFKA, hosts={"h1": host},
+                                                       secrets=secrets, after={}))
+        ctr = svc.containers["kafka-h1"]
+        pulumi.Output.all(ctr.envs.is_secret(), ctr.uploads.is_secret()).apply(
+            lambda v: seen.update(envs=v[0], uploads=v[1]))
+    run_pulumi(declare)
+    assert seen == {"envs": True, "uploads": True}
+
+
+def test_containers_replace_delete_first_and_volumes_are_retained():
+    run = _service()
+    for name in ("kafka-h1", "kafka-init-h1"):
+        opts = run.monitor.opts(CONTAINER, name)
+        assert opts["delete_before_replace"] is True
+        assert opts["provider"].split("::")[3] == "h1-docker"
+    assert run.monitor.opts(CONTAINER, "kafka-h1")["replace_on_changes"] == ["healthcheck"]
+    assert run.monitor.opts(VOLUME, "kafka-h1-data")["retain_on_delete"] is True
+    assert run.mocks.named("kafka-h1-data", VOLUME)["inputs"] == {"name": "ow-kafka-data"}
+
+
+def test_one_shot_container_runs_to_completion_after_its_dependency():
+    run = _service()
+    init = run.mocks.named("kafka-init-h1", CONTAINER)["inputs"]
+    assert (init["attach"], init["logs"], init["mustRun"], init["restart"]) == (True, True, False, "no")
+    assert init["entrypoints"] == ["/bin/sh", "/init.sh"]
+    deps = run.monitor.opts(CONTAINER, "kafka-init-h1")["dependencies"]
+    assert sorted(d.split("::")[-1] for d in deps) == ["h1-kafka", "kafka-h1"]  # image, server
+
+
+def test_one_shot_failure_fails_the_update_with_its_output():
+    with pytest.raises(RuntimeError, match=r"couchdb-init-h1 exited with code 3; its last output:\n"
+                                           r"couchdb init: creating databases\nfailed: HTTP 401"):
+        _check_exit("couchdb-init-h1", 3, "couchdb init: creating databases\nfailed: HTTP 401\n")
+    _check_exit("couchdb-init-h1", 0, "done")
+    _check_exit("couchdb-init-h1", None, None)  # unknown during preview
+
+
+SPECS = (SecretSpec("db_password", "password", 2), SecretSpec("guest_auth", "auth"),
+         SecretSpec("supplied_password", "password"),
+         SecretSpec("edge_tls_cert", "tls_cert"), SecretSpec("edge_tls_key", "tls_key"))
+TLS = TlsPlan("ow.example.com", ("10.0.0.5",), ("ow.example.com",))
+
+
+def test_secrets_generates_what_is_not_supplied():
+    values = {}
+
+    def declare():
+        s = Secrets("secrets", SecretsArgs(specs=SPECS, tls=TLS,
+                                           supplied={"supplied_password": "given"}))
+        pulumi.Output.all(**s.values).apply(values.update)
+        pulumi.Output.all(*[v.is_secret() for v in s.values.values()]).apply(
+            lambda flags: values.update(all_secret=all(flags)))
+    run = run_pulumi(declare)
+    assert {(r["type"].split(":")[-1], r["name"]) for r in run.mocks.resources if r["custom"]} == {
+        ("RandomPassword", "db_password"), ("RandomUuid", "guest_auth-uuid"),
+        ("RandomPassword", "guest_auth-key"), ("PrivateKey", "edge_tls_key"),
+        ("SelfSignedCert", "edge_tls_cert")}
+    assert run.mocks.named("db_password")["inputs"] == {
+        "length": 32, "special": False, "keepers": {"generation": "2"}}
+    assert run.mocks.named("guest_auth-key")["inputs"]["length"] == 64
+    cert = run.mocks.named("edge_tls_cert")["inputs"]
+    assert (cert["subject"], cert["dnsNames"], cert["ipAddresses"]) == (
+        {"commonName": "ow.example.com", "organization": "OpenWhisk"}, ["ow.example.com"],
+        ["10.0.0.5"])
+    assert cert["allowedUses"] == ["key_encipherment", "digital_signature", "server_auth"]
+    assert values["guest_auth"] == "uuid-guest_auth-uuid:pw-guest_auth-key"
+    assert values["supplied_password"] == "given"
+    assert values["all_secret"] is True
+
+
+def test_supplied_certificate_is_not_generated():
+    def declare():
+        Secrets("secrets", SecretsArgs(specs=SPECS, tls=TLS, supplied={
+            "supplied_password": "x", "edge_tls_cert": "CERT", "edge_tls_key": "KEY"}))
+    run = run_pulumi(declare)
+    assert not [r for r in run.mocks.resources if r["type"].startswith("tls:")]

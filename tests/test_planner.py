@@ -1,0 +1,364 @@
+"""Planner tests: exact plans for table-driven configs. No Pulumi involved."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import config
+import planner
+from planner.model import Mount, Secret
+from tests.conftest import ROOT
+
+ALL_ROLES = ["couchdb", "zookeeper", "kafka", "controller", "invoker", "edge"]
+
+
+def stack(**over):
+    raw = {"version": {"tag": "ef725a6"},
+           "hosts": [{"name": "dev", "address": "172.17.0.1", "roles": ALL_ROLES}]}
+    raw.update(over)
+    return config.parse(raw, base_dir=ROOT)
+
+
+def cluster(tag="1fae641", **over):
+    """Three core hosts and two invoker hosts, scheduler mode on a pekko image."""
+    core = ["couchdb", "zookeeper", "kafka", "controller", "etcd", "scheduler"]
+    raw = {"version": {"tag": tag},
+           "hosts": [
+               {"name": "core-a", "address": "10.0.0.11", "id": 0, "roles": core + ["edge"]},
+               {"name": "core-b", "address": "10.0.0.12", "id": 1,
+                "roles": ["zookeeper", "kafka", "controller", "etcd", "scheduler"]},
+               {"name": "core-c", "address": "10.0.0.13", "id": 2,
+                "roles": ["zookeeper", "kafka", "controller", "etcd", "scheduler"]},
+               {"name": "inv-a", "address": "10.0.0.21", "id": 3, "roles": ["invoker"],
+                "invoker_ids": [0]},
+               {"name": "inv-b", "address": "10.0.0.22", "id": 4, "roles": ["invoker"],
+                "invoker_ids": [1, 2], "use_runc": True, "user_memory_mb": 4096},
+           ],
+           "kafka": {"replication_factor": 3}}
+    raw.update(over)
+    return config.parse(raw, base_dir=ROOT)
+
+
+def env(plan, key):
+    return next(c for c in plan.containers() if c.key == key).env_dict()
+
+
+def manifest_json():
+    import runtimes
+    return runtimes.render(runtimes.load_manifest(ROOT / "runtimes/default.json"))
+
+
+COUCH = {
+    "CONFIG_whisk_couchdb_protocol": "http",
+    "CONFIG_whisk_couchdb_host": "172.17.0.1",
+    "CONFIG_whisk_couchdb_port": "5984",
+    "CONFIG_whisk_couchdb_provider": "CouchDB",
+    "CONFIG_whisk_couchdb_databases_WhiskAuth": "whisk_subjects",
+    "CONFIG_whisk_couchdb_databases_WhiskEntity": "whisk_whisks",
+    "CONFIG_whisk_couchdb_databases_WhiskActivation": "whisk_activations",
+}
+
+
+def test_dev_controller_env_is_exact():
+    p = planner.plan(stack())
+    assert env(p, "controller-dev") == COUCH | {
+        "PORT": "8080",
+        "KAFKA_HOSTS": "172.17.0.1:9092",
+        "RUNTIMES_MANIFEST": manifest_json(),
+        "CONFIG_whisk_kafka_replicationFactor": "1",
+        "CONFIG_whisk_couchdb_username": "whisk_controller",
+        "CONFIG_whisk_couchdb_password": Secret("${couchdb_controller_password}"),
+        "LIMITS_ACTIONS_INVOKES_PERMINUTE": "60",
+        "LIMITS_ACTIONS_INVOKES_CONCURRENT": "30",
+        "LIMITS_TRIGGERS_FIRES_PERMINUTE": "60",
+        "LIMITS_ACTIONS_SEQUENCE_MAXLENGTH": "50",
+        "CONFIG_whisk_info_buildNo": "ef725a6",
+        "CONFIG_whisk_info_date": "2022-10-14",
+        "CONFIG_whisk_spi_LoadBalancerProvider":
+            "org.apache.openwhisk.core.loadBalancer.ShardingContainerPoolBalancer",
+        "CONFIG_whisk_spi_EntitlementSpiProvider":
+            "org.apache.openwhisk.core.entitlement.LocalEntitlementProvider",
+        "CONFIG_akka_actor_provider": "cluster",
+        "CONFIG_akka_remote_artery_canonical_hostname": "172.17.0.1",
+        "CONFIG_akka_remote_artery_canonical_port": "25520",
+        "CONFIG_akka_remote_artery_bind_hostname": "0.0.0.0",
+        "CONFIG_akka_remote_artery_bind_port": "25520",
+    }
+
+
+def test_dev_invoker_env_is_exact():
+    p = planner.plan(stack())
+    assert env(p, "invoker-0") == COUCH | {
+        "PORT": "8080",
+        "KAFKA_HOSTS": "172.17.0.1:9092",
+        "RUNTIMES_MANIFEST": manifest_json(),
+        "CONFIG_whisk_kafka_replicationFactor": "1",
+        "CONFIG_whisk_couchdb_username": "whisk_invoker",
+        "CONFIG_whisk_couchdb_password": Secret("${couchdb_invoker_password}"),
+        "WHISK_API_HOST_PROTO": "https",
+        "WHISK_API_HOST_NAME": "172.17.0.1",
+        "WHISK_API_HOST_PORT": "443",
+        "CONFIG_whisk_spi_InvokerProvider": "org.apache.openwhisk.core.invoker.InvokerReactive",
+        "CONFIG_whisk_spi_InvokerServerProvider":
+            "org.apache.openwhisk.core.invoker.DefaultInvokerServer",
+        "CONFIG_whisk_spi_ContainerFactoryProvider":
+            "org.apache.openwhisk.core.containerpool.docker.DockerContainerFactoryProvider",
+        "CONFIG_whisk_docker_containerFactory_useRunc": "false",
+        "CONFIG_whisk_containerFactory_containerArgs_network": "bridge",
+        "CONFIG_whisk_containerPool_userMemory": "2048 m",
+        "CONFIG_whisk_invoker_username": "whisk_admin",
+        "CONFIG_whisk_invoker_password": Secret("${invoker_admin_password}"),
+    }
+
+
+def test_dev_invoker_container_contract():
+    p = planner.plan(stack())
+    inv = next(c for c in p.containers() if c.key == "invoker-0")
+    assert (inv.name, inv.command) == ("ow-invoker0", ("/init.sh", "--id", "0", "--uniqueName", "0"))
+    assert (inv.privileged, inv.host_pid, inv.host_userns) == (True, True, True)
+    assert inv.mounts == (
+        Mount("/var/run/docker.sock", host_path="/var/run/docker.sock"),
+        Mount("/containers", host_path="/var/lib/docker/containers"),
+        Mount("/sys/fs/cgroup", host_path="/sys/fs/cgroup"),
+    )
+    assert [(x.container, x.published) for x in inv.ports] == [(8080, 12001)]
+    assert inv.depends_on == ("couchdb-init-dev", "controller-dev")
+
+
+def test_cluster_scheduler_env_is_exact_on_pekko():
+    p = planner.plan(cluster())
+    couch = COUCH | {"CONFIG_whisk_couchdb_host": "10.0.0.11"}
+    etcd = {"CONFIG_whisk_cluster_name": "whisk",
+            "CONFIG_whisk_etcd_hosts": "10.0.0.11:2379,10.0.0.12:2379,10.0.0.13:2379",
+            "CONFIG_whisk_etcd_lease_timeout": "10", "CONFIG_whisk_etcd_pool_threads": "10"}
+    assert env(p, "scheduler-core-b") == couch | etcd | {
+        "PORT": "8080",
+        "KAFKA_HOSTS": "10.0.0.11:9092,10.0.0.12:9092,10.0.0.13:9092",
+        "RUNTIMES_MANIFEST": manifest_json(),
+        "CONFIG_whisk_kafka_replicationFactor": "3",
+        "CONFIG_whisk_couchdb_username": "whisk_scheduler",
+        "CONFIG_whisk_couchdb_password": Secret("${couchdb_scheduler_password}"),
+        "LIMITS_ACTIONS_INVOKES_CONCURRENT": "30",
+        "WHISK_SCHEDULER_ENDPOINTS_HOST": "10.0.0.12",
+        "WHISK_SCHEDULER_ENDPOINTS_RPCPORT": "13001",
+        "WHISK_SCHEDULER_ENDPOINTS_PEKKOPORT": "25521",
+        "CONFIG_whisk_durationChecker_timeWindow": "1 d",
+        "CONFIG_whisk_spi_DurationCheckerProvider":
+            "org.apache.openwhisk.core.scheduler.queue.NoopDurationCheckerProvider",
+        "CONFIG_pekko_actor_provider": "cluster",
+        "CONFIG_pekko_remote_artery_canonical_hostname": "10.0.0.12",
+        "CONFIG_pekko_remote_artery_canonical_port": "25521",
+        "CONFIG_pekko_remote_artery_bind_hostname": "0.0.0.0",
+        "CONFIG_pekko_remote_artery_bind_port": "25521",
+        "CONFIG_pekko_cluster_seedNodes_0": "pekko://scheduler-actor-system@10.0.0.11:25521",
+        "CONFIG_pekko_cluster_seedNodes_1": "pekko://scheduler-actor-system@10.0.0.12:25521",
+        "CONFIG_pekko_cluster_seedNodes_2": "pekko://scheduler-actor-system@10.0.0.13:25521",
+        "CONFIG_pekko_coordinatedShutdown_exitJvm": "on",
+        "CONFIG_whisk_scheduler_username": "whisk_admin",
+        "CONFIG_whisk_scheduler_password": Secret("${scheduler_admin_password}"),
+    }
+
+
+def test_cluster_controller_seeds_ports_and_spis():
+    p = planner.plan(cluster(controller={"seed_count": 2, "downing": "split-brain-resolver"}))
+    e = env(p, "controller-core-c")
+    assert {k: v for k, v in e.items() if "seedNodes" in k or "canonical" in k or "downing" in k} == {
+        "CONFIG_pekko_cluster_seedNodes_0": "pekko://controller-actor-system@10.0.0.11:25520",
+        "CONFIG_pekko_cluster_seedNodes_1": "pekko://controller-actor-system@10.0.0.12:25520",
+        "CONFIG_pekko_remote_artery_canonical_hostname": "10.0.0.13",
+        "CONFIG_pekko_remote_artery_canonical_port": "25520",
+        "CONFIG_pekko_cluster_downingProviderClass":
+            "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider",
+    }
+    assert e["CONFIG_whisk_spi_LoadBalancerProvider"].endswith(".FPCPoolBalancer")
+    assert e["CONFIG_whisk_spi_EntitlementSpiProvider"].endswith(".FPCEntitlementProvider")
+    assert e["CONFIG_whisk_controller_password"] == Secret("${controller_admin_password}")
+    assert not any(k.startswith("CONFIG_akka") for k in e)
+
+
+def test_single_controller_gets_no_seed_nodes():
+    e = env(planner.plan(stack()), "controller-dev")
+    assert not [k for k in e if "seedNodes" in k or "exitJvm" in k]
+
+
+@pytest.mark.parametrize("tag,family", [("ef725a6", "akka"), ("1fae641", "pekko")])
+def test_key_family_follows_the_image_version(tag, family):
+    other = {"akka": "pekko", "pekko": "akka"}[family]
+    p = planner.plan(cluster(tag=tag, version={"tag": tag, "mode": "scheduler"}))
+    keys = [k for c in p.containers() for k, _ in c.env]
+    assert any(k.startswith(f"CONFIG_{family}_") for k in keys)
+    assert not any(k.startswith(f"CONFIG_{other}_") for k in keys)
+    sched = env(p, "scheduler-core-a")
+    assert f"WHISK_SCHEDULER_ENDPOINTS_{family.upper()}PORT" in sched
+    # Only images before the 2023-01 change read ZooKeeper in the scheduler.
+    assert ("ZOOKEEPER_HOSTS" in sched) == (tag == "ef725a6")
+
+
+def test_invokers_keep_their_ids_and_per_host_overrides():
+    p = planner.plan(cluster())
+    invokers = [c for c in p.containers() if c.service == "invoker"]
+    assert [(c.key, c.host, c.name, c.ports[0].published) for c in invokers] == [
+        ("invoker-0", "inv-a", "ow-invoker0", 12001),
+        ("invoker-1", "inv-b", "ow-invoker1", 12002),
+        ("invoker-2", "inv-b", "ow-invoker2", 12003),
+    ]
+    runc = {c.key: (c.env_dict()["CONFIG_whisk_docker_containerFactory_useRunc"],
+                    c.env_dict()["CONFIG_whisk_containerPool_userMemory"],
+                    Mount("/run/runc", host_path="/run/docker/runtime-runc/moby") in c.mounts)
+            for c in invokers}
+    assert runc == {"invoker-0": ("false", "2048 m", False),
+                    "invoker-1": ("true", "4096 m", True), "invoker-2": ("true", "4096 m", True)}
+    assert env(p, "invoker-0")["CONFIG_whisk_invoker_containerCreation_maxPeek"] == "500"
+
+
+def test_removing_an_invoker_host_leaves_the_others_untouched():
+    full = planner.plan(cluster())
+    raw_hosts = [h.model_dump(exclude_none=True) for h in cluster().config.hosts]
+    fewer = planner.plan(cluster(hosts=[h for h in raw_hosts if h["name"] != "inv-a"]))
+    before = {c.key: c for c in full.containers()}
+    after = {c.key: c for c in fewer.containers()}
+    assert set(before) - set(after) == {"invoker-0"}
+    assert all(after[k] == before[k] for k in after)
+
+
+def test_list_order_of_hosts_does_not_change_the_plan():
+    raw_hosts = [h.model_dump(exclude_none=True) for h in cluster().config.hosts]
+    assert planner.plan(cluster(hosts=list(reversed(raw_hosts)))) == planner.plan(cluster())
+
+
+def test_zookeeper_kafka_etcd_cluster_wiring():
+    p = planner.plan(cluster())
+    assert env(p, "zookeeper-core-b") == {
+        "ZOO_4LW_COMMANDS_WHITELIST": "ruok,srvr,stat", "ZOO_ADMINSERVER_ENABLED": "false",
+        "ZOO_MY_ID": "2", "ZOO_STANDALONE_ENABLED": "false",
+        "ZOO_SERVERS": "server.1=10.0.0.11:2888:3888;2181 server.2=0.0.0.0:2888:3888;2181 "
+                       "server.3=10.0.0.13:2888:3888;2181",
+    }
+    kafka = env(p, "kafka-core-c")
+    assert {k: kafka[k] for k in ("KAFKA_BROKER_ID", "KAFKA_ADVERTISED_LISTENERS",
+                                  "KAFKA_ZOOKEEPER_CONNECT", "KAFKA_DEFAULT_REPLICATION_FACTOR",
+                                  "KAFKA_AUTO_CREATE_TOPICS_ENABLE", "KAFKA_LOG_DIRS")} == {
+        "KAFKA_BROKER_ID": "2", "KAFKA_ADVERTISED_LISTENERS": "EXTERNAL://10.0.0.13:9092",
+        "KAFKA_ZOOKEEPER_CONNECT": "10.0.0.11:2181,10.0.0.12:2181,10.0.0.13:2181",
+        "KAFKA_DEFAULT_REPLICATION_FACTOR": "3", "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
+        "KAFKA_LOG_DIRS": "/kafka/kafka-logs",
+    }
+    etcd = next(c for c in p.containers() if c.key == "etcd-core-a")
+    cmd = list(etcd.command)
+    assert cmd[cmd.index("--initial-cluster") + 1] == \
+        "etcd0=http://10.0.0.11:2380,etcd1=http://10.0.0.12:2380,etcd2=http://10.0.0.13:2380"
+    assert cmd[cmd.index("--advertise-client-urls") + 1] == "http://10.0.0.11:2379"
+
+
+DEAD_KEYS = {"INVOKER_USE_RUNC", "CONTROLLER_INSTANCES", "COMPONENT_NAME", "SERVICE_NAME",
+             "DB_PROVIDER", "DB_PROTOCOL", "DB_HOST", "DB_PORT", "DB_USERNAME", "DB_PASSWORD",
+             "DB_PREFIX", "DB_WHISK_ACTIONS", "DB_WHISK_ACTIVATIONS", "DB_WHISK_AUTHS",
+             "AKKA_CLUSTER_SEED_NODES", "AKKA_CLUSTER_HOST", "EDGE_HOST", "INVOKER_NAME",
+             "CONFIG_whisk_runtimes_defaultImagePrefix", "CONFIG_whisk_runtimes_defaultImageTag",
+             "CONFIG_whisk_docker_registry"}
+
+
+@pytest.mark.parametrize("make", [stack, cluster], ids=["dev", "cluster"])
+def test_no_dead_keys_anywhere(make):
+    p = planner.plan(make())
+    jvm = [c for c in p.containers() if c.service in ("controller", "invoker", "scheduler")]
+    assert jvm
+    for c in jvm:
+        keys = set(c.env_dict())
+        assert not keys & DEAD_KEYS, c.key
+        assert not [k for k in keys if k.startswith("CONFIG_whisk_kafka_topics_creationAck")]
+        # transformEnvironment.sh maps each `_` to `.`: an empty segment would be a broken key.
+        assert not [k for k in keys if k.startswith("CONFIG_") and "" in k[7:].split("_")], c.key
+
+
+def test_secrets_never_appear_in_plain_values():
+    p = planner.plan(cluster())
+    for c in p.containers():
+        for key, value in c.env:
+            if key.upper().endswith(("PASSWORD", "_AUTH", "SECRET")):
+                assert isinstance(value, Secret), (c.key, key)
+    assert {s.name for s in p.secrets} == {
+        "couchdb_admin_password", "couchdb_controller_password", "couchdb_invoker_password",
+        "couchdb_scheduler_password", "guest_auth", "system_auth", "controller_admin_password",
+        "invoker_admin_password", "scheduler_admin_password", "edge_tls_cert", "edge_tls_key"}
+
+
+def test_rotation_generation_reaches_the_secret_spec():
+    p = planner.plan(stack(rotate={"guest_auth": 2}))
+    assert {s.name: s.generation for s in p.secrets}["guest_auth"] == 2
+    assert {s.name: s.generation for s in p.secrets}["system_auth"] == 0
+
+
+def test_edge_routes_to_every_controller_and_redirects():
+    p = planner.plan(cluster(edge={"api_host": "openwhisk.example.com", "https_port": 8443}))
+    edge = next(c for c in p.containers() if c.service == "edge")
+    conf = edge.files[0].content
+    assert [line.strip() for line in conf.splitlines() if line.strip().startswith("server 10.")] == [
+        "server 10.0.0.11:10001 fail_timeout=60s;", "server 10.0.0.12:10001 fail_timeout=60s;",
+        "server 10.0.0.13:10001 fail_timeout=60s;"]
+    assert "return 308 https://$host:8443$request_uri;" in conf
+    assert [(x.container, x.published) for x in edge.ports] == [(443, 8443), (80, 80)]
+    assert p.api_host == "openwhisk.example.com:8443"
+    assert p.endpoints["apiHost"] == "https://openwhisk.example.com:8443"
+    assert (p.tls.common_name, p.tls.dns_names, p.tls.ip_addresses) == (
+        "openwhisk.example.com", ("openwhisk.example.com",), ("10.0.0.11",))
+    assert env(p, "invoker-1")["WHISK_API_HOST_NAME"] == "openwhisk.example.com"
+    assert env(p, "invoker-1")["WHISK_API_HOST_PORT"] == "8443"
+
+
+def test_images_are_pinned_and_prepulled_on_invoker_hosts():
+    p = planner.plan(cluster())
+    refs = {i.key: i.ref for i in p.images}
+    assert refs["controller"] == "openwhisk/controller:1fae641"
+    assert refs["scheduler"] == "openwhisk/scheduler:1fae641"
+    assert refs["runtime-openwhisk-action-nodejs-v20"] == "openwhisk/action-nodejs-v20:1.22.0"
+    hosts = {h.name: h.images for h in p.hosts}
+    assert hosts["inv-a"] == ("invoker", "runtime-openwhisk-action-nodejs-v18",
+                              "runtime-openwhisk-action-nodejs-v20",
+                              "runtime-openwhisk-action-python-v3.10",
+                              "runtime-openwhisk-action-python-v3.11",
+                              "runtime-openwhisk-dockerskeleton")
+    assert hosts["core-b"] == ("controller", "scheduler", "zookeeper", "kafka", "etcd")
+
+
+def test_elasticsearch_store_keys_on_every_jvm_component():
+    hosts = [h.model_dump(exclude_none=True) for h in cluster().config.hosts]
+    hosts[0]["roles"] = [*hosts[0]["roles"], "elasticsearch"]
+    p = planner.plan(cluster(hosts=hosts, activation_store={"backend": "elasticsearch"}))
+    for key in ("controller-core-a", "invoker-1", "scheduler-core-c"):
+        e = env(p, key)
+        assert e["CONFIG_whisk_spi_ActivationStoreProvider"] == \
+            "org.apache.openwhisk.core.database.elasticsearch.ElasticSearchActivationStoreProvider"
+        assert e["CONFIG_whisk_activationStore_elasticsearch_hosts"] == "10.0.0.11:9200"
+        assert e["CONFIG_whisk_activationStore_elasticsearch_indexPattern"] == "openwhisk-%s"
+        assert e["CONFIG_whisk_activationStore_elasticsearch_password"] == \
+            Secret("${elasticsearch_password}")
+    assert env(p, "scheduler-core-a")["CONFIG_whisk_spi_DurationCheckerProvider"].endswith(
+        ".ElasticSearchDurationCheckerProvider")
+
+
+def test_couchdb_init_never_receives_secrets_on_its_command_line():
+    p = planner.plan(stack())
+    init = next(c for c in p.containers() if c.key == "couchdb-init-dev")
+    assert init.one_shot and init.entrypoint == ("/bin/sh", "/ow-init/init.sh")
+    assert init.command == ()
+    e = init.env_dict()
+    assert e["COUCHDB_ADMIN_PASSWORD"] == Secret("${couchdb_admin_password}")
+    assert (e["SCHEDULER_DB_USER"], e["SCHEDULER_DB_PASSWORD"]) == ("", "")
+    assert "/ow-init/init.sh" in [f.path for f in init.files]
+
+
+def test_manifest_in_env_is_valid_json_with_nodejs_default():
+    m = json.loads(env(planner.plan(stack()), "controller-dev")["RUNTIMES_MANIFEST"])
+    assert [k["kind"] for k in m["runtimes"]["nodejs"] if k.get("default")] == ["nodejs:20"]
+
+
+def test_planner_does_not_import_pulumi():
+    code = "import sys, planner, config, runtimes; print('pulumi' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
