@@ -9,14 +9,16 @@ Pulumi secrets (see `SECRET_KEYS`).
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 import runtimes
 
@@ -38,12 +40,13 @@ SECRET_KEYS = {
     "edge_tls_key": "PEM private key for the edge (needs edge.tls: provided)",
 }
 
-#: Generated secrets that `openwhisk:rotate` can rotate.
-ROTATABLE = (
+Rotatable = Literal[
     "couchdb_admin_password", "couchdb_controller_password", "couchdb_invoker_password",
     "couchdb_scheduler_password", "guest_auth", "system_auth", "controller_admin_password",
     "invoker_admin_password", "scheduler_admin_password", "elasticsearch_password", "edge_tls",
-)
+]
+#: Generated secrets that `openwhisk:rotate` can rotate.
+ROTATABLE: tuple[str, ...] = get_args(Rotatable)
 
 MUTABLE_TAGS = {"latest", "nightly"}
 
@@ -79,6 +82,11 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _invalid(what: str, fix: str) -> PydanticCustomError:
+    """A validator's problem, reported as `<path>: <what> (got <value>); <fix>`."""
+    return PydanticCustomError("config", "{what}; {fix}", {"what": what, "fix": fix})
+
+
 def _tag_of(image: str) -> str | None:
     if "@sha256:" in image:
         return None  # pinned by digest
@@ -107,10 +115,14 @@ class Version(Model):
         return KNOWN_TAGS.get(self.tag)
 
 
+HOST_NAME = r"^[a-z][a-z0-9-]{0,30}$"
+_DOCKER_ENDPOINT = re.compile(r"unix:///\S+|ssh://[A-Za-z0-9._-]+@[A-Za-z0-9.-]+(:(?P<port>\d{1,5}))?")
+
+
 class Host(Model):
     """One machine running Docker."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")
+    name: str = Field(pattern=HOST_NAME)
     """Stable key of the host: logical names and container placement derive from it."""
     address: str
     """Static IP or DNS name other hosts and containers reach this host at."""
@@ -131,17 +143,17 @@ class Host(Model):
     def _address(cls, value: str) -> str:
         problem = address_problem(value)
         if problem:
-            raise ValueError(problem)
+            raise _invalid(problem, ADDRESS_FIX)
         return value
 
     @field_validator("docker")
     @classmethod
     def _docker(cls, value: str) -> str:
-        if not re.fullmatch(r"unix:///\S+|ssh://[A-Za-z0-9._-]+@[A-Za-z0-9.-]+(:\d{1,5})?", value):
-            raise ValueError(
-                "expected unix:///var/run/docker.sock or ssh://user@host[:port]; "
-                "set the host's docker endpoint to one of those forms"
-            )
+        match = _DOCKER_ENDPOINT.fullmatch(value)
+        if not match or not 1 <= int(match.group("port") or 22) <= 65535:
+            raise _invalid("not a supported docker endpoint",
+                           "use unix:///var/run/docker.sock for the local daemon or "
+                           "ssh://user@host[:port] for a remote one")
         return value
 
     @field_validator("roles")
@@ -149,32 +161,39 @@ class Host(Model):
     def _unique_roles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         dupes = sorted({r for r in value if value.count(r) > 1})
         if dupes:
-            raise ValueError(f"role {dupes[0]!r} is listed twice; list each role once")
+            raise _invalid(f"role {dupes[0]!r} is listed twice", "list each role once")
         return value
 
     @field_validator("invoker_ids")
     @classmethod
     def _invoker_ids(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
         if value is not None and (not value or len(set(value)) != len(value) or min(value) < 0):
-            raise ValueError("expected a non-empty list of distinct ids >= 0, e.g. [0] or [2, 3]")
+            raise _invalid("expected a non-empty list of distinct invoker ids >= 0",
+                           "list each id of this host's invokers once, e.g. [0] or [2, 3]")
         return value
+
+
+ADDRESS_FIX = "use the host's static IP or a DNS name reachable from every host and container"
 
 
 def address_problem(value: str) -> str | None:
     """Why `value` cannot be an address other hosts and containers use, or None."""
-    fix = "use the host's static IP or a DNS name reachable from every host and container"
     try:
         ip = ipaddress.ip_address(value)
     except ValueError:
-        labels = value.rstrip(".").split(".")
-        if not all(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?", x) for x in labels) \
-                or value.replace(".", "").isdigit():
-            return f"not an IP address or DNS name; {fix}"
-        if value.lower() == "localhost":
-            return f"localhost means the container itself inside a container; {fix}"
+        name = value.rstrip(".").lower()
+        if re.fullmatch(r"[\d.]+", value):
+            return "not a valid IPv4 address, which is four numbers 0-255 separated by dots"
+        labels = name.split(".")
+        if not all(re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", x) for x in labels):
+            return "not an IP address or DNS name"
+        if name == "localhost" or name.endswith(".localhost"):
+            return "localhost is the container itself when used inside a container"
         return None
-    if ip.is_loopback or ip.is_unspecified:
-        return f"a loopback or unspecified address means the container itself inside a container; {fix}"
+    if ip.is_loopback:
+        return "a loopback address is the container itself when used inside a container"
+    if ip.is_unspecified:
+        return "the unspecified address is no host's address"
     return None
 
 
@@ -194,7 +213,8 @@ class Edge(Model):
     def _api_host(cls, value: str | None) -> str | None:
         problem = value is not None and address_problem(value)
         if problem:
-            raise ValueError(problem)
+            raise _invalid(problem, "use the edge host's public IP or a DNS name that resolves "
+                                    "to it, for wsk clients and action containers alike")
         return value
 
 
@@ -290,19 +310,8 @@ class StackConfig(Model):
     scheduler: Scheduler = Scheduler()
     couchdb: CouchDB = CouchDB()
     images: Images = Images()
-    rotate: dict[str, int] = {}
+    rotate: dict[Rotatable, Annotated[int, Field(ge=0)]] = {}
     """Generation of each generated secret; bump one (e.g. guest_auth: 1) to rotate it."""
-
-    @field_validator("rotate")
-    @classmethod
-    def _rotate(cls, value: dict[str, int]) -> dict[str, int]:
-        for key, n in value.items():
-            if key not in ROTATABLE:
-                raise ValueError(f"{key!r} is not a generated secret; expected one of "
-                                 f"{', '.join(ROTATABLE)}")
-            if n < 0:
-                raise ValueError(f"generation of {key!r} must be >= 0")
-        return value
 
     @property
     def actor_system(self) -> ActorSystem:
@@ -337,26 +346,124 @@ def _path(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _set_hint(path: str) -> str:
-    return f"pulumi config set --path '{path.split(':', 1)[1]}' <value>"
+class _Encrypted:
+    """Stands for the value of a key that is stored encrypted but is not a secret key."""
+
+    def __repr__(self) -> str:
+        return "an encrypted value"
+
+
+#: The raw value `read_stack_config` passes for an encrypted key that is not in SECRET_KEYS.
+ENCRYPTED: Any = _Encrypted()
+
+
+def _show(value: Any) -> str:
+    """A short display of a config value: strings quoted, everything else as YAML/JSON writes it."""
+    if value is ENCRYPTED:
+        return repr(value)
+    if isinstance(value, str):
+        text = repr(value)
+    else:
+        try:
+            text = json.dumps(value, separators=(", ", ": "), default=str)
+        except (TypeError, ValueError):
+            text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _set_hint(path: str, placeholder: str = "<value>") -> str:
+    return f"set it with pulumi config set --path '{path.split(':', 1)[1]}' {placeholder}"
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the model accepts at `loc` (a pydantic error location below StackConfig)."""
+    model: Any = StackConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return []
+        model = model.model_fields[part].annotation
+        while get_args(model) and not (isinstance(model, type) and issubclass(model, BaseModel)):
+            model = next((a for a in get_args(model)
+                          if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+
+
+def _unknown_key(path: str, got: Any, known: list[str]) -> str:
+    key = re.split(r"[.:\]]", path)[-1]
+    close = difflib.get_close_matches(key, known, n=1)
+    rm = f"pulumi config rm --path '{path.split(':', 1)[1]}'"
+    if close:
+        return f"{path}: unknown key (got {_show(got)}); rename it to {close[0]!r} or remove it ({rm})"
+    return (f"{path}: unknown key (got {_show(got)}); remove it ({rm}) or fix its spelling "
+            f"(known keys: {', '.join(known)})")
+
+
+_EXPECTED = {  # pydantic error type: (what is wrong, placeholder of the fix)
+    "int_parsing": ("expected an integer", "<integer>"),
+    "int_type": ("expected an integer", "<integer>"),
+    "int_from_float": ("expected a whole number", "<integer>"),
+    "bool_parsing": ("expected true or false", "<true|false>"),
+    "bool_type": ("expected true or false", "<true|false>"),
+    "string_type": ("expected a string", "<string>"),
+    "model_type": ("expected a map of keys", None),
+    "model_attributes_type": ("expected a map of keys", None),
+    "dict_type": ("expected a map of keys", None),
+    "tuple_type": ("expected a list", None),
+    "list_type": ("expected a list", None),
+}
+
+_PATTERNS = {
+    HOST_NAME: "expected a short lowercase name: a letter, then up to 30 letters, digits or '-'",
+    CouchDB.model_fields["db_prefix"].metadata[0].pattern:
+        "expected lowercase letters, digits or '_', starting with a letter",
+}
 
 
 def _pydantic_lines(err: ValidationError, prefix: tuple[Any, ...]) -> list[str]:
+    """Each pydantic error as `<path>: <what> (got <value>); <fix>`."""
     lines = []
     for e in err.errors():
         loc = prefix + tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        kind, got, ctx = e["type"], e.get("input"), e.get("ctx") or {}
+        if loc[-1] == "[key]":  # a bad key of a map such as rotate
+            loc = loc[:-1]
+            kind = "extra_forbidden"
         path = _path(loc)
-        got = e.get("input")
-        if e["type"] == "extra_forbidden":
-            lines.append(f"{path}: unknown key (got {got!r}); remove it "
-                         f"(pulumi config rm --path '{path.split(':', 1)[1]}') or fix its spelling")
-        elif e["type"] == "missing":
-            lines.append(f"{path}: required key is missing; set it with {_set_hint(path)}")
-        elif e["type"] == "value_error":
-            msg = str(e["ctx"]["error"]) if "ctx" in e else e["msg"]
-            lines.append(f"{path}: {msg} (got {got!r})")
+        if kind == "extra_forbidden":
+            known = [a.strip("'") for a in re.split(r", | or ", ctx["expected"])] if "expected" in ctx \
+                else _fields_at(loc[:-1])
+            lines.append(_unknown_key(path, got, known))
+        elif kind == "missing":
+            lines.append(f"{path}: required key is missing (got none); {_set_hint(path)}")
+        elif kind == "config":
+            lines.append(f"{path}: {ctx['what']} (got {_show(got)}); {ctx['fix']}")
+        elif kind == "literal_error":
+            choices = [a.strip("'") for a in re.split(r", | or ", ctx["expected"])]
+            close = difflib.get_close_matches(str(got), choices, n=1)
+            lines.append(f"{path}: expected {ctx['expected']} (got {_show(got)}); "
+                         f"{_set_hint(path, close[0] if close else '<value>')}")
+        elif kind in ("greater_than_equal", "less_than_equal"):
+            bound = (f"at least {ctx['ge']}" if "ge" in ctx else f"at most {ctx['le']}")
+            lines.append(f"{path}: must be {bound} (got {_show(got)}); {_set_hint(path, '<integer>')}")
+        elif kind in ("too_short", "string_too_short"):
+            if got:  # emptied by failing items, which have their own lines
+                continue
+            lines.append(f"{path}: must not be empty (got {_show(got)}); fill it in")
+        elif kind == "string_pattern_mismatch":
+            what = _PATTERNS.get(ctx["pattern"], f"expected a string matching {ctx['pattern']}")
+            lines.append(f"{path}: {what} (got {_show(got)}); {_set_hint(path, '<string>')}")
+        elif kind in _EXPECTED:
+            what, placeholder = _EXPECTED[kind]
+            each, sub = ("key", ".<key>") if "map" in what else ("item", "[0]")
+            fix = _set_hint(path, placeholder) if placeholder else \
+                f"fix it in the stack file, or set each {each} with pulumi config set --path " \
+                f"'{path.split(':', 1)[1]}{sub}' <value>"
+            lines.append(f"{path}: {what} (got {_show(got)}); {fix}")
         else:
-            lines.append(f"{path}: {e['msg'].lower()} (got {got!r}); set it with {_set_hint(path)}")
+            lines.append(f"{path}: {e['msg'][0].lower()}{e['msg'][1:]} (got {_show(got)}); "
+                         f"{_set_hint(path)}")
     return lines
 
 
@@ -368,43 +475,61 @@ def parse(raw: dict[str, Any], *, secret_keys: frozenset[str] = frozenset(),
     unencrypted. Raises ConfigError with every problem found.
     """
     problems: list[str] = []
+    known = [*StackConfig.model_fields, *SECRET_KEYS]
     for key in sorted(raw):
-        if key not in StackConfig.model_fields and key not in SECRET_KEYS:
-            problems.append(f"{NAMESPACE}:{key}: unknown key (got {raw[key]!r}); remove it "
-                            f"(pulumi config rm {NAMESPACE}:{key}) or fix its spelling")
+        if key not in known:
+            problems.append(_unknown_key(f"{NAMESPACE}:{key}", raw[key], known)
+                            .replace(f"--path '{key}'", f"{NAMESPACE}:{key}"))
+    for key in sorted(k for k in raw if k in StackConfig.model_fields and raw[k] is ENCRYPTED):
+        problems.append(f"{NAMESPACE}:{key}: stored encrypted, but only {', '.join(SECRET_KEYS)} "
+                        f"are secrets (got an encrypted value); set it again without --secret, or "
+                        f"move the secret part to one of those keys")
     for key in sorted(plain_keys & SECRET_KEYS.keys()):
-        problems.append(f"{NAMESPACE}:{key}: stored in plain text (got a non-secret value); "
-                        f"set it with pulumi config set --secret {key} <value>")
+        problems.append(f"{NAMESPACE}:{key}: a secret stored in plain text (got an unencrypted "
+                        f"value); set it again with pulumi config set --secret {key} <value>")
 
     # A section is in `sections` only when it is valid (or defaulted), so that each cross-check
     # can run on whatever validated and every problem is reported in one pass.
     sections: dict[str, Any] = {}
     for name, field in StackConfig.model_fields.items():
-        if name in raw:
+        if name in raw and raw[name] is ENCRYPTED:
+            pass  # reported above
+        elif name in raw:
             try:
-                sections[name] = TypeAdapter(field.annotation).validate_python(raw[name])
+                adapter = TypeAdapter(Annotated[field.annotation, *field.metadata]) \
+                    if field.metadata else TypeAdapter(field.annotation)
+                sections[name] = adapter.validate_python(raw[name])
             except ValidationError as err:
                 problems += _pydantic_lines(err, (name,))
         elif field.is_required():
-            problems.append(f"{NAMESPACE}:{name}: required key is missing; set it with "
-                            f"pulumi config set --path '{name}.tag' <image tag>")
+            problems.append(f"{NAMESPACE}:{name}: required key is missing (got none); "
+                            f"{_set_hint(f'{NAMESPACE}:{name}.tag', '<image tag>')}"
+                            if name == "version" else
+                            f"{NAMESPACE}:{name}: required key is missing (got none); "
+                            f"{_set_hint(f'{NAMESPACE}:{name}')}")
         else:
             sections[name] = field.get_default()
 
     manifest = None
     if "runtimes" in sections:
         version = sections.get("version")
+        path = sections["runtimes"].manifest
         try:
+            # Without a valid version the mutable-tag rule cannot be judged, so it is not applied.
             manifest = runtimes.load_manifest(
-                Path(base_dir) / sections["runtimes"].manifest,
-                allow_mutable_tags=bool(version and version.allow_mutable_tags))
+                Path(base_dir) / path, allow_mutable_tags=version is None or version.allow_mutable_tags)
         except runtimes.ManifestError as err:
-            problems += [f"{NAMESPACE}:runtimes.manifest: {p}" for p in err.problems]
+            problems += [f"{NAMESPACE}:runtimes.manifest: {p.replace(str(Path(base_dir) / path), path)}"
+                         for p in err.problems]
     problems += _cross_checks(sections, frozenset(secret_keys), manifest)
     if problems:
         raise ConfigError(problems)
     assert manifest is not None
-    return Stack(StackConfig(**sections), manifest, frozenset(secret_keys))
+    try:
+        config = StackConfig(**sections)
+    except ValidationError as err:  # a model-level rule: report it like the others
+        raise ConfigError(_pydantic_lines(err, ())) from None
+    return Stack(config, manifest, frozenset(secret_keys))
 
 
 def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
@@ -420,33 +545,36 @@ def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
 
     platform, invoker, hosts = s.get("platform"), s.get("invoker"), s.get("hosts")
     if platform == "kubernetes":
-        out.append(f"{NAMESPACE}:platform: 'kubernetes' is not available yet (got 'kubernetes'); "
-                   f"use 'docker'")
+        out.append(f"{NAMESPACE}:platform: the kubernetes platform is not available yet (got "
+                   f"'kubernetes'); use 'docker' (the default) and list the Docker hosts under "
+                   f"{NAMESPACE}:hosts")
     if invoker is not None and invoker.container_factory == "kubernetes":
         if platform == "docker":
-            out.append(f"{NAMESPACE}:invoker.container_factory: the kubernetes factory needs "
-                       f"platform: kubernetes (got 'kubernetes'); use 'docker' on Docker hosts")
+            out.append(f"{NAMESPACE}:invoker.container_factory: the kubernetes container factory "
+                       f"needs platform: kubernetes (got 'kubernetes' with platform 'docker'); use "
+                       f"'docker' on Docker hosts")
         if invoker.use_runc:
-            out.append(f"{NAMESPACE}:invoker.use_runc: runc pause/resume applies only to the docker "
+            out.append(f"{NAMESPACE}:invoker.use_runc: runc pause/resume works only with the docker "
                        f"container factory (got true with container_factory 'kubernetes'); set "
-                       f"use_runc: false")
+                       f"use_runc: false or use container_factory: docker")
+    edge = s.get("edge")
+    if edge is not None and edge.tls == "provided":
+        for key, file in (("edge_tls_cert", "cert.pem"), ("edge_tls_key", "key.pem")):
+            if key not in supplied:
+                out.append(f"{NAMESPACE}:{key}: required by edge.tls: provided (got none); set it "
+                           f"with pulumi config set --secret {key} < {file}, or use edge.tls: "
+                           f"self-signed")
     if hosts is None or platform != "docker":
         return out
     out += _host_checks(hosts, mode, s.get("activation_store"))
     if invoker is not None and manifest is not None:
-        out += _memory_checks(hosts, invoker, manifest)
+        out += _memory_checks(hosts, invoker, manifest, s["runtimes"].manifest)
     kafka = s.get("kafka")
     brokers = sum("kafka" in h.roles for h in hosts)
     if kafka is not None and brokers and kafka.replication_factor > brokers:
-        out.append(f"{NAMESPACE}:kafka.replication_factor: {kafka.replication_factor} is more than "
-                   f"the {brokers} Kafka broker(s) (got {kafka.replication_factor}); lower it to at "
-                   f"most {brokers} or give the kafka role to more hosts")
-    edge = s.get("edge")
-    if edge is not None and edge.tls == "provided":
-        for key in ("edge_tls_cert", "edge_tls_key"):
-            if key not in supplied:
-                out.append(f"{NAMESPACE}:{key}: required by edge.tls: provided (got none); set it "
-                           f"with pulumi config set --secret {key} < file.pem")
+        out.append(f"{NAMESPACE}:kafka.replication_factor: more than the number of Kafka brokers, "
+                   f"{brokers} (got {kafka.replication_factor}); lower it to at most {brokers} or "
+                   f"give the kafka role to more hosts")
     return out
 
 
@@ -454,30 +582,45 @@ def _version_checks(version: Version, images: Images | None) -> list[str]:
     out: list[str] = []
     known = version.known
     if version.tag in MUTABLE_TAGS and not version.allow_mutable_tags:
-        out.append(f"{NAMESPACE}:version.tag: {version.tag!r} is a mutable tag, so each host keeps "
-                   f"whatever image it pulled last; pin a release tag (a short commit SHA such as "
-                   f"'1fae641') or set version.allow_mutable_tags: true")
+        out.append(f"{NAMESPACE}:version.tag: a mutable tag, so each host keeps whatever image it "
+                   f"pulled last (got {version.tag!r}); pin a release tag (a short commit SHA such "
+                   f"as '1fae641') or set version.allow_mutable_tags: true")
     if known is None:
-        for key, choices in (("actor_system", "'akka' or 'pekko'"), ("mode", "'classic' or 'scheduler'")):
-            if getattr(version, key) is None:
-                out.append(f"{NAMESPACE}:version.{key}: required for tag {version.tag!r}, which is "
-                           f"not in the table of known tags (got none); state {choices} (images "
-                           f"built after 2025-10-19 are pekko; since 2.0.0 the default mode is "
-                           f"scheduler)")
+        unknown = (f"required for tag {version.tag!r}, which is none of the known tags "
+                   f"{', '.join(list(KNOWN_TAGS)[:-1])} and {list(KNOWN_TAGS)[-1]}")
+        if version.actor_system is None:
+            out.append(f"{NAMESPACE}:version.actor_system: {unknown} (got none); set it to 'pekko' "
+                       f"for images built since 2025-10-19 (7538ced), else 'akka'")
+        if version.mode is None:
+            out.append(f"{NAMESPACE}:version.mode: {unknown} (got none); set it to 'scheduler' "
+                       f"(the default since 2.0.0) or 'classic'")
     elif version.actor_system and version.actor_system != known.actor_system:
         out.append(f"{NAMESPACE}:version.actor_system: tag {version.tag!r} reads "
                    f"{known.actor_system} keys (got {version.actor_system!r}); remove the setting "
                    f"or set it to {known.actor_system!r}")
     if images is not None and not version.allow_mutable_tags:
         for key, ref in images.model_dump().items():
-            if _tag_of(ref) in MUTABLE_TAGS:
-                out.append(f"{NAMESPACE}:images.{key}: mutable tag (got {ref!r}); pin a version "
-                           f"tag or a digest, or set version.allow_mutable_tags: true")
+            tag = _tag_of(ref)
+            if tag in MUTABLE_TAGS:
+                what = f"'{tag}' is a mutable tag" if ":" in ref.rsplit("/", 1)[-1] else \
+                    "no tag means 'latest', a mutable tag"
+                out.append(f"{NAMESPACE}:images.{key}: {what} (got {ref!r}); pin a version tag or "
+                           f"a digest, or set version.allow_mutable_tags: true")
     return out
 
 
 REQUIRED_ROLES = ("couchdb", "zookeeper", "kafka", "controller", "invoker", "edge")
+SCHEDULER_ROLES = ("etcd", "scheduler")
 SINGLE_ROLES = ("couchdb", "edge")
+
+
+def _free_ids(taken: set[int]):
+    """The ids not in `taken`, lowest first."""
+    n = 0
+    while True:
+        if n not in taken:
+            yield n
+        n += 1
 
 
 def _host_checks(hosts: tuple[Host, ...], mode: str | None,
@@ -485,58 +628,65 @@ def _host_checks(hosts: tuple[Host, ...], mode: str | None,
     out: list[str] = []
     where = f"{NAMESPACE}:hosts"
     if not hosts:
-        return [f"{where}: no hosts (got []); list at least one host with its address, docker "
-                f"endpoint and roles"]
+        return [f"{where}: no hosts (got none); list at least one host with its name, address "
+                f"and roles"]
     for field in ("name", "address"):
         seen: dict[str, int] = {}
         for i, h in enumerate(hosts):
             value = getattr(h, field)
-            if value in seen:
-                out.append(f"{where}[{i}].{field}: duplicate {field} {value!r} (also hosts[{seen[value]}]); "
-                           f"give every host a unique {field}")
-            seen.setdefault(value, i)
+            if value.lower() in seen:
+                out.append(f"{where}[{i}].{field}: hosts[{seen[value.lower()]}] has the same "
+                           f"{field} (got {value!r}); give every host a unique {field}")
+            seen.setdefault(value.lower(), i)
     if len(hosts) > 1:
+        free = _free_ids({h.id for h in hosts if h.id is not None})
         ids: dict[int, int] = {}
         for i, h in enumerate(hosts):
             if h.id is None:
                 out.append(f"{where}[{i}].id: required when the stack has several hosts (got none); "
-                           f"give host {h.name!r} a stable number that never changes, e.g. {i}")
+                           f"give host {h.name!r} a number that never changes, e.g. {next(free)}")
             elif h.id in ids:
-                out.append(f"{where}[{i}].id: duplicate id {h.id} (also hosts[{ids[h.id]}]); "
-                           f"give every host a unique id")
+                out.append(f"{where}[{i}].id: hosts[{ids[h.id]}] has the same id (got {h.id}); "
+                           f"give every host a unique id, e.g. {next(free)}")
             else:
                 ids[h.id] = i
-    needed = list(REQUIRED_ROLES) + (["etcd", "scheduler"] if mode == "scheduler" else [])
-    for role in needed:
-        if not any(role in h.roles for h in hosts):
-            out.append(f"{where}: no host has the role {role!r}, which is required; add {role!r} "
-                       f"to the roles of one host")
+    present = [r for r in get_args(Role) if any(r in h.roles for h in hosts)]
+    needed = [(r, "every stack needs") for r in REQUIRED_ROLES]
+    if mode == "scheduler":
+        needed += [(r, "scheduler mode needs") for r in SCHEDULER_ROLES]
+    for role, why in needed:
+        if role not in present:
+            out.append(f"{where}: no host has the role {role!r}, which {why} (got roles "
+                       f"{', '.join(present)}); add {role!r} to the roles of one host")
     for role in SINGLE_ROLES:
-        carriers = [h.name for h in hosts if role in h.roles]
+        carriers = [repr(h.name) for h in hosts if role in h.roles]
         if len(carriers) > 1:
-            out.append(f"{where}: role {role!r} is on {len(carriers)} hosts ({', '.join(carriers)}); "
-                       f"exactly one host may carry it")
+            out.append(f"{where}: role {role!r} is on {len(carriers)} hosts (got hosts "
+                       f"{', '.join(carriers)}); keep it on exactly one host")
     if mode == "classic":
-        for role in ("etcd", "scheduler"):
-            for i, h in enumerate(hosts):
+        for i, h in enumerate(hosts):
+            for role in SCHEDULER_ROLES:
                 if role in h.roles:
-                    out.append(f"{where}[{i}].roles: {role!r} is only used in scheduler mode "
-                               f"(got it with mode classic); remove the role or set version.mode: "
-                               f"scheduler")
+                    out.append(f"{where}[{i}].roles: role {role!r} is used only in scheduler mode, "
+                               f"but the stack runs in classic mode (got {role!r}); remove the role "
+                               f"or set version.mode: scheduler")
     for role in ("zookeeper", "etcd"):
-        n = sum(role in h.roles for h in hosts)
-        if n and n % 2 == 0:
-            out.append(f"{where}: {n} hosts have the role {role!r}; a quorum needs an odd number, "
-                       f"so use {n - 1} or {n + 1}")
+        carriers = [repr(h.name) for h in hosts if role in h.roles]
+        n = len(carriers)
+        if n % 2 == 0 and n:
+            out.append(f"{where}: an even number of hosts have the role {role!r}, but a quorum needs "
+                       f"an odd number (got {n} hosts: {', '.join(carriers)}); give the role to "
+                       f"{n - 1} or {n + 1} hosts")
     if store is not None:
         es_hosts = [i for i, h in enumerate(hosts) if "elasticsearch" in h.roles]
         if store.backend == "elasticsearch" and not es_hosts:
-            out.append(f"{where}: activation_store.backend is elasticsearch but no host has the "
-                       f"role 'elasticsearch'; add it to the roles of one host")
+            out.append(f"{NAMESPACE}:activation_store.backend: no host has the role "
+                       f"'elasticsearch' (got 'elasticsearch'); add 'elasticsearch' to the roles "
+                       f"of one host or use backend: couchdb")
         if store.backend == "couchdb":
-            out += [f"{where}[{i}].roles: 'elasticsearch' is only used with activation_store."
-                    f"backend: elasticsearch (got backend couchdb); remove the role or switch the "
-                    f"backend" for i in es_hosts]
+            out += [f"{where}[{i}].roles: role 'elasticsearch' is used only with "
+                    f"activation_store.backend: elasticsearch (got backend 'couchdb'); remove the "
+                    f"role or set activation_store.backend: elasticsearch" for i in es_hosts]
     out += _invoker_id_checks(hosts)
     return out
 
@@ -545,39 +695,44 @@ def _invoker_id_checks(hosts: tuple[Host, ...]) -> list[str]:
     out: list[str] = []
     where = f"{NAMESPACE}:hosts"
     carriers = [(i, h) for i, h in enumerate(hosts) if "invoker" in h.roles]
-    taken = sorted({n for _, h in carriers for n in (h.invoker_ids or ())})
+    free = _free_ids({n for _, h in carriers for n in (h.invoker_ids or ())})
     owner: dict[int, int] = {}
     for i, h in enumerate(hosts):
         if h.invoker_ids is not None and "invoker" not in h.roles:
             out.append(f"{where}[{i}].invoker_ids: host {h.name!r} has no 'invoker' role (got "
                        f"{list(h.invoker_ids)}); add the role or remove invoker_ids")
+    for i, h in carriers:
         for n in h.invoker_ids or ():
             if n in owner:
-                out.append(f"{where}[{i}].invoker_ids: invoker id {n} is also on hosts[{owner[n]}]; "
-                           f"every invoker needs its own id")
+                out.append(f"{where}[{i}].invoker_ids: invoker id {n} is also on "
+                           f"hosts[{owner[n]}] (got {list(h.invoker_ids or ())}); give every "
+                           f"invoker its own id, e.g. {next(free)}")
             owner.setdefault(n, i)
     if len(carriers) > 1:
-        free = next(n for n in range(len(taken) + 1) if n not in taken)
         for i, h in carriers:
             if h.invoker_ids is None:
                 out.append(f"{where}[{i}].invoker_ids: required when several hosts run invokers "
-                           f"(got none); ids stay with their host, so set e.g. [{free}] (the lowest "
-                           f"free id)")
+                           f"(got none); ids stay with their host, so set e.g. [{next(free)}]")
     return out
 
 
-def _memory_checks(hosts: tuple[Host, ...], invoker: Invoker, manifest: runtimes.Manifest) -> list[str]:
-    out: list[str] = []
+def _memory_checks(hosts: tuple[Host, ...], invoker: Invoker, manifest: runtimes.Manifest,
+                   manifest_path: str) -> list[str]:
     need = runtimes.stem_cell_memory_mb(manifest)
+    short: dict[str, list[str]] = {}  # config path -> names of the invoker hosts it leaves short
     for i, h in enumerate(hosts):
-        if "invoker" not in h.roles:
-            continue
         have = h.user_memory_mb or invoker.user_memory_mb
-        if need > have:
-            where = (f"hosts[{i}].user_memory_mb" if h.user_memory_mb else "invoker.user_memory_mb")
-            out.append(f"{NAMESPACE}:{where}: the runtime manifest's stem cells need {need} MB but "
-                       f"invokers on host {h.name!r} get {have} MB (got {have}); raise the user "
-                       f"memory to at least {need} or reduce stemCells in the manifest")
+        if "invoker" in h.roles and need > have:
+            where = f"hosts[{i}].user_memory_mb" if h.user_memory_mb else "invoker.user_memory_mb"
+            short.setdefault(where, []).append(h.name)
+    out = []
+    for where, names in short.items():
+        have = invoker.user_memory_mb if where.startswith("invoker.") else \
+            hosts[int(where[6:where.index("]")])].user_memory_mb
+        out.append(f"{NAMESPACE}:{where}: less than the {need} MB that the stem cells of the "
+                   f"runtime manifest take when an invoker starts on host"
+                   f"{'s' if len(names) > 1 else ''} {', '.join(map(repr, names))} (got "
+                   f"{have}); raise it to at least {need} or lower stemCells in {manifest_path}")
     return out
 
 
@@ -596,6 +751,9 @@ def read_stack_config(base_dir: Path | str = ".") -> Stack:
         key = full_key[len(prefix):]
         if key in SECRET_KEYS:
             (secret if runtime_config.is_config_secret(full_key) else plain).add(key)
+            continue
+        if runtime_config.is_config_secret(full_key):
+            raw[key] = ENCRYPTED  # never let a secret's value reach a problem line
             continue
         try:
             raw[key] = json.loads(value) if isinstance(value, str) else value

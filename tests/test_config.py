@@ -1,0 +1,604 @@
+"""Tests for config.py: defaults, every rule and the exact problem line each one reports."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+import config
+import runtimes
+from config import ConfigError, parse
+from tests.conftest import ROOT, load_stack_file
+
+ALL_ROLES = ["couchdb", "zookeeper", "kafka", "controller", "invoker", "edge"]
+
+#: One host with every role of classic mode (the shape of Pulumi.dev.yaml).
+SINGLE: dict[str, Any] = {
+    "version": {"tag": "ef725a6"},
+    "hosts": [{"name": "dev", "address": "10.0.0.1", "roles": ALL_ROLES}],
+}
+
+#: Three valid hosts: a carries couchdb and the edge, b and c the invokers.
+MULTI: dict[str, Any] = {
+    "version": {"tag": "ef725a6"},
+    "hosts": [
+        {"name": "a", "id": 0, "address": "10.0.0.1", "roles": ["couchdb", "zookeeper", "kafka", "controller", "edge"]},
+        {"name": "b", "id": 1, "address": "10.0.0.2", "roles": ["zookeeper", "kafka", "controller", "invoker"],
+         "invoker_ids": [0]},
+        {"name": "c", "id": 2, "address": "10.0.0.3", "roles": ["zookeeper", "kafka", "invoker"],
+         "invoker_ids": [1, 2]},
+    ],
+}
+
+#: Scheduler mode on one host (tag 1fae641: pekko, scheduler by default).
+SCHEDULER: dict[str, Any] = {
+    "version": {"tag": "1fae641"},
+    "hosts": [{"name": "dev", "address": "10.0.0.1", "roles": [*ALL_ROLES, "etcd", "scheduler"]}],
+}
+
+DELETE = object()
+
+ADDRESS_FIX = "use the host's static IP or a DNS name reachable from every host and container"
+DOCKER_FIX = ("use unix:///var/run/docker.sock for the local daemon or ssh://user@host[:port] for a "
+              "remote one")
+UNKNOWN_TAG = "which is none of the known tags ef725a6, 4fac03a, 7538ced and 1fae641 (got none)"
+PIN_FIX = ("pin a release tag or a digest (e.g. '1.22.0' or '1.22.0@sha256:<hex>'), or allow mutable "
+           "tags with the stack setting openwhisk:version.allow_mutable_tags: true")
+HEALTH = ("the invoker health action runs on nodejs:default, so without it the invoker never becomes "
+          "healthy and every invoke fails")
+ROTATABLE = ", ".join(config.ROTATABLE)
+SCHEDULER_ONLY = ("is used only in scheduler mode, but the stack runs in classic mode (got {0!r}); "
+                  "remove the role or set version.mode: scheduler")
+
+
+def change(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of `base` with each dotted path ('hosts[0].address') set, or removed with DELETE."""
+    data = copy.deepcopy(base)
+    for path, value in changes.items():
+        parts = [int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", path)]
+        node = data
+        for part in parts[:-1]:
+            node = node[part] if isinstance(part, int) or part in node else node.setdefault(part, {})
+        if value is DELETE:
+            del node[parts[-1]]
+        else:
+            node[parts[-1]] = value
+    return data
+
+
+def problems(raw: dict[str, Any], **kwargs: Any) -> list[str]:
+    kwargs.setdefault("base_dir", ROOT)
+    with pytest.raises(ConfigError) as info:
+        parse(raw, **kwargs)
+    assert str(info.value) == "\n".join(info.value.problems)
+    return info.value.problems
+
+
+# -- one problem each: the exact line ------------------------------------------------------------
+
+CASES = [
+    # unknown keys
+    pytest.param(SINGLE, {"bogus": 1}, [
+        "openwhisk:bogus: unknown key (got 1); remove it (pulumi config rm openwhisk:bogus) or fix its "
+        "spelling (known keys: platform, version, hosts, edge, invoker, controller, limits, runtimes, "
+        "activation_store, kafka, scheduler, couchdb, images, rotate, couchdb_admin_password, "
+        "edge_tls_cert, edge_tls_key)",
+    ], id="unknown-top-level-key"),
+    pytest.param(SINGLE, {"invokers": {"use_runc": True}}, [
+        "openwhisk:invokers: unknown key (got {\"use_runc\": true}); rename it to 'invoker' or remove it "
+        "(pulumi config rm openwhisk:invokers)",
+    ], id="misspelled-top-level-key"),
+    pytest.param(SINGLE, {"hosts[0].rolez": ["edge"]}, [
+        "openwhisk:hosts[0].rolez: unknown key (got [\"edge\"]); rename it to 'roles' or remove it "
+        "(pulumi config rm --path 'hosts[0].rolez')",
+    ], id="unknown-nested-key"),
+    pytest.param(SINGLE, {"edge.colour": "red"}, [
+        "openwhisk:edge.colour: unknown key (got 'red'); remove it (pulumi config rm --path "
+        "'edge.colour') or fix its spelling (known keys: api_host, https_port, http_port, tls)",
+    ], id="unknown-nested-key-no-close-match"),
+    # wrong types and values
+    pytest.param(SINGLE, {"invoker.user_memory_mb": "lots"}, [
+        "openwhisk:invoker.user_memory_mb: expected an integer (got 'lots'); set it with pulumi config "
+        "set --path 'invoker.user_memory_mb' <integer>",
+    ], id="wrong-type-int"),
+    pytest.param(SINGLE, {"invoker.user_memory_mb": 128}, [
+        "openwhisk:invoker.user_memory_mb: must be at least 256 (got 128); set it with pulumi config "
+        "set --path 'invoker.user_memory_mb' <integer>",
+    ], id="below-minimum"),
+    pytest.param(SINGLE, {"invoker.container_factory": "kubernets"}, [
+        "openwhisk:invoker.container_factory: expected 'docker' or 'kubernetes' (got 'kubernets'); set it "
+        "with pulumi config set --path 'invoker.container_factory' kubernetes",
+    ], id="wrong-choice"),
+    pytest.param(SINGLE, {"version": "ef725a6"}, [
+        "openwhisk:version: expected a map of keys (got 'ef725a6'); fix it in the stack file, or set "
+        "each key with pulumi config set --path 'version.<key>' <value>",
+    ], id="section-not-a-map"),
+    pytest.param(SINGLE, {"version": DELETE}, [
+        "openwhisk:version: required key is missing (got none); set it with pulumi config set --path "
+        "'version.tag' <image tag>",
+    ], id="version-missing"),
+    pytest.param(SINGLE, {"hosts[0].name": DELETE}, [
+        "openwhisk:hosts[0].name: required key is missing (got none); set it with pulumi config set "
+        "--path 'hosts[0].name' <value>",
+    ], id="host-name-missing"),
+    pytest.param(SINGLE, {"hosts[0].name": "Dev_1"}, [
+        "openwhisk:hosts[0].name: expected a short lowercase name: a letter, then up to 30 letters, "
+        "digits or '-' (got 'Dev_1'); set it with pulumi config set --path 'hosts[0].name' <string>",
+    ], id="host-name-pattern"),
+    pytest.param(SINGLE, {"hosts[0].roles": ["couchdbb"]}, [
+        "openwhisk:hosts[0].roles[0]: expected 'couchdb', 'zookeeper', 'kafka', 'elasticsearch', 'etcd', "
+        "'controller', 'scheduler', 'invoker' or 'edge' (got 'couchdbb'); set it with pulumi config set "
+        "--path 'hosts[0].roles[0]' couchdb",
+    ], id="unknown-role"),
+    pytest.param(SINGLE, {"hosts[0].roles": ["edge", "edge"]}, [
+        "openwhisk:hosts[0].roles: role 'edge' is listed twice (got [\"edge\", \"edge\"]); list each role once",
+    ], id="role-twice"),
+    pytest.param(SINGLE, {"hosts": []}, [
+        "openwhisk:hosts: no hosts (got none); list at least one host with its name, address and roles",
+    ], id="no-hosts"),
+    # addresses
+    pytest.param(SINGLE, {"hosts[0].address": "999.1.1.1"}, [
+        "openwhisk:hosts[0].address: not a valid IPv4 address, which is four numbers 0-255 separated by "
+        f"dots (got '999.1.1.1'); {ADDRESS_FIX}",
+    ], id="address-octet-out-of-range"),
+    pytest.param(SINGLE, {"hosts[0].address": "localhost"}, [
+        "openwhisk:hosts[0].address: localhost is the container itself when used inside a container "
+        f"(got 'localhost'); {ADDRESS_FIX}",
+    ], id="address-localhost"),
+    pytest.param(SINGLE, {"hosts[0].address": "localhost."}, [
+        "openwhisk:hosts[0].address: localhost is the container itself when used inside a container "
+        f"(got 'localhost.'); {ADDRESS_FIX}",
+    ], id="address-localhost-fqdn"),
+    pytest.param(SINGLE, {"hosts[0].address": "127.0.0.1"}, [
+        "openwhisk:hosts[0].address: a loopback address is the container itself when used inside a "
+        f"container (got '127.0.0.1'); {ADDRESS_FIX}",
+    ], id="address-loopback"),
+    pytest.param(SINGLE, {"hosts[0].address": "0.0.0.0"}, [
+        f"openwhisk:hosts[0].address: the unspecified address is no host's address (got '0.0.0.0'); "
+        f"{ADDRESS_FIX}",
+    ], id="address-unspecified"),
+    pytest.param(SINGLE, {"hosts[0].address": "not an address!"}, [
+        f"openwhisk:hosts[0].address: not an IP address or DNS name (got 'not an address!'); {ADDRESS_FIX}",
+    ], id="address-garbage"),
+    pytest.param(SINGLE, {"edge.api_host": "127.0.0.1"}, [
+        "openwhisk:edge.api_host: a loopback address is the container itself when used inside a "
+        "container (got '127.0.0.1'); use the edge host's public IP or a DNS name that resolves to it, "
+        "for wsk clients and action containers alike",
+    ], id="api-host-loopback"),
+    # docker endpoints
+    pytest.param(SINGLE, {"hosts[0].docker": "tcp://10.0.0.1:2375"}, [
+        f"openwhisk:hosts[0].docker: not a supported docker endpoint (got 'tcp://10.0.0.1:2375'); {DOCKER_FIX}",
+    ], id="docker-tcp"),
+    pytest.param(SINGLE, {"hosts[0].docker": "ssh://10.0.0.1"}, [
+        f"openwhisk:hosts[0].docker: not a supported docker endpoint (got 'ssh://10.0.0.1'); {DOCKER_FIX}",
+    ], id="docker-ssh-without-user"),
+    pytest.param(SINGLE, {"hosts[0].docker": "ssh://ops@10.0.0.1:99999"}, [
+        f"openwhisk:hosts[0].docker: not a supported docker endpoint (got 'ssh://ops@10.0.0.1:99999'); "
+        f"{DOCKER_FIX}",
+    ], id="docker-ssh-port-out-of-range"),
+    # version and image tags
+    pytest.param(SINGLE, {"version.tag": "nightly", "version.actor_system": "pekko", "version.mode": "scheduler",
+                          "hosts[0].roles": [*ALL_ROLES, "etcd", "scheduler"]}, [
+        "openwhisk:version.tag: a mutable tag, so each host keeps whatever image it pulled last (got "
+        "'nightly'); pin a release tag (a short commit SHA such as '1fae641') or set "
+        "version.allow_mutable_tags: true",
+    ], id="version-tag-nightly"),
+    pytest.param(SINGLE, {"images.nginx": "nginx:latest"}, [
+        "openwhisk:images.nginx: 'latest' is a mutable tag (got 'nginx:latest'); pin a version tag or a "
+        "digest, or set version.allow_mutable_tags: true",
+    ], id="image-latest"),
+    pytest.param(SINGLE, {"images.couchdb": "registry.local:5000/couchdb"}, [
+        "openwhisk:images.couchdb: no tag means 'latest', a mutable tag (got 'registry.local:5000/couchdb'); "
+        "pin a version tag or a digest, or set version.allow_mutable_tags: true",
+    ], id="image-untagged"),
+    pytest.param(SINGLE, {"version.tag": "abc1234"}, [
+        f"openwhisk:version.actor_system: required for tag 'abc1234', {UNKNOWN_TAG}; set it to 'pekko' "
+        "for images built since 2025-10-19 (7538ced), else 'akka'",
+        f"openwhisk:version.mode: required for tag 'abc1234', {UNKNOWN_TAG}; set it to 'scheduler' (the "
+        "default since 2.0.0) or 'classic'",
+    ], id="unknown-tag"),
+    pytest.param(SINGLE, {"version.tag": "abc1234", "version.mode": "classic"}, [
+        f"openwhisk:version.actor_system: required for tag 'abc1234', {UNKNOWN_TAG}; set it to 'pekko' "
+        "for images built since 2025-10-19 (7538ced), else 'akka'",
+    ], id="unknown-tag-without-actor-system"),
+    pytest.param(SINGLE, {"version.actor_system": "pekko"}, [
+        "openwhisk:version.actor_system: tag 'ef725a6' reads akka keys (got 'pekko'); remove the setting "
+        "or set it to 'akka'",
+    ], id="actor-system-conflicts-with-tag"),
+    # invoker, platform, kafka, edge, secrets, rotate
+    pytest.param(SINGLE, {"invoker.container_factory": "kubernetes", "invoker.use_runc": True}, [
+        "openwhisk:invoker.container_factory: the kubernetes container factory needs platform: "
+        "kubernetes (got 'kubernetes' with platform 'docker'); use 'docker' on Docker hosts",
+        "openwhisk:invoker.use_runc: runc pause/resume works only with the docker container factory (got "
+        "true with container_factory 'kubernetes'); set use_runc: false or use container_factory: docker",
+    ], id="runc-with-kubernetes-factory"),
+    pytest.param(SINGLE, {"platform": "kubernetes"}, [
+        "openwhisk:platform: the kubernetes platform is not available yet (got 'kubernetes'); use "
+        "'docker' (the default) and list the Docker hosts under openwhisk:hosts",
+    ], id="platform-kubernetes"),
+    pytest.param(SINGLE, {"kafka.replication_factor": 2}, [
+        "openwhisk:kafka.replication_factor: more than the number of Kafka brokers, 1 (got 2); lower it "
+        "to at most 1 or give the kafka role to more hosts",
+    ], id="kafka-replication-above-brokers"),
+    pytest.param(SINGLE, {"edge.tls": "provided"}, [
+        "openwhisk:edge_tls_cert: required by edge.tls: provided (got none); set it with pulumi config "
+        "set --secret edge_tls_cert < cert.pem, or use edge.tls: self-signed",
+        "openwhisk:edge_tls_key: required by edge.tls: provided (got none); set it with pulumi config "
+        "set --secret edge_tls_key < key.pem, or use edge.tls: self-signed",
+    ], id="edge-tls-provided-without-secrets"),
+    pytest.param(SINGLE, {"rotate": {"guest_auth": 1, "guest_key": 1}}, [
+        "openwhisk:rotate.guest_key: unknown key (got 'guest_key'); rename it to 'guest_auth' or remove it "
+        "(pulumi config rm --path 'rotate.guest_key')",
+    ], id="rotate-misspelled-key"),
+    pytest.param(SINGLE, {"rotate": {"api_key": 1}}, [
+        "openwhisk:rotate.api_key: unknown key (got 'api_key'); remove it (pulumi config rm --path "
+        f"'rotate.api_key') or fix its spelling (known keys: {ROTATABLE})",
+    ], id="rotate-unknown-key"),
+    pytest.param(SINGLE, {"rotate": {"guest_auth": -1}}, [
+        "openwhisk:rotate.guest_auth: must be at least 0 (got -1); set it with pulumi config set --path "
+        "'rotate.guest_auth' <integer>",
+    ], id="rotate-negative"),
+    # roles and the activation store
+    pytest.param(SINGLE, {"hosts[0].roles": ["couchdb", "zookeeper", "kafka", "controller", "invoker"]}, [
+        "openwhisk:hosts: no host has the role 'edge', which every stack needs (got roles couchdb, "
+        "zookeeper, kafka, controller, invoker); add 'edge' to the roles of one host",
+    ], id="required-role-missing"),
+    pytest.param(SINGLE, {"version.tag": "1fae641"}, [
+        "openwhisk:hosts: no host has the role 'etcd', which scheduler mode needs (got roles couchdb, "
+        "zookeeper, kafka, controller, invoker, edge); add 'etcd' to the roles of one host",
+        "openwhisk:hosts: no host has the role 'scheduler', which scheduler mode needs (got roles couchdb, "
+        "zookeeper, kafka, controller, invoker, edge); add 'scheduler' to the roles of one host",
+    ], id="scheduler-mode-roles-missing"),
+    pytest.param(SCHEDULER, {"version.mode": "classic"}, [
+        f"openwhisk:hosts[0].roles: role 'etcd' {SCHEDULER_ONLY.format('etcd')}",
+        f"openwhisk:hosts[0].roles: role 'scheduler' {SCHEDULER_ONLY.format('scheduler')}",
+    ], id="scheduler-roles-in-classic-mode"),
+    pytest.param(SINGLE, {"activation_store.backend": "elasticsearch"}, [
+        "openwhisk:activation_store.backend: no host has the role 'elasticsearch' (got 'elasticsearch'); "
+        "add 'elasticsearch' to the roles of one host or use backend: couchdb",
+    ], id="elasticsearch-backend-without-host"),
+    pytest.param(SINGLE, {"hosts[0].roles": [*ALL_ROLES, "elasticsearch"]}, [
+        "openwhisk:hosts[0].roles: role 'elasticsearch' is used only with activation_store.backend: "
+        "elasticsearch (got backend 'couchdb'); remove the role or set activation_store.backend: "
+        "elasticsearch",
+    ], id="elasticsearch-host-without-backend"),
+    # memory
+    pytest.param(SINGLE, {"invoker.user_memory_mb": 384}, [
+        "openwhisk:invoker.user_memory_mb: less than the 512 MB that the stem cells of the runtime "
+        "manifest take when an invoker starts on host 'dev' (got 384); raise it to at least 512 or lower "
+        "stemCells in runtimes/default.json",
+    ], id="stem-cells-above-user-memory"),
+    pytest.param(SINGLE, {"invoker.user_memory_mb": 4096, "hosts[0].user_memory_mb": 256}, [
+        "openwhisk:hosts[0].user_memory_mb: less than the 512 MB that the stem cells of the runtime "
+        "manifest take when an invoker starts on host 'dev' (got 256); raise it to at least 512 or lower "
+        "stemCells in runtimes/default.json",
+    ], id="stem-cells-above-host-user-memory"),
+    pytest.param(MULTI, {"invoker.user_memory_mb": 256}, [
+        "openwhisk:invoker.user_memory_mb: less than the 512 MB that the stem cells of the runtime "
+        "manifest take when an invoker starts on hosts 'b', 'c' (got 256); raise it to at least 512 or "
+        "lower stemCells in runtimes/default.json",
+    ], id="stem-cells-one-line-for-all-hosts"),
+    # several hosts
+    pytest.param(MULTI, {"hosts[2].name": "a"}, [
+        "openwhisk:hosts[2].name: hosts[0] has the same name (got 'a'); give every host a unique name",
+    ], id="duplicate-host-name"),
+    pytest.param(MULTI, {"hosts[2].address": "10.0.0.1"}, [
+        "openwhisk:hosts[2].address: hosts[0] has the same address (got '10.0.0.1'); give every host a "
+        "unique address",
+    ], id="duplicate-address"),
+    pytest.param(MULTI, {"hosts[1].id": DELETE, "hosts[2].id": DELETE}, [
+        "openwhisk:hosts[1].id: required when the stack has several hosts (got none); give host 'b' a "
+        "number that never changes, e.g. 1",
+        "openwhisk:hosts[2].id: required when the stack has several hosts (got none); give host 'c' a "
+        "number that never changes, e.g. 2",
+    ], id="missing-host-ids"),
+    pytest.param(MULTI, {"hosts[0].id": DELETE}, [
+        "openwhisk:hosts[0].id: required when the stack has several hosts (got none); give host 'a' a "
+        "number that never changes, e.g. 0",
+    ], id="missing-host-id-suggests-free-id"),
+    pytest.param(MULTI, {"hosts[2].id": 1}, [
+        "openwhisk:hosts[2].id: hosts[1] has the same id (got 1); give every host a unique id, e.g. 2",
+    ], id="duplicate-host-id"),
+    pytest.param(MULTI, {"hosts[1].roles": ["couchdb", "zookeeper", "kafka", "controller", "invoker"]}, [
+        "openwhisk:hosts: role 'couchdb' is on 2 hosts (got hosts 'a', 'b'); keep it on exactly one host",
+    ], id="single-role-on-two-hosts"),
+    pytest.param(MULTI, {"hosts[2].roles": ["kafka", "invoker"]}, [
+        "openwhisk:hosts: an even number of hosts have the role 'zookeeper', but a quorum needs an odd "
+        "number (got 2 hosts: 'a', 'b'); give the role to 1 or 3 hosts",
+    ], id="even-zookeeper-ensemble"),
+    pytest.param(MULTI, {"kafka.replication_factor": 4}, [
+        "openwhisk:kafka.replication_factor: more than the number of Kafka brokers, 3 (got 4); lower it "
+        "to at most 3 or give the kafka role to more hosts",
+    ], id="kafka-replication-above-three-brokers"),
+    pytest.param(MULTI, {"hosts[1].invoker_ids": DELETE, "hosts[2].invoker_ids": DELETE}, [
+        "openwhisk:hosts[1].invoker_ids: required when several hosts run invokers (got none); ids stay "
+        "with their host, so set e.g. [0]",
+        "openwhisk:hosts[2].invoker_ids: required when several hosts run invokers (got none); ids stay "
+        "with their host, so set e.g. [1]",
+    ], id="invoker-ids-required"),
+    pytest.param(MULTI, {"hosts[2].invoker_ids": DELETE}, [
+        "openwhisk:hosts[2].invoker_ids: required when several hosts run invokers (got none); ids stay "
+        "with their host, so set e.g. [1]",
+    ], id="invoker-ids-suggest-lowest-free-id"),
+    pytest.param(MULTI, {"hosts[1].invoker_ids": [1]}, [
+        "openwhisk:hosts[2].invoker_ids: invoker id 1 is also on hosts[1] (got [1, 2]); give every "
+        "invoker its own id, e.g. 0",
+    ], id="duplicate-invoker-id"),
+    pytest.param(MULTI, {"hosts[2].invoker_ids": [2, 2]}, [
+        "openwhisk:hosts[2].invoker_ids: expected a non-empty list of distinct invoker ids >= 0 (got "
+        "[2, 2]); list each id of this host's invokers once, e.g. [0] or [2, 3]",
+    ], id="invoker-id-twice-on-one-host"),
+    pytest.param(MULTI, {"hosts[0].invoker_ids": [5]}, [
+        "openwhisk:hosts[0].invoker_ids: host 'a' has no 'invoker' role (got [5]); add the role or "
+        "remove invoker_ids",
+    ], id="invoker-ids-without-invoker-role"),
+]
+
+
+@pytest.mark.parametrize(("base", "changes", "expected"), CASES)
+def test_problem_line(base, changes, expected):
+    assert problems(change(base, changes)) == expected
+
+
+ACCEPTED = [
+    pytest.param(SINGLE, {}, id="dev-shape"),
+    pytest.param(MULTI, {}, id="three-hosts"),
+    pytest.param(SCHEDULER, {}, id="scheduler-mode"),
+    pytest.param(SINGLE, {"version.tag": "nightly", "version.allow_mutable_tags": True,
+                          "version.actor_system": "pekko", "version.mode": "classic"}, id="nightly-allowed"),
+    pytest.param(SINGLE, {"images.nginx": "nginx:latest", "version.allow_mutable_tags": True}, id="latest-allowed"),
+    pytest.param(SINGLE, {"images.nginx": "nginx@sha256:" + "ab" * 32}, id="image-by-digest"),
+    pytest.param(SINGLE, {"version.tag": "abc1234", "version.actor_system": "pekko",
+                          "version.mode": "classic"}, id="unknown-tag-stated"),
+    pytest.param(SINGLE, {"version.actor_system": "akka"}, id="actor-system-matching-tag"),
+    pytest.param(SINGLE, {"hosts[0].address": "dev.example.com"}, id="dns-name"),
+    pytest.param(SINGLE, {"hosts[0].docker": "ssh://ops@10.0.0.1:2222"}, id="docker-over-ssh"),
+    pytest.param(SINGLE, {"hosts[0].invoker_ids": [3]}, id="single-invoker-host-with-id"),
+    pytest.param(SINGLE, {"invoker.user_memory_mb": 512}, id="user-memory-equals-stem-cells"),
+    pytest.param(SINGLE, {"rotate": {"guest_auth": 2}}, id="rotate"),
+    pytest.param(MULTI, {"kafka.replication_factor": 3}, id="replication-equals-brokers"),
+    pytest.param(SINGLE, {"activation_store.backend": "elasticsearch",
+                          "hosts[0].roles": [*ALL_ROLES, "elasticsearch"]}, id="elasticsearch"),
+]
+
+
+@pytest.mark.parametrize(("base", "changes"), ACCEPTED)
+def test_accepted(base, changes):
+    stack = parse(change(base, changes), base_dir=ROOT)
+    assert isinstance(stack.config, config.StackConfig)
+
+
+def test_edge_tls_provided_with_both_secrets():
+    stack = parse(change(SINGLE, {"edge.tls": "provided"}), base_dir=ROOT,
+                  secret_keys=frozenset({"edge_tls_cert", "edge_tls_key"}))
+    assert stack.supplied_secrets == {"edge_tls_cert", "edge_tls_key"}
+
+
+def test_secret_stored_in_plain_text():
+    assert problems(SINGLE, secret_keys=frozenset({"couchdb_admin_password"}),
+                    plain_keys=frozenset({"couchdb_admin_password"})) == [
+        "openwhisk:couchdb_admin_password: a secret stored in plain text (got an unencrypted value); set "
+        "it again with pulumi config set --secret couchdb_admin_password <value>",
+    ]
+
+
+def test_encrypted_value_on_a_plain_key_is_reported_without_its_value():
+    raw = {**SINGLE, "version": config.ENCRYPTED, "couchdb_pasword": config.ENCRYPTED}
+    assert problems(raw) == [
+        "openwhisk:couchdb_pasword: unknown key (got an encrypted value); rename it to "
+        "'couchdb_admin_password' or remove it (pulumi config rm openwhisk:couchdb_pasword)",
+        "openwhisk:version: stored encrypted, but only couchdb_admin_password, edge_tls_cert, "
+        "edge_tls_key are secrets (got an encrypted value); set it again without --secret, or move the "
+        "secret part to one of those keys",
+    ]
+
+
+# -- runtime manifests -----------------------------------------------------------------------------
+
+BASE_MANIFEST = json.loads(runtimes.DEFAULT_MANIFEST.read_text())
+
+
+def manifest_problems(tmp_path: Path, edit, **version: Any) -> list[str]:
+    data = copy.deepcopy(BASE_MANIFEST)
+    edit(data)
+    (tmp_path / "runtimes.json").write_text(json.dumps(data))
+    raw = change(SINGLE, {"runtimes.manifest": "runtimes.json",
+                          **{f"version.{k}": v for k, v in version.items()}})
+    return problems(raw, base_dir=tmp_path)
+
+
+def test_manifest_without_nodejs(tmp_path):
+    assert manifest_problems(tmp_path, lambda d: d["runtimes"].pop("nodejs")) == [
+        "openwhisk:runtimes.manifest: runtimes.json: runtimes.nodejs: no nodejs family with a default "
+        f"kind (got families: 'python'); add one: {HEALTH}",
+    ]
+
+
+def test_manifest_nodejs_without_default(tmp_path):
+    assert manifest_problems(tmp_path, lambda d: d["runtimes"]["nodejs"][1].update(default=False)) == [
+        "openwhisk:runtimes.manifest: runtimes.json: runtimes.nodejs: several kinds but no default (got "
+        f"'nodejs:18', 'nodejs:20'); set \"default\": true on exactly one of them; {HEALTH}",
+    ]
+
+
+def test_manifest_two_defaults_in_a_family(tmp_path):
+    assert manifest_problems(tmp_path, lambda d: d["runtimes"]["python"][0].update(default=True)) == [
+        "openwhisk:runtimes.manifest: runtimes.json: runtimes.python: more than one default kind (got "
+        "'python:3.10', 'python:3.11'); keep \"default\": true on exactly one of them",
+    ]
+
+
+def nightly_nodejs(data: dict[str, Any]) -> None:
+    data["runtimes"]["nodejs"][1]["image"]["tag"] = "nightly"
+
+
+def test_manifest_mutable_tag(tmp_path):
+    assert manifest_problems(tmp_path, nightly_nodejs) == [
+        "openwhisk:runtimes.manifest: runtimes.json: runtimes.nodejs[1].image.tag: nodejs:20 image tag "
+        f"is not pinned (got 'nightly'); {PIN_FIX}",
+    ]
+
+
+def test_manifest_mutable_tag_allowed(tmp_path):
+    data = copy.deepcopy(BASE_MANIFEST)
+    nightly_nodejs(data)
+    (tmp_path / "runtimes.json").write_text(json.dumps(data))
+    raw = change(SINGLE, {"runtimes.manifest": "runtimes.json", "version.allow_mutable_tags": True})
+    stack = parse(raw, base_dir=tmp_path)
+    assert stack.manifest.default_kind("nodejs").image.tag == "nightly"
+
+
+def test_manifest_missing_file(tmp_path):
+    assert problems(change(SINGLE, {"runtimes.manifest": "nope.json"}), base_dir=tmp_path) == [
+        "openwhisk:runtimes.manifest: nope.json: cannot read the file (No such file or directory); fix "
+        "the path",
+    ]
+
+
+# -- reporting -------------------------------------------------------------------------------------
+
+
+def test_every_problem_is_reported_at_once():
+    raw = change(SINGLE, {
+        "bogus": True,
+        "hosts[0].address": "localhost",
+        "invoker.user_memory_mb": "lots",
+        "images.nginx": "nginx:latest",
+    })
+    assert problems(raw) == [
+        "openwhisk:bogus: unknown key (got true); remove it (pulumi config rm openwhisk:bogus) or fix its "
+        "spelling (known keys: platform, version, hosts, edge, invoker, controller, limits, runtimes, "
+        "activation_store, kafka, scheduler, couchdb, images, rotate, couchdb_admin_password, "
+        "edge_tls_cert, edge_tls_key)",
+        "openwhisk:hosts[0].address: localhost is the container itself when used inside a container "
+        f"(got 'localhost'); {ADDRESS_FIX}",
+        "openwhisk:invoker.user_memory_mb: expected an integer (got 'lots'); set it with pulumi config "
+        "set --path 'invoker.user_memory_mb' <integer>",
+        "openwhisk:images.nginx: 'latest' is a mutable tag (got 'nginx:latest'); pin a version tag or a "
+        "digest, or set version.allow_mutable_tags: true",
+    ]
+
+
+def test_cross_checks_skip_sections_that_failed():
+    # hosts is invalid, so the missing edge role and the replication factor are not judged on it
+    raw = change(SINGLE, {"hosts[0].address": "localhost", "hosts[0].roles": ["couchdb"],
+                          "kafka.replication_factor": 5})
+    assert problems(raw) == [
+        "openwhisk:hosts[0].address: localhost is the container itself when used inside a container "
+        f"(got 'localhost'); {ADDRESS_FIX}",
+    ]
+
+
+def test_checks_that_do_not_read_hosts_still_run_when_hosts_fail():
+    raw = change(SINGLE, {"hosts": "dev", "edge.tls": "provided"})
+    assert [p.split(":")[1] for p in problems(raw)] == ["hosts", "edge_tls_cert", "edge_tls_key"]
+
+
+def test_an_invalid_version_skips_the_manifest_tag_rule(tmp_path):
+    data = copy.deepcopy(BASE_MANIFEST)
+    nightly_nodejs(data)
+    (tmp_path / "runtimes.json").write_text(json.dumps(data))
+    raw = change(SINGLE, {"runtimes.manifest": "runtimes.json", "version.tag": ""})
+    assert problems(raw, base_dir=tmp_path) == [
+        "openwhisk:version.tag: must not be empty (got ''); fill it in",
+    ]
+
+
+LINE = re.compile(r"openwhisk:[\w.\[\]]+: .+ \(got .+\); .+")
+
+
+def test_every_line_names_path_value_and_fix():
+    lines = [line for p in CASES for line in p.values[2]]
+    assert [line for line in lines if not LINE.fullmatch(line)] == []
+
+
+# -- defaults --------------------------------------------------------------------------------------
+
+
+def test_dev_stack_parses_to_the_documented_defaults():
+    plain, secret = load_stack_file("dev")
+    raw = {k.split(":", 1)[1]: v for k, v in plain.items() if k.startswith("openwhisk:")}
+    stack = parse(raw, secret_keys=frozenset(k.split(":", 1)[1] for k in secret), base_dir=ROOT)
+    cfg = stack.config
+    assert (cfg.platform, cfg.version.tag, cfg.mode, cfg.actor_system) == ("docker", "ef725a6", "classic", "akka")
+    assert [(h.name, h.address, h.docker, h.id, h.invoker_ids) for h in cfg.hosts] == [
+        ("dev", "172.17.0.1", "unix:///var/run/docker.sock", None, None)]
+    assert (cfg.edge, cfg.invoker, cfg.controller, cfg.limits) == (
+        config.Edge(), config.Invoker(), config.Controller(), config.Limits())
+    assert (cfg.edge.https_port, cfg.edge.http_port, cfg.edge.tls) == (443, 80, "self-signed")
+    assert (cfg.invoker.container_factory, cfg.invoker.use_runc, cfg.invoker.user_memory_mb) == ("docker", False, 2048)
+    assert (cfg.activation_store.backend, cfg.kafka.replication_factor, cfg.rotate) == ("couchdb", 1, {})
+    assert cfg.images == config.Images()
+    assert stack.manifest == runtimes.load_manifest(runtimes.DEFAULT_MANIFEST)
+    assert stack.supplied_secrets == frozenset()
+
+
+@pytest.mark.parametrize(("tag", "actor_system", "mode"), [
+    ("ef725a6", "akka", "classic"),
+    ("4fac03a", "akka", "scheduler"),
+    ("7538ced", "pekko", "scheduler"),
+    ("1fae641", "pekko", "scheduler"),
+])
+def test_known_tags_fill_actor_system_and_mode(tag, actor_system, mode):
+    base = SCHEDULER if mode == "scheduler" else SINGLE
+    cfg = parse(change(base, {"version.tag": tag}), base_dir=ROOT).config
+    assert (cfg.actor_system, cfg.mode, cfg.version.actor_system, cfg.version.mode) == (actor_system, mode, None, None)
+
+
+def test_explicit_mode_overrides_the_tag_default():
+    cfg = parse(change(SCHEDULER, {"version.mode": "scheduler", "version.tag": "ef725a6"}), base_dir=ROOT).config
+    assert (cfg.actor_system, cfg.mode) == ("akka", "scheduler")
+
+
+def test_hosts_with_orders_by_id_not_list_position():
+    raw = change(MULTI, {})
+    raw["hosts"] = [raw["hosts"][2], raw["hosts"][0], raw["hosts"][1]]
+    cfg = parse(raw, base_dir=ROOT).config
+    assert [h.name for h in cfg.hosts] == ["c", "a", "b"]
+    assert [h.name for h in cfg.hosts_with("zookeeper")] == ["a", "b", "c"]
+    assert [h.name for h in cfg.hosts_with("invoker")] == ["b", "c"]
+    assert cfg.hosts_with("etcd") == []
+
+
+def test_stack_config_is_frozen():
+    cfg = parse(SINGLE, base_dir=ROOT).config
+    with pytest.raises(ValidationError, match="frozen"):
+        cfg.platform = "kubernetes"  # type: ignore[misc]
+
+
+# -- reading the running program's config ----------------------------------------------------------
+
+
+def test_read_stack_config_separates_secrets_and_hides_encrypted_values():
+    import pulumi  # noqa: PLC0415 - only this test needs the SDK
+
+    values = {
+        "openwhisk:version": json.dumps({"tag": "ef725a6"}),
+        "openwhisk:hosts": json.dumps(SINGLE["hosts"]),
+        "openwhisk:couchdb_admin_password": "hunter2",
+        "openwhisk:edge_tls_key": "PEM",
+        "openwhisk:guest_auth": "s3cret-value",
+        "docker:host": "unix:///var/run/docker.sock",
+    }
+    pulumi.runtime.set_all_config(values, secret_keys=["openwhisk:couchdb_admin_password",
+                                                       "openwhisk:guest_auth"])
+    try:
+        with pytest.raises(ConfigError) as info:
+            config.read_stack_config(ROOT)
+    finally:
+        pulumi.runtime.set_all_config({})
+    assert info.value.problems == [
+        "openwhisk:guest_auth: unknown key (got an encrypted value); remove it (pulumi config rm "
+        "openwhisk:guest_auth) or fix its spelling (known keys: platform, version, hosts, edge, invoker, "
+        "controller, limits, runtimes, activation_store, kafka, scheduler, couchdb, images, rotate, "
+        "couchdb_admin_password, edge_tls_cert, edge_tls_key)",
+        "openwhisk:edge_tls_key: a secret stored in plain text (got an unencrypted value); set it again "
+        "with pulumi config set --secret edge_tls_key <value>",
+    ]
+    assert "hunter2" not in str(info.value) and "s3cret" not in str(info.value)
