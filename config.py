@@ -393,7 +393,8 @@ def _fields_at(loc: tuple[Any, ...]) -> list[str]:
 def _unknown_key(path: str, got: Any, known: list[str]) -> str:
     key = re.split(r"[.:\]]", path)[-1]
     close = difflib.get_close_matches(key, known, n=1)
-    rm = f"pulumi config rm --path '{path.split(':', 1)[1]}'"
+    nested = key != path.split(":", 1)[1]
+    rm = f"pulumi config rm --path '{path.split(':', 1)[1]}'" if nested else f"pulumi config rm {path}"
     if close:
         return f"{path}: unknown key (got {_show(got)}); rename it to {close[0]!r} or remove it ({rm})"
     return (f"{path}: unknown key (got {_show(got)}); remove it ({rm}) or fix its spelling "
@@ -447,10 +448,12 @@ def _pydantic_lines(err: ValidationError, prefix: tuple[Any, ...]) -> list[str]:
         elif kind in ("greater_than_equal", "less_than_equal"):
             bound = (f"at least {ctx['ge']}" if "ge" in ctx else f"at most {ctx['le']}")
             lines.append(f"{path}: must be {bound} (got {_show(got)}); {_set_hint(path, '<integer>')}")
-        elif kind in ("too_short", "string_too_short"):
+        elif kind == "string_too_short":
+            lines.append(f"{path}: must not be empty (got {_show(got)}); {_set_hint(path, '<string>')}")
+        elif kind == "too_short":
             if got:  # emptied by failing items, which have their own lines
                 continue
-            lines.append(f"{path}: must not be empty (got {_show(got)}); fill it in")
+            lines.append(f"{path}: must not be empty (got {_show(got)}); list at least one item")
         elif kind == "string_pattern_mismatch":
             what = _PATTERNS.get(ctx["pattern"], f"expected a string matching {ctx['pattern']}")
             lines.append(f"{path}: {what} (got {_show(got)}); {_set_hint(path, '<string>')}")
@@ -478,8 +481,7 @@ def parse(raw: dict[str, Any], *, secret_keys: frozenset[str] = frozenset(),
     known = [*StackConfig.model_fields, *SECRET_KEYS]
     for key in sorted(raw):
         if key not in known:
-            problems.append(_unknown_key(f"{NAMESPACE}:{key}", raw[key], known)
-                            .replace(f"--path '{key}'", f"{NAMESPACE}:{key}"))
+            problems.append(_unknown_key(f"{NAMESPACE}:{key}", raw[key], known))
     for key in sorted(k for k in raw if k in StackConfig.model_fields and raw[k] is ENCRYPTED):
         problems.append(f"{NAMESPACE}:{key}: stored encrypted, but only {', '.join(SECRET_KEYS)} "
                         f"are secrets (got an encrypted value); set it again without --secret, or "

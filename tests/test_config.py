@@ -139,6 +139,9 @@ CASES = [
     pytest.param(SINGLE, {"hosts[0].roles": ["edge", "edge"]}, [
         "openwhisk:hosts[0].roles: role 'edge' is listed twice (got [\"edge\", \"edge\"]); list each role once",
     ], id="role-twice"),
+    pytest.param(SINGLE, {"hosts[0].roles": []}, [
+        "openwhisk:hosts[0].roles: must not be empty (got []); list at least one item",
+    ], id="no-roles"),
     pytest.param(SINGLE, {"hosts": []}, [
         "openwhisk:hosts: no hosts (got none); list at least one host with its name, address and roles",
     ], id="no-hosts"),
@@ -506,7 +509,8 @@ def test_an_invalid_version_skips_the_manifest_tag_rule(tmp_path):
     (tmp_path / "runtimes.json").write_text(json.dumps(data))
     raw = change(SINGLE, {"runtimes.manifest": "runtimes.json", "version.tag": ""})
     assert problems(raw, base_dir=tmp_path) == [
-        "openwhisk:version.tag: must not be empty (got ''); fill it in",
+        "openwhisk:version.tag: must not be empty (got ''); set it with pulumi config set --path "
+        "'version.tag' <string>",
     ]
 
 
