@@ -43,7 +43,7 @@ SECRET_KEYS = {
 Rotatable = Literal[
     "couchdb_admin_password", "couchdb_controller_password", "couchdb_invoker_password",
     "couchdb_scheduler_password", "guest_auth", "system_auth", "controller_admin_password",
-    "invoker_admin_password", "scheduler_admin_password", "elasticsearch_password", "edge_tls",
+    "invoker_admin_password", "scheduler_admin_password", "elasticsearch_password",
 ]
 #: Generated secrets that `openwhisk:rotate` can rotate.
 ROTATABLE: tuple[str, ...] = get_args(Rotatable)
@@ -190,6 +190,8 @@ def address_problem(value: str) -> str | None:
         if name == "localhost" or name.endswith(".localhost"):
             return "localhost is the container itself when used inside a container"
         return None
+    if ip.version == 6:
+        return "IPv6 addresses are not supported yet (they would need brackets in every URL)"
     if ip.is_loopback:
         return "a loopback address is the container itself when used inside a container"
     if ip.is_unspecified:
@@ -560,12 +562,15 @@ def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
                        f"container factory (got true with container_factory 'kubernetes'); set "
                        f"use_runc: false or use container_factory: docker")
     edge = s.get("edge")
-    if edge is not None and edge.tls == "provided":
-        for key, file in (("edge_tls_cert", "cert.pem"), ("edge_tls_key", "key.pem")):
-            if key not in supplied:
-                out.append(f"{NAMESPACE}:{key}: required by edge.tls: provided (got none); set it "
-                           f"with pulumi config set --secret {key} < {file}, or use edge.tls: "
-                           f"self-signed")
+    for key, file in (("edge_tls_cert", "cert.pem"), ("edge_tls_key", "key.pem")):
+        if edge is not None and edge.tls == "provided" and key not in supplied:
+            out.append(f"{NAMESPACE}:{key}: required by edge.tls: provided (got none); set it "
+                       f"with pulumi config set --secret {key} < {file}, or use edge.tls: "
+                       f"self-signed")
+        if edge is not None and edge.tls == "self-signed" and key in supplied:
+            out.append(f"{NAMESPACE}:{key}: set, but edge.tls is self-signed, so it would be "
+                       f"ignored (got a secret value); set edge.tls: provided to use it, or remove "
+                       f"it (pulumi config rm {NAMESPACE}:{key})")
     if hosts is None or platform != "docker":
         return out
     out += _host_checks(hosts, mode, s.get("activation_store"))

@@ -397,8 +397,7 @@ def _secrets(cfg: StackConfig, db_users: list[str], es_store: bool) -> tuple[Sec
         names.append(("elasticsearch_password", "password"))
     names += [("edge_tls_cert", "tls_cert"), ("edge_tls_key", "tls_key")]
     rotate = cfg.rotate
-    return tuple(SecretSpec(n, k, rotate.get("edge_tls" if k.startswith("tls") else n, 0))  # type: ignore[arg-type]
-                 for n, k in names)
+    return tuple(SecretSpec(n, k, rotate.get(n, 0)) for n, k in names)  # type: ignore[arg-type]
 
 
 def _tls(api_host: str, edge_address: str) -> TlsPlan:

@@ -377,6 +377,24 @@ def test_accepted(base, changes):
     assert isinstance(stack.config, config.StackConfig)
 
 
+def test_edge_tls_secrets_with_self_signed_are_rejected():
+    with pytest.raises(ConfigError) as info:
+        config.parse(dict(SINGLE), base_dir=ROOT, secret_keys=frozenset({"edge_tls_cert"}))
+    assert info.value.problems == [
+        "openwhisk:edge_tls_cert: set, but edge.tls is self-signed, so it would be ignored (got a "
+        "secret value); set edge.tls: provided to use it, or remove it (pulumi config rm "
+        "openwhisk:edge_tls_cert)"]
+
+
+def test_ipv6_host_address_is_rejected_with_reason():
+    raw = {**SINGLE, "hosts": [{**SINGLE["hosts"][0], "address": "fd00::5"}]}
+    with pytest.raises(ConfigError) as info:
+        config.parse(raw, base_dir=ROOT)
+    assert info.value.problems[0].startswith(
+        "openwhisk:hosts[0].address: IPv6 addresses are not supported yet (they would need brackets "
+        "in every URL) (got 'fd00::5'); ")
+
+
 def test_edge_tls_provided_with_both_secrets():
     stack = parse(change(SINGLE, {"edge.tls": "provided"}), base_dir=ROOT,
                   secret_keys=frozenset({"edge_tls_cert", "edge_tls_key"}))
@@ -604,5 +622,8 @@ def test_read_stack_config_separates_secrets_and_hides_encrypted_values():
         "couchdb_admin_password, edge_tls_cert, edge_tls_key)",
         "openwhisk:edge_tls_key: a secret stored in plain text (got an unencrypted value); set it again "
         "with pulumi config set --secret edge_tls_key <value>",
+        "openwhisk:edge_tls_key: set, but edge.tls is self-signed, so it would be ignored (got a "
+        "secret value); set edge.tls: provided to use it, or remove it (pulumi config rm "
+        "openwhisk:edge_tls_key)",
     ]
     assert "hunter2" not in str(info.value) and "s3cret" not in str(info.value)
