@@ -29,7 +29,7 @@ ActorSystem = Literal["akka", "pekko"]
 Mode = Literal["classic", "scheduler"]
 Role = Literal[
     "couchdb", "zookeeper", "kafka", "elasticsearch", "etcd",
-    "controller", "scheduler", "invoker", "edge",
+    "controller", "scheduler", "invoker", "edge", "registry",
 ]
 
 #: Secret keys, each a top-level `openwhisk:<key>` set with `pulumi config set --secret`.
@@ -38,12 +38,14 @@ SECRET_KEYS = {
     "couchdb_admin_password": "CouchDB admin password (generated when unset)",
     "edge_tls_cert": "PEM certificate for the edge (needs edge.tls: provided)",
     "edge_tls_key": "PEM private key for the edge (needs edge.tls: provided)",
+    "registry_password": "password of registry.username (required with registry.mode: external)",
 }
 
 Rotatable = Literal[
     "couchdb_admin_password", "couchdb_controller_password", "couchdb_invoker_password",
     "couchdb_scheduler_password", "guest_auth", "system_auth", "controller_admin_password",
     "invoker_admin_password", "scheduler_admin_password", "elasticsearch_password",
+    "registry_password",
 ]
 #: Generated secrets that `openwhisk:rotate` can rotate.
 ROTATABLE: tuple[str, ...] = get_args(Rotatable)
@@ -296,6 +298,52 @@ class Images(Model):
     nginx: str = "nginx:1.27.3"
 
 
+ImageKey = Literal["controller", "invoker", "scheduler", "couchdb", "zookeeper", "kafka", "etcd",
+                   "elasticsearch", "nginx"]
+
+
+class Registry(Model):
+    """Where every image comes from: upstream registries directly, or a private registry."""
+
+    mode: Literal["none", "deploy", "external"] = "none"
+    """`none`: each host pulls upstream images by pinned tag. `deploy`: run a registry on the host
+    with the `registry` role. `external`: use an existing registry at `address`. With a registry,
+    every image is mirrored (or built) into it and deployed by digest."""
+    address: str | None = None
+    """`host[:port]` of an external registry; in deploy mode it is `<registry host address>:<port>`."""
+    port: int = Field(default=5000, ge=1, le=65535)
+    """Port of the deployed registry."""
+    username: str = Field(default="openwhisk", pattern=r"^[A-Za-z0-9._-]+$")
+    build_host: str | None = None
+    """Host whose Docker daemon pulls upstream images, builds and pushes; default: the registry
+    host (deploy) or the host with the lowest id (external)."""
+    ca_cert: str | None = None
+    """PEM certificate of the CA that signed an external registry's certificate, when it is not
+    publicly trusted; hosts are set up to trust it."""
+    image: str = "registry:2.8.3"
+    """Image of the deployed registry (pulled from upstream on its host)."""
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9.-]+(:\d{1,5})?", value):
+            raise _invalid("not a registry address", "use host[:port] without a scheme or path, "
+                                                     "e.g. registry.example.com:5000")
+        return value
+
+
+class Build(Model):
+    """A local build context whose image replaces an upstream one (e.g. a modified invoker)."""
+
+    context: str = Field(min_length=1)
+    """Build context directory, relative to the project directory or absolute."""
+    dockerfile: str | None = None
+    """Dockerfile path relative to the context; default `Dockerfile`."""
+    args: dict[str, str] = {}
+    target: str | None = None
+    platform: str = "linux/amd64"
+
+
 class StackConfig(Model):
     """Every non-secret `openwhisk:*` key of a stack."""
 
@@ -312,6 +360,9 @@ class StackConfig(Model):
     scheduler: Scheduler = Scheduler()
     couchdb: CouchDB = CouchDB()
     images: Images = Images()
+    registry: Registry = Registry()
+    builds: dict[ImageKey, Build] = {}
+    """Images built from local contexts and pushed to the registry instead of mirrored."""
     rotate: dict[Rotatable, Annotated[int, Field(ge=0)]] = {}
     """Generation of each generated secret; bump one (e.g. guest_auth: 1) to rotate it."""
 
@@ -500,7 +551,7 @@ def parse(raw: dict[str, Any], *, secret_keys: frozenset[str] = frozenset(),
             pass  # reported above
         elif name in raw:
             try:
-                adapter = TypeAdapter(Annotated[field.annotation, *field.metadata]) \
+                adapter = TypeAdapter(Annotated.__class_getitem__((field.annotation, *field.metadata))) \
                     if field.metadata else TypeAdapter(field.annotation)
                 sections[name] = adapter.validate_python(raw[name])
             except ValidationError as err:
@@ -525,7 +576,7 @@ def parse(raw: dict[str, Any], *, secret_keys: frozenset[str] = frozenset(),
         except runtimes.ManifestError as err:
             problems += [f"{NAMESPACE}:runtimes.manifest: {p.replace(str(Path(base_dir) / path), path)}"
                          for p in err.problems]
-    problems += _cross_checks(sections, frozenset(secret_keys), manifest)
+    problems += _cross_checks(sections, frozenset(secret_keys), manifest, Path(base_dir))
     if problems:
         raise ConfigError(problems)
     assert manifest is not None
@@ -537,7 +588,7 @@ def parse(raw: dict[str, Any], *, secret_keys: frozenset[str] = frozenset(),
 
 
 def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
-                  manifest: runtimes.Manifest | None) -> list[str]:
+                  manifest: runtimes.Manifest | None, base_dir: Path) -> list[str]:
     """Rules that span keys; each runs only when the sections it reads are valid."""
     out: list[str] = []
     version: Version | None = s.get("version")
@@ -574,6 +625,7 @@ def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
     if hosts is None or platform != "docker":
         return out
     out += _host_checks(hosts, mode, s.get("activation_store"))
+    out += _registry_checks(hosts, s.get("registry"), s.get("builds"), supplied, base_dir)
     if invoker is not None and manifest is not None:
         out += _memory_checks(hosts, invoker, manifest, s["runtimes"].manifest)
     kafka = s.get("kafka")
@@ -613,6 +665,62 @@ def _version_checks(version: Version, images: Images | None) -> list[str]:
                     "no tag means 'latest', a mutable tag"
                 out.append(f"{NAMESPACE}:images.{key}: {what} (got {ref!r}); pin a version tag or "
                            f"a digest, or set version.allow_mutable_tags: true")
+    return out
+
+
+def _registry_checks(hosts: tuple[Host, ...], registry: Registry | None,
+                     builds: dict[str, Build] | None, supplied: frozenset[str],
+                     base_dir: Path) -> list[str]:
+    out: list[str] = []
+    where = f"{NAMESPACE}:registry"
+    carriers = [(i, h) for i, h in enumerate(hosts) if "registry" in h.roles]
+    if registry is not None:
+        if registry.mode == "deploy" and len(carriers) != 1:
+            got = ", ".join(repr(h.name) for _, h in carriers) or "none"
+            out.append(f"{where}.mode: deploy needs exactly one host with the role 'registry' (got "
+                       f"{got}); give the role to one host")
+        if registry.mode != "deploy":
+            out += [f"{NAMESPACE}:hosts[{i}].roles: role 'registry' is used only with "
+                    f"registry.mode: deploy (got mode {registry.mode!r}); remove the role or set "
+                    f"registry.mode: deploy" for i, _ in carriers]
+        if registry.mode == "external":
+            if registry.address is None:
+                out.append(f"{where}.address: required with mode external (got none); set it "
+                           f"with pulumi config set --path 'registry.address' host:port")
+            if "registry_password" not in supplied:
+                out.append(f"{NAMESPACE}:registry_password: required with registry.mode: external "
+                           f"(got none); set it with pulumi config set --secret registry_password")
+        elif registry.address is not None:
+            out.append(f"{where}.address: used only with mode external (got "
+                       f"{registry.address!r}); remove it or set registry.mode: external")
+        if registry.mode != "external" and "registry_password" in supplied:
+            out.append(f"{NAMESPACE}:registry_password: used only with registry.mode: external "
+                       f"(got a secret value); remove it (pulumi config rm "
+                       f"{NAMESPACE}:registry_password); deploy mode generates its own")
+        if registry.ca_cert is not None and registry.mode != "external":
+            out.append(f"{where}.ca_cert: used only with mode external (got a certificate); "
+                       f"remove it (deploy mode makes its own CA)")
+        names = [h.name for h in hosts]
+        if registry.build_host is not None and registry.build_host not in names:
+            out.append(f"{where}.build_host: no such host (got {registry.build_host!r}); use one "
+                       f"of {', '.join(names)}")
+        if registry.build_host is not None and registry.mode == "none":
+            out.append(f"{where}.build_host: used only with a registry (got "
+                       f"{registry.build_host!r}); remove it or set registry.mode")
+    if builds and registry is not None and registry.mode == "none":
+        out.append(f"{NAMESPACE}:builds: built images reach the hosts through a registry (got "
+                   f"builds for {', '.join(sorted(builds))} with registry.mode 'none'); set "
+                   f"registry.mode: deploy or external")
+    for key, build in sorted((builds or {}).items()):
+        context = Path(base_dir) / build.context
+        if not context.is_dir():
+            out.append(f"{NAMESPACE}:builds.{key}.context: not a directory (got "
+                       f"{build.context!r}); point it at the build context, relative to the "
+                       f"project directory")
+        elif not (context / (build.dockerfile or "Dockerfile")).is_file():
+            out.append(f"{NAMESPACE}:builds.{key}.dockerfile: no such file in the context (got "
+                       f"{build.dockerfile or 'Dockerfile'!r}); set dockerfile relative to "
+                       f"{build.context!r}")
     return out
 
 

@@ -1,9 +1,8 @@
-"""DockerHost: the Docker provider of one host and the images pulled onto it.
+"""DockerHost: the Docker provider of one host.
 
-Creates a `docker.Provider` for the host's endpoint (`unix://` socket or `ssh://user@host`) and one
-`RemoteImage` per image the host needs, kept locally when the resource goes away. Exposes
-`provider` and `image_ids` (image key -> image ID), which containers use as their image so that a
-new image digest replaces exactly its containers.
+Creates a `docker.Provider` for the host's endpoint (`unix://` socket or `ssh://user@host`), with
+the private registry's credentials when there is one. Exposes `provider`; the services on the host
+declare their image pulls and containers with it.
 """
 
 from __future__ import annotations
@@ -17,24 +16,28 @@ from planner.model import HostPlan
 
 
 @dataclass(frozen=True, kw_only=True)
+class RegistryAuth:
+    address: str
+    username: str
+    password: pulumi.Input[str]
+
+
+@dataclass(frozen=True, kw_only=True)
 class DockerHostArgs:
     host: HostPlan
-    images: dict[str, pulumi.Input[str]]
-    """Image key -> reference to pull (a pinned tag or digest)."""
+    registry: RegistryAuth | None = None
+    """Credentials the provider uses to pull from (and push to) the private registry."""
 
 
 class DockerHost(pulumi.ComponentResource):
     provider: docker.Provider
-    image_ids: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: DockerHostArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("openwhisk:components:DockerHost", name, None, opts)
+        auth = args.registry and [docker.ProviderRegistryAuthArgs(
+            address=args.registry.address, username=args.registry.username,
+            password=args.registry.password)]
         self.provider = docker.Provider(
-            f"{name}-docker", host=args.host.docker, opts=pulumi.ResourceOptions(parent=self))
-        pull = pulumi.ResourceOptions(parent=self, provider=self.provider)
-        self.image_ids = {
-            key: docker.RemoteImage(f"{name}-{key}", name=args.images[key], keep_locally=True,
-                                    opts=pull).image_id
-            for key in args.host.images
-        }
-        self.register_outputs({"address": args.host.address, "image_ids": self.image_ids})
+            f"{name}-docker", host=args.host.docker, registry_auth=auth or None,
+            opts=pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"address": args.host.address})

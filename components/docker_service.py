@@ -1,7 +1,9 @@
-"""DockerService: the containers and data volumes of one service, across its hosts.
+"""DockerService: the images, data volumes and containers of one service, across its hosts.
 
-Creates one retained `docker.Volume` per planned data volume and one `docker.Container` per
-planned container, on the provider of the container's host. Containers have fixed names and
+Creates one `RemoteImage` per image each host of the service needs (kept locally when the resource
+goes away), one retained `docker.Volume` per planned data volume and one `docker.Container` per
+planned container, on the provider of the container's host. Containers run the pulled image ID, so
+a new digest replaces exactly the containers that use it. Containers have fixed names and
 ports, so they are replaced delete-first; one-shot containers (init steps) run to completion and
 fail the update on a non-zero exit. Exposes `containers` (container key -> resource) so later
 services can depend on them.
@@ -10,7 +12,7 @@ services can depend on them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
@@ -26,10 +28,15 @@ ONE_SHOT_TIMEOUT = "20m"
 class DockerServiceArgs:
     service: Service
     hosts: Mapping[str, DockerHost]
-    """Host name -> its DockerHost (provider and pulled images)."""
+    """Host name -> its DockerHost (provider)."""
+    images: Mapping[str, pulumi.Input[str]]
+    """Image key -> reference to pull: a pinned tag, or a registry digest (whose Output orders the
+    pull after the push)."""
     secrets: Mapping[str, pulumi.Output[str]]
     after: Mapping[str, pulumi.Resource]
     """Container key -> resource of services declared earlier, for depends_on."""
+    digests: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    """Image key -> digest, for values that name images by digest (the runtime manifest)."""
 
 
 class DockerService(pulumi.ComponentResource):
@@ -37,6 +44,13 @@ class DockerService(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DockerServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("openwhisk:components:DockerService", name, None, opts)
+        self.image_ids: dict[tuple[str, str], pulumi.Output[str]] = {}
+        for host, keys in args.service.pulls().items():
+            for key in keys:
+                self.image_ids[host, key] = docker.RemoteImage(
+                    f"{host}-{key}", name=args.images[key], keep_locally=True,
+                    opts=pulumi.ResourceOptions(parent=self, provider=args.hosts[host].provider)
+                ).image_id
         volumes = {}
         for v in args.service.volumes:
             volumes[v.key] = docker.Volume(v.key, name=v.name, opts=pulumi.ResourceOptions(
@@ -63,8 +77,8 @@ class DockerService(pulumi.ComponentResource):
         ctr = docker.Container(
             c.key,
             name=c.name,
-            image=host.image_ids[c.image],
-            envs=env_list(c.env, args.secrets) or None,
+            image=self.image_ids[c.host, c.image],
+            envs=env_list(c.env, args.secrets, args.digests) or None,
             command=list(c.command) or None,
             entrypoints=list(c.entrypoint) or None,
             hostname=c.hostname,

@@ -1,9 +1,9 @@
 """OpenWhisk: the composition root that declares a whole deployment from its plan.
 
-Creates the Secrets, one DockerHost per host and one DockerService per planned service, in
-dependency order. Exposes the API host, the `wskprops` file contents (secret), the guest and
-system auth keys (secret), the edge certificate, every component's endpoint and the image
-references in use.
+Creates the Secrets, one DockerHost per host, the private registry and image pipeline when the plan
+has one, and one DockerService per planned service, in dependency order. Exposes the API host, the
+`wskprops` file contents (secret), the guest and system auth keys (secret), the edge certificate,
+every component's endpoint and the image references in use.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.docker_host import DockerHost, DockerHostArgs
+from components.docker_host import DockerHost, DockerHostArgs, RegistryAuth
 from components.docker_service import DockerService, DockerServiceArgs
+from components.image_pipeline import ImagePipeline, ImagePipelineArgs
 from components.secrets import Secrets, SecretsArgs
 from planner.model import Plan
 
@@ -34,22 +35,35 @@ class OpenWhisk(pulumi.ComponentResource):
     system_auth: pulumi.Output[str]
     edge_certificate: pulumi.Output[str]
     endpoints: dict[str, object]
-    images: dict[str, str]
+    images: dict[str, pulumi.Input[str]]
 
     def __init__(self, name: str, args: OpenWhiskArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("openwhisk:components:OpenWhisk", name, None, opts)
         plan = args.plan
         child = pulumi.ResourceOptions(parent=self)
-        secrets = Secrets("secrets", SecretsArgs(
-            specs=plan.secrets, tls=plan.tls, supplied=args.supplied_secrets), opts=child)
-        self.images = {i.key: i.ref for i in plan.images}
-        hosts = {h.name: DockerHost(h.name, DockerHostArgs(host=h, images=dict(self.images)), opts=child)
+        secrets = Secrets("secrets", SecretsArgs(specs=plan.secrets,
+                                                 supplied=args.supplied_secrets), opts=child)
+        reg = plan.registry
+        auth = reg and RegistryAuth(address=reg.address, username=reg.username,
+                                    password=secrets.values["registry_password"])
+        hosts = {h.name: DockerHost(h.name, DockerHostArgs(host=h, registry=auth), opts=child)
                  for h in plan.hosts}
+        self.images = {i.key: i.ref for i in plan.images}
         declared: dict[str, pulumi.Resource] = {}
-        for service in plan.services:
-            declared |= DockerService(service.name, DockerServiceArgs(
-                service=service, hosts=hosts, secrets=secrets.values, after=declared),
-                opts=child).containers
+        digests: dict[str, pulumi.Output[str]] = {}
+        for s in plan.services:
+            if s.name != "registry" and reg is not None and not digests:
+                # Every image goes into the registry once it runs; hosts then pull by digest.
+                pipeline = ImagePipeline("images", ImagePipelineArgs(
+                    images=plan.images, provider=hosts[reg.build_host].provider,
+                    registry=reg.address, username=reg.username,
+                    password=secrets.values["registry_password"],
+                    after=[r for k, r in declared.items() if k.startswith("registry-")]), opts=child)
+                self.images |= pipeline.refs
+                digests = pipeline.digests
+            declared |= DockerService(s.name, DockerServiceArgs(
+                service=s, hosts=hosts, images=dict(self.images), secrets=secrets.values,
+                after=dict(declared), digests=digests), opts=child).containers
 
         self.api_host = pulumi.Output.from_input(str(plan.endpoints["apiHost"]))
         self.guest_auth = secrets.values["guest_auth"]

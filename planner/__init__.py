@@ -8,14 +8,14 @@ the config alone, so the same config always yields the same plan.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-import runtimes
 from config import Host, Stack, StackConfig
 from planner import env as jvm
+from planner.images import manifest_value, plan_images
 from planner.model import (
-    Container, File, Health, HostPlan, ImagePlan, Mount, Plan, Port, Secret, SecretSpec, Service,
-    TlsPlan, VolumePlan,
+    Container, File, Health, HostPlan, ImagePlan, Mount, Plan, Port, RegistryPlan, Secret,
+    SecretSpec, Service, TlsPlan, VolumePlan,
 )
 from planner.nginx import nginx_conf
 from planner.couchdb_init import couchdb_init_files
@@ -71,13 +71,23 @@ def plan(stack: Stack) -> Plan:
     es_hosts = ",".join(f"{e.address}:9200" for e in ess)
     api_host = cfg.edge.api_host or edge.address
     https_port = cfg.edge.https_port
+    registry = _registry(cfg)
+    image_keys = ["controller", "invoker"] + (["scheduler"] if scheduler_mode else []) \
+        + ["couchdb", "zookeeper", "kafka"] + (["etcd"] if scheduler_mode else []) \
+        + (["elasticsearch"] if es_store else []) + ["nginx"]
+    images = plan_images(cfg, manifest, image_keys, registry and registry.address)
 
     ctx = jvm.Context(
-        cfg=cfg, manifest_json=runtimes.render(manifest), couch=(couch.address, cfg.couchdb.port),
-        kafka_hosts=kafka_hosts, zk_hosts=zk_hosts, etcd_hosts=etcd_hosts, es_hosts=es_hosts,
+        cfg=cfg, manifest_json=manifest_value(manifest, images, registry and registry.address),
+        couch=(couch.address, cfg.couchdb.port), kafka_hosts=kafka_hosts, zk_hosts=zk_hosts,
+        etcd_hosts=etcd_hosts, es_hosts=es_hosts,
+        runtimes_registry=f"{registry.address}/" if registry else None,
     )
 
     services: list[Service] = []
+    if registry is not None and registry.deployed:
+        services.append(_registry_service(cfg, _placed(cfg, "registry")[0]))
+        images += (ImagePlan("registry", cfg.registry.image, "service"),)
     init_key = f"couchdb-init-{couch.host.name}"
     services.append(_couchdb(cfg, couch, db_users, init_key, couch_url))
     services.append(_zookeeper(zks))
@@ -112,19 +122,19 @@ def plan(stack: Stack) -> Plan:
             for s in schedulers)))
     scheduler_keys = tuple(f"scheduler-{s.host.name}" for s in schedulers)
 
+    # The invoker never pulls managed runtime images itself: pre-pull them on its hosts.
     services.append(Service("invoker", tuple(
         _invoker(cfg, ctx, i, api_host, depends_on=(init_key,) + controller_keys + scheduler_keys)
-        for i in invokers)))
+        for i in invokers), prepull=tuple(i.key for i in images if i.kind == "runtime")))
     services.append(_edge(cfg, edge, controllers, controller_keys))
 
-    images = _images(cfg, manifest, scheduler_mode, es_store)
     return Plan(
         platform=cfg.platform,
-        hosts=_hosts(cfg, services, images),
+        hosts=tuple(HostPlan(h.name, h.address, h.docker)
+                    for h in sorted(cfg.hosts, key=lambda h: (h.id or 0, h.name))),
         images=images,
-        secrets=_secrets(cfg, db_users, es_store),
+        secrets=_secrets(cfg, db_users, es_store, _tls(api_host, edge.address), registry),
         services=tuple(services),
-        tls=_tls(api_host, edge.address),
         api_host=api_host if https_port == 443 else f"{api_host}:{https_port}",
         endpoints={
             "apiHost": f"https://{api_host}" + ("" if https_port == 443 else f":{https_port}"),
@@ -139,6 +149,7 @@ def plan(stack: Stack) -> Plan:
             **({"elasticsearch": f"http://{es_hosts.split(',')[0]}"} if es_store else {}),
         },
         insecure_tls=cfg.edge.tls == "self-signed",
+        registry=registry,
     )
 
 
@@ -353,51 +364,71 @@ def _edge(cfg: StackConfig, p: Placed, controllers: list[Placed],
 # Images, hosts, secrets, TLS
 
 
-def _images(cfg: StackConfig, manifest: runtimes.Manifest, scheduler_mode: bool,
-            es_store: bool) -> tuple[ImagePlan, ...]:
-    v = cfg.version
-    core = ["controller", "invoker"] + (["scheduler"] if scheduler_mode else [])
-    out = [ImagePlan(k, f"{v.image_prefix}/{k}:{v.tag}", "core") for k in core]
-    third = ["couchdb", "zookeeper", "kafka"] + (["etcd"] if scheduler_mode else []) \
-        + (["elasticsearch"] if es_store else []) + ["nginx"]
-    out += [ImagePlan(k, getattr(cfg.images, k), "service") for k in third]
-    seen: set[str] = set()
-    for img in runtimes.images(manifest):
-        key = "runtime-" + "-".join(x for x in (img.prefix, img.name) if x).replace("/", "-")
-        if key in seen:
-            key = f"{key}-{img.tag}"
-        seen.add(key)
-        out.append(ImagePlan(key, runtimes.image_ref(img), "runtime"))
-    return tuple(out)
-
-
-def _hosts(cfg: StackConfig, services: list[Service],
-           images: tuple[ImagePlan, ...]) -> tuple[HostPlan, ...]:
-    runtime_keys = [i.key for i in images if i.kind == "runtime"]
-    out = []
-    for h in sorted(cfg.hosts, key=lambda h: (h.id or 0, h.name)):
-        used = {c.image for s in services for c in s.containers if c.host == h.name}
-        keys = [i.key for i in images if i.key in used]
-        if "invoker" in h.roles:
-            keys += runtime_keys  # the invoker never pulls managed runtimes itself: pre-pull them
-        out.append(HostPlan(h.name, h.address, h.docker, tuple(keys)))
-    return tuple(out)
-
-
-def _secrets(cfg: StackConfig, db_users: list[str], es_store: bool) -> tuple[SecretSpec, ...]:
-    names = [("couchdb_admin_password", "password")]
-    names += [(f"couchdb_{u}_password", "password") for u in db_users]
-    names += [("guest_auth", "auth"), ("system_auth", "auth")]
-    if jvm.controller_reads_admin_auth(cfg):
-        names.append(("controller_admin_password", "password"))
-    names.append(("invoker_admin_password", "password"))
-    if "scheduler" in db_users:
-        names.append(("scheduler_admin_password", "password"))
-    if es_store:
-        names.append(("elasticsearch_password", "password"))
-    names += [("edge_tls_cert", "tls_cert"), ("edge_tls_key", "tls_key")]
+def _secrets(cfg: StackConfig, db_users: list[str], es_store: bool, edge_tls: TlsPlan,
+             registry: RegistryPlan | None) -> tuple[SecretSpec, ...]:
     rotate = cfg.rotate
-    return tuple(SecretSpec(n, k, rotate.get(n, 0)) for n, k in names)  # type: ignore[arg-type]
+    specs = [SecretSpec("couchdb_admin_password", "password")]
+    specs += [SecretSpec(f"couchdb_{u}_password", "password") for u in db_users]
+    specs += [SecretSpec("guest_auth", "auth"), SecretSpec("system_auth", "auth")]
+    if jvm.controller_reads_admin_auth(cfg):
+        specs.append(SecretSpec("controller_admin_password", "password"))
+    specs.append(SecretSpec("invoker_admin_password", "password"))
+    if "scheduler" in db_users:
+        specs.append(SecretSpec("scheduler_admin_password", "password"))
+    if es_store:
+        specs.append(SecretSpec("elasticsearch_password", "password"))
+    specs += [SecretSpec("edge_tls_key", "tls_key"),
+              SecretSpec("edge_tls_cert", "tls_cert", key="edge_tls_key", tls=edge_tls)]
+    if registry is not None:
+        specs.append(SecretSpec("registry_password", "password"))
+    if registry is not None and registry.deployed:
+        host = registry.address.rsplit(":", 1)[0]
+        specs += [
+            SecretSpec("registry_htpasswd", "htpasswd", source="registry_password",
+                       user=registry.username),
+            SecretSpec("registry_ca_key", "tls_key"),
+            SecretSpec("registry_ca_cert", "ca_cert", key="registry_ca_key",
+                       tls=TlsPlan("OpenWhisk registry CA", (), ())),
+            SecretSpec("registry_tls_key", "tls_key"),
+            SecretSpec("registry_tls_cert", "tls_cert", key="registry_tls_key",
+                       tls=_tls(host, host), ca="registry_ca_cert"),
+        ]
+    return tuple(replace(s, generation=rotate.get(s.name, 0)) for s in specs)  # type: ignore[call-overload]
+
+
+def _registry(cfg: StackConfig) -> RegistryPlan | None:
+    reg = cfg.registry
+    if reg.mode == "none":
+        return None
+    lowest = sorted(cfg.hosts, key=lambda h: (h.id or 0, h.name))[0].name
+    if reg.mode == "deploy":
+        host = _placed(cfg, "registry")[0].host
+        return RegistryPlan(address=f"{host.address}:{reg.port}", username=reg.username,
+                            build_host=reg.build_host or host.name,
+                            ca_cert=Secret.of("registry_ca_cert"), deployed=True)
+    return RegistryPlan(address=reg.address or "", username=reg.username,
+                        build_host=reg.build_host or lowest, ca_cert=reg.ca_cert, deployed=False)
+
+
+def _registry_service(cfg: StackConfig, p: Placed) -> Service:
+    host = p.host.name
+    data = VolumePlan(f"registry-{host}-data", host, f"{PREFIX}-registry-data")
+    return Service("registry", (Container(
+        key=f"registry-{host}", service="registry", host=host, name=f"{PREFIX}-registry",
+        image="registry",
+        env=(("REGISTRY_AUTH", "htpasswd"),
+             ("REGISTRY_AUTH_HTPASSWD_PATH", "/auth/htpasswd"),
+             ("REGISTRY_AUTH_HTPASSWD_REALM", "OpenWhisk registry"),
+             ("REGISTRY_HTTP_TLS_CERTIFICATE", "/certs/registry.crt"),
+             ("REGISTRY_HTTP_TLS_KEY", "/certs/registry.key")),
+        ports=(Port(5000, cfg.registry.port, "https"),),
+        mounts=(Mount("/var/lib/registry", volume=data.key),),
+        files=(File("/auth/htpasswd", Secret.of("registry_htpasswd")),
+               File("/certs/registry.crt", Secret.of("registry_tls_cert")),
+               File("/certs/registry.key", Secret.of("registry_tls_key"))),
+        # The image is a small Alpine system: BusyBox netstat is there, curl is not.
+        health=Health(("CMD-SHELL", "netstat -ltn | grep -q ':5000 '"), wait=True, start_period_s=5),
+    ),), (data,))
 
 
 def _tls(api_host: str, edge_address: str) -> TlsPlan:

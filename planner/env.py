@@ -41,12 +41,14 @@ class Context:
     """What every JVM component needs to find the others."""
 
     cfg: StackConfig
-    manifest_json: str
+    manifest_json: Value
     couch: tuple[str, int]
     kafka_hosts: str
     zk_hosts: str
     etcd_hosts: str
     es_hosts: str
+    runtimes_registry: str | None = None
+    """`registry/` prefix of runtime images, when they come from a private registry."""
 
     @property
     def scheduler_mode(self) -> bool:
@@ -179,4 +181,6 @@ def invoker_env(ctx: Context, api_host: str, use_runc: bool, user_memory_mb: int
     }
     if ctx.scheduler_mode:
         env["CONFIG_whisk_invoker_containerCreation_maxPeek"] = str(cfg.scheduler.max_peek)
+    if ctx.runtimes_registry:
+        env["CONFIG_whisk_containerFactory_runtimesRegistry_url"] = ctx.runtimes_registry
     return env | _admin(ctx, "invoker")

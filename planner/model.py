@@ -12,14 +12,8 @@ from typing import Literal, Union
 
 
 @dataclass(frozen=True)
-class Secret:
-    """A value built from secrets: `template` with `${secret_name}` placeholders."""
-
+class _Template:
     template: str
-
-    @staticmethod
-    def of(name: str) -> Secret:
-        return Secret("${" + name + "}")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -30,7 +24,21 @@ class Secret:
         return Template(self.template).substitute(values)
 
 
-Value = Union[str, Secret]
+@dataclass(frozen=True)
+class Secret(_Template):
+    """A value built from secrets: `template` with `${secret_name}` placeholders."""
+
+    @staticmethod
+    def of(name: str) -> Secret:
+        return Secret("${" + name + "}")
+
+
+@dataclass(frozen=True)
+class Digests(_Template):
+    """A value naming images by digest: `${digest_<image key>}` placeholders (not secret)."""
+
+
+Value = Union[str, Secret, Digests]
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,16 @@ class Service:
     name: str
     containers: tuple[Container, ...]
     volumes: tuple[VolumePlan, ...] = ()
+    prepull: tuple[str, ...] = ()
+    """Image keys pulled on every host of the service besides its containers' own images."""
+
+    def pulls(self) -> dict[str, tuple[str, ...]]:
+        """Host name -> image keys to pull there, in a stable order."""
+        out: dict[str, dict[str, None]] = {}
+        for c in self.containers:
+            out.setdefault(c.host, {})[c.image] = None
+        return {h: tuple(keys) + tuple(k for k in self.prepull if k not in keys)
+                for h, keys in out.items()}
 
 
 @dataclass(frozen=True)
@@ -121,8 +139,15 @@ class HostPlan:
     name: str
     address: str
     docker: str
-    images: tuple[str, ...]
-    """Keys of Plan.images pulled on this host."""
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    context: str
+    dockerfile: str | None
+    args: tuple[tuple[str, str], ...]
+    target: str | None
+    platform: str
 
 
 @dataclass(frozen=True)
@@ -131,17 +156,26 @@ class ImagePlan:
     ref: str
     """Upstream reference, pinned by tag or digest."""
     kind: Literal["core", "service", "runtime"]
-
-
-SecretKind = Literal["password", "auth", "tls_cert", "tls_key"]
+    target: str | None = None
+    """`registry/path:tag` it is mirrored or pushed to; None when hosts pull `ref` directly."""
+    build: BuildPlan | None = None
+    """Set when the image is built from a local context instead of mirrored."""
 
 
 @dataclass(frozen=True)
-class SecretSpec:
-    name: str
-    kind: SecretKind
-    generation: int = 0
-    """Bump to rotate a generated secret."""
+class RegistryPlan:
+    address: str
+    """`host:port` in every image reference."""
+    username: str
+    build_host: str
+    """Host whose daemon mirrors, builds and pushes."""
+    ca_cert: Value | None
+    """CA the hosts must trust for this registry; None when publicly trusted."""
+    deployed: bool
+    """True when the stack runs the registry itself (service `registry`)."""
+
+
+SecretKind = Literal["password", "auth", "htpasswd", "tls_key", "tls_cert", "ca_cert"]
 
 
 @dataclass(frozen=True)
@@ -152,6 +186,24 @@ class TlsPlan:
 
 
 @dataclass(frozen=True)
+class SecretSpec:
+    name: str
+    kind: SecretKind
+    generation: int = 0
+    """Bump to rotate a generated secret."""
+    key: str | None = None
+    """tls_cert and ca_cert: name of the tls_key spec whose key signs or backs the certificate."""
+    tls: TlsPlan | None = None
+    """tls_cert and ca_cert: subject and alternative names."""
+    ca: str | None = None
+    """tls_cert: name of the ca_cert spec that signs it; None for a self-signed certificate."""
+    source: str | None = None
+    """htpasswd: name of the password spec it hashes."""
+    user: str | None = None
+    """htpasswd: the user name."""
+
+
+@dataclass(frozen=True)
 class Plan:
     platform: str
     hosts: tuple[HostPlan, ...]
@@ -159,13 +211,14 @@ class Plan:
     secrets: tuple[SecretSpec, ...]
     services: tuple[Service, ...]
     """In dependency order."""
-    tls: TlsPlan | None
     api_host: str
     """`host[:port]` of the edge, as `wsk` wants it."""
     endpoints: dict[str, object] = field(default_factory=dict)
     """Plain (non-secret) endpoints to export."""
     insecure_tls: bool = True
     """True when the edge certificate is self-signed (wsk needs -i)."""
+    registry: RegistryPlan | None = None
+    """The private registry every image goes through, if any."""
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)

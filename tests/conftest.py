@@ -47,12 +47,24 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outs["imageId"] = fake_digest(args.inputs["name"])
         elif t == "random:index/randomPassword:RandomPassword":
             outs["result"] = f"pw-{args.name}"
+            outs["bcryptHash"] = f"BCRYPT-{args.name}"
         elif t == "random:index/randomUuid:RandomUuid":
             outs["result"] = f"uuid-{args.name}"
         elif t == "tls:index/privateKey:PrivateKey":
             outs["privateKeyPem"] = f"KEY-{args.name}"
         elif t == "tls:index/selfSignedCert:SelfSignedCert":
             outs["certPem"] = f"CERT-{args.name}"
+        elif t == "tls:index/certRequest:CertRequest":
+            outs["certRequestPem"] = f"CSR-{args.name}"
+        elif t == "tls:index/locallySignedCert:LocallySignedCert":
+            outs["certPem"] = f"SIGNED-{args.name}"
+        elif t == "docker:index/registryImage:RegistryImage":
+            # A push's digest follows what was pushed: the source image is in the triggers.
+            outs["sha256Digest"] = fake_digest(f"pushed:{args.inputs['name']}")
+        elif t == "docker:index/image:Image":
+            # A build's digest follows its inputs, as a rebuilt context would.
+            repo = args.inputs["imageName"].rsplit(":", 1)[0]
+            outs["repoDigest"] = f"{repo}@" + fake_digest("built:" + json.dumps(args.inputs["build"], sort_keys=True))
         elif t == "docker:index/container:Container" and args.inputs.get("attach"):
             outs["exitCode"] = 0
         return f"{args.name}-id", outs

@@ -2,39 +2,41 @@
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pytest
 
 from components import (
     DockerHost, DockerHostArgs, DockerService, DockerServiceArgs, Secrets, SecretsArgs,
 )
+from components.docker_host import RegistryAuth
 from components.docker_service import _check_exit
+from components.image_pipeline import ImagePipeline, ImagePipelineArgs
 from planner.model import (
-    Container, File, Health, HostPlan, Mount, Port, Secret, SecretSpec, Service, TlsPlan, VolumePlan,
+    BuildPlan, Container, File, Health, HostPlan, ImagePlan, Mount, Port, Secret, SecretSpec, Service,
+    TlsPlan, VolumePlan,
 )
 from tests.conftest import fake_digest, run_pulumi, unwrap
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
 IMAGE = "docker:index/remoteImage:RemoteImage"
-HOST = HostPlan("h1", "10.0.0.5", "ssh://deploy@10.0.0.5", ("kafka", "runtime-x"))
+HOST = HostPlan("h1", "10.0.0.5", "ssh://deploy@10.0.0.5")
 IMAGES = {"kafka": "wurstmeister/kafka:2.13-2.7.0", "runtime-x": "openwhisk/action-x:1.0.0"}
 
 
-def test_docker_host_declares_its_provider_and_pulls_by_reference():
-    run = run_pulumi(lambda: DockerHost("h1", DockerHostArgs(host=HOST, images=IMAGES)))
-    provider = run.mocks.named("h1-docker", "pulumi:providers:docker")
-    assert provider["inputs"]["host"] == "ssh://deploy@10.0.0.5"
-    pulled = {r["name"]: r["inputs"] for r in run.mocks.of_type(IMAGE)}
-    assert pulled == {
-        "h1-kafka": {"name": "wurstmeister/kafka:2.13-2.7.0", "keepLocally": True},
-        "h1-runtime-x": {"name": "openwhisk/action-x:1.0.0", "keepLocally": True},
-    }
-    for name in pulled:
-        opts = run.monitor.opts(IMAGE, name)
-        assert opts["provider"].split("::")[2:4] == [
-            "openwhisk:components:DockerHost$pulumi:providers:docker", "h1-docker"]
-        assert opts["parent"].endswith("openwhisk:components:DockerHost::h1")
+def test_docker_host_declares_its_provider_with_registry_credentials():
+    def declare():
+        DockerHost("h1", DockerHostArgs(host=HOST, registry=RegistryAuth(
+            address="10.0.0.9:5000", username="openwhisk", password=pulumi.Output.secret("pw"))))
+    run = run_pulumi(declare)
+    provider = run.mocks.named("h1-docker", "pulumi:providers:docker")["inputs"]
+    assert provider["host"] == "ssh://deploy@10.0.0.5"
+    auth, secret = unwrap(provider["registryAuth"])
+    assert secret and '"password":"pw"' in auth.replace(" ", "") and "10.0.0.9:5000" in auth
+    assert run.monitor.opts("pulumi:providers:docker", "h1-docker")["parent"].endswith(
+        "openwhisk:components:DockerHost::h1")
 
 
 KAFKA = Service("kafka", (
@@ -54,10 +56,26 @@ def _service(preview=False):
     secrets = {"p": pulumi.Output.secret("s3cret")}
 
     def declare():
-        host = DockerHost("h1", DockerHostArgs(host=HOST, images=IMAGES))
-        DockerService("kafka", DockerServiceArgs(service=KAFKA, hosts={"h1": host},
+        host = DockerHost("h1", DockerHostArgs(host=HOST))
+        DockerService("kafka", DockerServiceArgs(service=KAFKA, hosts={"h1": host}, images=IMAGES,
                                                  secrets=secrets, after={}))
     return run_pulumi(declare, preview=preview)
+
+
+def test_docker_service_pulls_each_image_once_per_host_and_prepulls():
+    svc = Service(KAFKA.name, KAFKA.containers, KAFKA.volumes, prepull=("runtime-x",))
+
+    def declare():
+        host = DockerHost("h1", DockerHostArgs(host=HOST))
+        DockerService("kafka", DockerServiceArgs(service=svc, hosts={"h1": host}, images=IMAGES,
+                                                 secrets={"p": pulumi.Output.secret("x")}, after={}))
+    run = run_pulumi(declare)
+    pulled = {r["name"]: r["inputs"] for r in run.mocks.of_type(IMAGE)}
+    assert pulled == {
+        "h1-kafka": {"name": "wurstmeister/kafka:2.13-2.7.0", "keepLocally": True},
+        "h1-runtime-x": {"name": "openwhisk/action-x:1.0.0", "keepLocally": True},
+    }
+    assert run.monitor.opts(IMAGE, "h1-kafka")["provider"].split("::")[3] == "h1-docker"
 
 
 def test_docker_service_container_contract():
@@ -90,9 +108,9 @@ def test_secret_inputs_are_marked_secret():
 
     def declare():
         secrets = {"p": pulumi.Output.secret("s3cret")}
-        host = DockerHost("h1", DockerHostArgs(host=HOST, images=IMAGES))
+        host = DockerHost("h1", DockerHostArgs(host=HOST))
         svc = DockerService("kafka", DockerServiceArgs(service=KAFKA, hosts={"h1": host},
-                                                       secrets=secrets, after={}))
+                                                       images=IMAGES, secrets=secrets, after={}))
         ctr = svc.containers["kafka-h1"]
         pulumi.Output.all(ctr.envs.is_secret(), ctr.uploads.is_secret()).apply(
             lambda v: seen.update(envs=v[0], uploads=v[1]))
@@ -128,18 +146,17 @@ def test_one_shot_failure_fails_the_update_with_its_output():
     _check_exit("couchdb-init-h1", None, None)  # unknown during preview
 
 
-SPECS = (SecretSpec("db_password", "password", 2), SecretSpec("guest_auth", "auth"),
-         SecretSpec("supplied_password", "password"),
-         SecretSpec("edge_tls_cert", "tls_cert"), SecretSpec("edge_tls_key", "tls_key"))
 TLS = TlsPlan("ow.example.com", ("10.0.0.5",), ("ow.example.com",))
+SPECS = (SecretSpec("db_password", "password", 2), SecretSpec("guest_auth", "auth"),
+         SecretSpec("supplied_password", "password"), SecretSpec("edge_tls_key", "tls_key"),
+         SecretSpec("edge_tls_cert", "tls_cert", key="edge_tls_key", tls=TLS))
 
 
 def test_secrets_generates_what_is_not_supplied():
     values = {}
 
     def declare():
-        s = Secrets("secrets", SecretsArgs(specs=SPECS, tls=TLS,
-                                           supplied={"supplied_password": "given"}))
+        s = Secrets("secrets", SecretsArgs(specs=SPECS, supplied={"supplied_password": "given"}))
         pulumi.Output.all(**s.values).apply(values.update)
         pulumi.Output.all(*[v.is_secret() for v in s.values.values()]).apply(
             lambda flags: values.update(all_secret=all(flags)))
@@ -163,7 +180,83 @@ def test_secrets_generates_what_is_not_supplied():
 
 def test_supplied_certificate_is_not_generated():
     def declare():
-        Secrets("secrets", SecretsArgs(specs=SPECS, tls=TLS, supplied={
+        Secrets("secrets", SecretsArgs(specs=SPECS, supplied={
             "supplied_password": "x", "edge_tls_cert": "CERT", "edge_tls_key": "KEY"}))
     run = run_pulumi(declare)
     assert not [r for r in run.mocks.resources if r["type"].startswith("tls:")]
+
+
+REG_TLS = TlsPlan("10.0.0.9", ("10.0.0.9",), ())
+
+
+def test_secrets_registry_ca_signs_the_registry_certificate_and_htpasswd_hashes():
+    specs = (SecretSpec("registry_password", "password"),
+             SecretSpec("registry_htpasswd", "htpasswd", source="registry_password", user="ow"),
+             SecretSpec("registry_ca_key", "tls_key"),
+             SecretSpec("registry_ca_cert", "ca_cert", key="registry_ca_key",
+                        tls=TlsPlan("OpenWhisk registry CA", (), ())),
+             SecretSpec("registry_tls_key", "tls_key"),
+             SecretSpec("registry_tls_cert", "tls_cert", key="registry_tls_key", tls=REG_TLS,
+                        ca="registry_ca_cert"))
+    values = {}
+
+    def declare():
+        s = Secrets("secrets", SecretsArgs(specs=specs))
+        pulumi.Output.all(**s.values).apply(values.update)
+    run = run_pulumi(declare)
+    ca = run.mocks.named("registry_ca_cert", "tls:index/selfSignedCert:SelfSignedCert")["inputs"]
+    assert (ca["isCaCertificate"], ca["allowedUses"], unwrap(ca["privateKeyPem"])) == (
+        True, ["cert_signing", "crl_signing", "digital_signature"], ("KEY-registry_ca_key", True))
+    req = run.mocks.named("registry_tls_cert", "tls:index/certRequest:CertRequest")["inputs"]
+    assert (req["ipAddresses"], req["subject"]["commonName"]) == (["10.0.0.9"], "10.0.0.9")
+    signed = run.mocks.named("registry_tls_cert", "tls:index/locallySignedCert:LocallySignedCert")
+    assert signed["inputs"]["caCertPem"] == "CERT-registry_ca_cert"
+    assert unwrap(signed["inputs"]["caPrivateKeyPem"]) == ("KEY-registry_ca_key", True)
+    assert values["registry_htpasswd"] == "ow:BCRYPT-registry_password"
+    assert values["registry_tls_cert"] == "SIGNED-registry_tls_cert"
+
+
+PIPELINE_IMAGES = (
+    ImagePlan("controller", "openwhisk/controller:1fae641", "core",
+              target="10.0.0.9:5000/openwhisk/controller:1fae641"),
+    ImagePlan("invoker", "openwhisk/invoker:1fae641", "core",
+              target="10.0.0.9:5000/builds/invoker:1fae641",
+              build=BuildPlan("../openwhisk/core/invoker", None, (("REV", "2"),), None,
+                              "linux/amd64")),
+    ImagePlan("registry", "registry:2.8.3", "service"),
+)
+
+
+def test_image_pipeline_mirrors_and_builds_into_the_registry():
+    refs = {}
+
+    def declare():
+        host = DockerHost("h1", DockerHostArgs(host=HOST))
+        p = ImagePipeline("images", ImagePipelineArgs(
+            images=PIPELINE_IMAGES, provider=host.provider, registry="10.0.0.9:5000",
+            username="ow", password=pulumi.Output.secret("pw")))
+        pulumi.Output.all(**p.refs).apply(refs.update)
+    run = run_pulumi(declare)
+    assert {(r["type"].split(":")[-1], r["name"]) for r in run.mocks.resources if r["custom"]
+            and not r["type"].startswith("pulumi:providers")} == {
+        ("RemoteImage", "mirror-controller"), ("Tag", "mirror-controller"),
+        ("RegistryImage", "mirror-controller"), ("Image", "build-invoker")}
+    assert run.mocks.named("mirror-controller", "docker:index/tag:Tag")["inputs"] == {
+        "sourceImage": fake_digest("openwhisk/controller:1fae641"),
+        "targetImage": "10.0.0.9:5000/openwhisk/controller:1fae641"}
+    pushed = run.mocks.named("mirror-controller", "docker:index/registryImage:RegistryImage")
+    assert pushed["inputs"] == {"name": "10.0.0.9:5000/openwhisk/controller:1fae641",
+                                "keepRemotely": True,
+                                "triggers": {"source": fake_digest("openwhisk/controller:1fae641")}}
+    built = run.mocks.named("build-invoker", "docker:index/image:Image")["inputs"]
+    assert built["imageName"] == "10.0.0.9:5000/builds/invoker:1fae641"
+    assert built["build"] == {"context": "../openwhisk/core/invoker", "args": {"REV": "2"},
+                              "platform": "linux/amd64"}
+    assert unwrap(built["registry"])[0]["server"] == "10.0.0.9:5000"
+    assert refs == {
+        "controller": "10.0.0.9:5000/openwhisk/controller@"
+                      + fake_digest("pushed:10.0.0.9:5000/openwhisk/controller:1fae641"),
+        "invoker": "10.0.0.9:5000/builds/invoker@" + fake_digest("built:" + json.dumps(
+            {"context": "../openwhisk/core/invoker", "args": {"REV": "2"}, "platform": "linux/amd64"},
+            sort_keys=True)),
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,11 @@ import config
 import runtimes
 from config import ConfigError, parse
 from tests.conftest import ROOT, load_stack_file
+
+#: The lists the messages enumerate, derived from the model so that new keys need no test edits.
+KNOWN_KEYS = ", ".join([*config.StackConfig.model_fields, *config.SECRET_KEYS])
+_roles = [repr(r) for r in typing.get_args(config.Role)]
+ROLES = ", ".join(_roles[:-1]) + " or " + _roles[-1]
 
 ALL_ROLES = ["couchdb", "zookeeper", "kafka", "controller", "invoker", "edge"]
 
@@ -86,9 +92,7 @@ CASES = [
     # unknown keys
     pytest.param(SINGLE, {"bogus": 1}, [
         "openwhisk:bogus: unknown key (got 1); remove it (pulumi config rm openwhisk:bogus) or fix its "
-        "spelling (known keys: platform, version, hosts, edge, invoker, controller, limits, runtimes, "
-        "activation_store, kafka, scheduler, couchdb, images, rotate, couchdb_admin_password, "
-        "edge_tls_cert, edge_tls_key)",
+        "spelling (known keys: " + KNOWN_KEYS + ")",
     ], id="unknown-top-level-key"),
     pytest.param(SINGLE, {"invokers": {"use_runc": True}}, [
         "openwhisk:invokers: unknown key (got {\"use_runc\": true}); rename it to 'invoker' or remove it "
@@ -132,9 +136,8 @@ CASES = [
         "digits or '-' (got 'Dev_1'); set it with pulumi config set --path 'hosts[0].name' <string>",
     ], id="host-name-pattern"),
     pytest.param(SINGLE, {"hosts[0].roles": ["couchdbb"]}, [
-        "openwhisk:hosts[0].roles[0]: expected 'couchdb', 'zookeeper', 'kafka', 'elasticsearch', 'etcd', "
-        "'controller', 'scheduler', 'invoker' or 'edge' (got 'couchdbb'); set it with pulumi config set "
-        "--path 'hosts[0].roles[0]' couchdb",
+        f"openwhisk:hosts[0].roles[0]: expected {ROLES} (got 'couchdbb'); set it with pulumi config "
+        "set --path 'hosts[0].roles[0]' couchdb",
     ], id="unknown-role"),
     pytest.param(SINGLE, {"hosts[0].roles": ["edge", "edge"]}, [
         "openwhisk:hosts[0].roles: role 'edge' is listed twice (got [\"edge\", \"edge\"]); list each role once",
@@ -414,9 +417,9 @@ def test_encrypted_value_on_a_plain_key_is_reported_without_its_value():
     assert problems(raw) == [
         "openwhisk:couchdb_pasword: unknown key (got an encrypted value); rename it to "
         "'couchdb_admin_password' or remove it (pulumi config rm openwhisk:couchdb_pasword)",
-        "openwhisk:version: stored encrypted, but only couchdb_admin_password, edge_tls_cert, "
-        "edge_tls_key are secrets (got an encrypted value); set it again without --secret, or move the "
-        "secret part to one of those keys",
+        f"openwhisk:version: stored encrypted, but only {', '.join(config.SECRET_KEYS)} are secrets "
+        "(got an encrypted value); set it again without --secret, or move the secret part to one of "
+        "those keys",
     ]
 
 
@@ -494,9 +497,7 @@ def test_every_problem_is_reported_at_once():
     })
     assert problems(raw) == [
         "openwhisk:bogus: unknown key (got true); remove it (pulumi config rm openwhisk:bogus) or fix its "
-        "spelling (known keys: platform, version, hosts, edge, invoker, controller, limits, runtimes, "
-        "activation_store, kafka, scheduler, couchdb, images, rotate, couchdb_admin_password, "
-        "edge_tls_cert, edge_tls_key)",
+        "spelling (known keys: " + KNOWN_KEYS + ")",
         "openwhisk:hosts[0].address: localhost is the container itself when used inside a container "
         f"(got 'localhost'); {ADDRESS_FIX}",
         "openwhisk:invoker.user_memory_mb: expected an integer (got 'lots'); set it with pulumi config "
@@ -617,9 +618,7 @@ def test_read_stack_config_separates_secrets_and_hides_encrypted_values():
         pulumi.runtime.set_all_config({})
     assert info.value.problems == [
         "openwhisk:guest_auth: unknown key (got an encrypted value); remove it (pulumi config rm "
-        "openwhisk:guest_auth) or fix its spelling (known keys: platform, version, hosts, edge, invoker, "
-        "controller, limits, runtimes, activation_store, kafka, scheduler, couchdb, images, rotate, "
-        "couchdb_admin_password, edge_tls_cert, edge_tls_key)",
+        "openwhisk:guest_auth) or fix its spelling (known keys: " + KNOWN_KEYS + ")",
         "openwhisk:edge_tls_key: a secret stored in plain text (got an unencrypted value); set it again "
         "with pulumi config set --secret edge_tls_key <value>",
         "openwhisk:edge_tls_key: set, but edge.tls is self-signed, so it would be ignored (got a "
@@ -627,3 +626,66 @@ def test_read_stack_config_separates_secrets_and_hides_encrypted_values():
         "openwhisk:edge_tls_key)",
     ]
     assert "hunter2" not in str(info.value) and "s3cret" not in str(info.value)
+
+
+# -- registry and builds ---------------------------------------------------------------------------
+
+REGISTRY_CASES = [
+    pytest.param({"registry.mode": "deploy"}, set(), [
+        "openwhisk:registry.mode: deploy needs exactly one host with the role 'registry' (got none); "
+        "give the role to one host",
+    ], id="deploy-without-registry-host"),
+    pytest.param({"hosts[0].roles": [*ALL_ROLES, "registry"]}, set(), [
+        "openwhisk:hosts[0].roles: role 'registry' is used only with registry.mode: deploy (got mode "
+        "'none'); remove the role or set registry.mode: deploy",
+    ], id="registry-role-without-deploy"),
+    pytest.param({"registry.mode": "external"}, set(), [
+        "openwhisk:registry.address: required with mode external (got none); set it with pulumi "
+        "config set --path 'registry.address' host:port",
+        "openwhisk:registry_password: required with registry.mode: external (got none); set it with "
+        "pulumi config set --secret registry_password",
+    ], id="external-without-address-and-password"),
+    pytest.param({"registry.mode": "external", "registry.address": "https://reg.example.com/v2"},
+                 {"registry_password"}, [
+        "openwhisk:registry.address: not a registry address (got 'https://reg.example.com/v2'); use "
+        "host[:port] without a scheme or path, e.g. registry.example.com:5000",
+    ], id="external-address-with-scheme"),
+    pytest.param({"registry.address": "reg.example.com"}, {"registry_password"}, [
+        "openwhisk:registry.address: used only with mode external (got 'reg.example.com'); remove it "
+        "or set registry.mode: external",
+        "openwhisk:registry_password: used only with registry.mode: external (got a secret value); "
+        "remove it (pulumi config rm openwhisk:registry_password); deploy mode generates its own",
+    ], id="address-and-password-without-external"),
+    pytest.param({"registry.mode": "external", "registry.address": "reg.example.com",
+                  "registry.build_host": "nope"}, {"registry_password"}, [
+        "openwhisk:registry.build_host: no such host (got 'nope'); use one of dev",
+    ], id="unknown-build-host"),
+    pytest.param({"builds": {"invoker": {"context": "tests/fixtures/invoker-build"}}}, set(), [
+        "openwhisk:builds: built images reach the hosts through a registry (got builds for invoker "
+        "with registry.mode 'none'); set registry.mode: deploy or external",
+    ], id="builds-without-registry"),
+    pytest.param({"registry.mode": "external", "registry.address": "reg.example.com",
+                  "builds": {"invoker": {"context": "no/such/dir"},
+                             "controller": {"context": "tests/fixtures/invoker-build",
+                                            "dockerfile": "Nope.dockerfile"}}},
+                 {"registry_password"}, [
+        "openwhisk:builds.controller.dockerfile: no such file in the context (got 'Nope.dockerfile'); "
+        "set dockerfile relative to 'tests/fixtures/invoker-build'",
+        "openwhisk:builds.invoker.context: not a directory (got 'no/such/dir'); point it at the build "
+        "context, relative to the project directory",
+    ], id="build-context-and-dockerfile-missing"),
+]
+
+
+@pytest.mark.parametrize(("changes", "secrets", "expected"), REGISTRY_CASES)
+def test_registry_problem_lines(changes, secrets, expected):
+    assert problems(change(SINGLE, changes), secret_keys=frozenset(secrets)) == expected
+
+
+def test_registry_configs_accepted():
+    deploy = change(SINGLE, {"hosts[0].roles": [*ALL_ROLES, "registry"], "registry.mode": "deploy",
+                             "builds": {"invoker": {"context": "tests/fixtures/invoker-build"}}})
+    assert parse(deploy, base_dir=ROOT).config.registry.mode == "deploy"
+    external = change(SINGLE, {"registry.mode": "external", "registry.address": "reg.example.com:443"})
+    st = parse(external, base_dir=ROOT, secret_keys=frozenset({"registry_password"}))
+    assert st.config.registry.address == "reg.example.com:443"

@@ -304,7 +304,8 @@ def test_edge_routes_to_every_controller_and_redirects():
     assert [(x.container, x.published) for x in edge.ports] == [(443, 8443), (80, 80)]
     assert p.api_host == "openwhisk.example.com:8443"
     assert p.endpoints["apiHost"] == "https://openwhisk.example.com:8443"
-    assert (p.tls.common_name, p.tls.dns_names, p.tls.ip_addresses) == (
+    tls = next(s for s in p.secrets if s.name == "edge_tls_cert").tls
+    assert (tls.common_name, tls.dns_names, tls.ip_addresses) == (
         "openwhisk.example.com", ("openwhisk.example.com",), ("10.0.0.11",))
     assert env(p, "invoker-1")["WHISK_API_HOST_NAME"] == "openwhisk.example.com"
     assert env(p, "invoker-1")["WHISK_API_HOST_PORT"] == "8443"
@@ -316,13 +317,27 @@ def test_images_are_pinned_and_prepulled_on_invoker_hosts():
     assert refs["controller"] == "openwhisk/controller:1fae641"
     assert refs["scheduler"] == "openwhisk/scheduler:1fae641"
     assert refs["runtime-openwhisk-action-nodejs-v20"] == "openwhisk/action-nodejs-v20:1.22.0"
-    hosts = {h.name: h.images for h in p.hosts}
-    assert hosts["inv-a"] == ("invoker", "runtime-openwhisk-action-nodejs-v18",
+    pulls: dict[str, list[str]] = {}
+    for s in p.services:
+        for host, keys in s.pulls().items():
+            pulls.setdefault(host, []).extend(keys)
+    assert pulls["inv-a"] == ["invoker", "runtime-openwhisk-action-nodejs-v18",
                               "runtime-openwhisk-action-nodejs-v20",
                               "runtime-openwhisk-action-python-v3.10",
                               "runtime-openwhisk-action-python-v3.11",
-                              "runtime-openwhisk-dockerskeleton")
-    assert hosts["core-b"] == ("controller", "scheduler", "zookeeper", "kafka", "etcd")
+                              "runtime-openwhisk-dockerskeleton"]
+    assert pulls["core-b"] == ["zookeeper", "kafka", "etcd", "controller", "scheduler"]
+
+
+def test_each_image_is_pulled_by_one_service_only():
+    """Pull resources are named <host>-<image>, so two services pulling one image would clash."""
+    p = planner.plan(cluster())
+    owners: dict[str, set[str]] = {}
+    for s in p.services:
+        for keys in s.pulls().values():
+            for k in keys:
+                owners.setdefault(k, set()).add(s.name)
+    assert {k: v for k, v in owners.items() if len(v) > 1} == {}
 
 
 def test_elasticsearch_store_keys_on_every_jvm_component():
