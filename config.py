@@ -628,6 +628,13 @@ def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
     out += _registry_checks(hosts, s.get("registry"), s.get("builds"), supplied, base_dir)
     if invoker is not None and manifest is not None:
         out += _memory_checks(hosts, invoker, manifest, s["runtimes"].manifest)
+    controller = s.get("controller")
+    controllers = sum("controller" in h.roles for h in hosts)
+    if controller is not None and controller.seed_count and controllers \
+            and controller.seed_count > controllers:
+        out.append(f"{NAMESPACE}:controller.seed_count: seed nodes are chosen among the "
+                   f"{controllers} controller(s), so at most {controllers} (got "
+                   f"{controller.seed_count}); lower it or give the controller role to more hosts")
     kafka = s.get("kafka")
     brokers = sum("kafka" in h.roles for h in hosts)
     if kafka is not None and brokers and kafka.replication_factor > brokers:

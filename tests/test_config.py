@@ -689,3 +689,10 @@ def test_registry_configs_accepted():
     external = change(SINGLE, {"registry.mode": "external", "registry.address": "reg.example.com:443"})
     st = parse(external, base_dir=ROOT, secret_keys=frozenset({"registry_password"}))
     assert st.config.registry.address == "reg.example.com:443"
+
+
+def test_seed_count_above_the_controller_count():
+    assert problems(change(MULTI, {"controller.seed_count": 3})) == [
+        "openwhisk:controller.seed_count: seed nodes are chosen among the 2 controller(s), so at most 2 "
+        "(got 3); lower it or give the controller role to more hosts"]
+    assert parse(change(MULTI, {"controller.seed_count": 2}), base_dir=ROOT)
