@@ -7,6 +7,7 @@ import pulumi
 import config
 import planner
 from components import OpenWhisk, OpenWhiskArgs
+from planner.diagram import mermaid
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -32,6 +33,7 @@ def main() -> None:
     pulumi.export("edgeCertificate", ow.edge_certificate)
     pulumi.export("endpoints", ow.endpoints)
     pulumi.export("images", ow.images)
+    pulumi.export("topology", mermaid(plan))
 
 
 if __name__ == "__main__":

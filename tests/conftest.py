@@ -173,11 +173,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.fixture
 def golden(request: pytest.FixtureRequest):
-    """Compare text with tests/golden/<name>, or rewrite it under --update-golden."""
+    """Compare text with <under>/<name> (default tests/golden), or rewrite it under --update-golden."""
     update = request.config.getoption("--update-golden")
 
-    def check(name: str, text: str) -> None:
-        path = ROOT / "tests" / "golden" / name
+    def check(name: str, text: str, *, under: str = "tests/golden") -> None:
+        path = ROOT / under / name
         if update:
             path.write_text(text)
         assert path.exists(), f"{path} missing; run pytest --update-golden and review the diff"

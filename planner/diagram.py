@@ -1,0 +1,37 @@
+"""A Mermaid flowchart of a plan: hosts as boxes, containers inside, dependencies as arrows.
+
+Pure text from the plan, so the diagram of a stack is known before anything is deployed and changes
+exactly when the topology does.
+"""
+
+from __future__ import annotations
+
+import re
+
+from planner.model import Plan
+
+
+def _node(key: str) -> str:
+    return re.sub(r"\W", "_", key)
+
+
+def mermaid(plan: Plan) -> str:
+    """`flowchart LR` with one subgraph per host; stores (with data volumes) drawn as cylinders."""
+    stateful = {c.key for c in plan.containers() if any(m.volume for m in c.mounts)}
+    lines = ["flowchart LR"]
+    for host in plan.hosts:
+        lines.append(f'  subgraph {_node("host_" + host.name)}["{host.name} ({host.address})"]')
+        for c in plan.containers():
+            if c.host != host.name:
+                continue
+            ports = ", ".join(str(p.published) for p in c.ports)
+            label = c.name + (f" :{ports}" if ports else "") + (" (init)" if c.one_shot else "")
+            shape = f'[("{label}")]' if c.key in stateful else f'["{label}"]'
+            lines.append(f"    {_node(c.key)}{shape}")
+        lines.append("  end")
+    lines.append(f'  clients(["wsk / clients"]) -->|"{plan.endpoints["apiHost"]}"| '
+                 f'{_node(next(c.key for c in plan.containers() if c.service == "edge"))}')
+    for c in plan.containers():
+        for dep in c.depends_on:
+            lines.append(f"  {_node(c.key)} --> {_node(dep)}")
+    return "\n".join(lines) + "\n"
