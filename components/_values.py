@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import pulumi
 
 from planner.images import ident
-from planner.model import Digests, Value
+from planner.model import Digests, Secret, Value
 
 Outputs = Mapping[str, pulumi.Output[str]]
 
@@ -28,7 +28,21 @@ def resolve(value: Value, secrets: Outputs, digests: Outputs | None = None) -> p
 
 
 def env_list(env: tuple[tuple[str, Value], ...], secrets: Outputs,
-             digests: Outputs | None = None) -> list[pulumi.Input[str]]:
-    """`KEY=value` strings in plan order (the plan sorts them, so diffs stay stable)."""
-    return [f"{k}={v}" if isinstance(v, str) else
-            pulumi.Output.concat(k, "=", resolve(v, secrets, digests)) for k, v in env]
+             digests: Outputs | None = None) -> pulumi.Input[list[str]]:
+    """`KEY=value` strings in plan order (the plan sorts them, so diffs stay stable).
+
+    One Output for the whole list, over the distinct secrets and digests it names: a container
+    with many secret entries costs one resolution, not one per entry. The list is secret as soon
+    as one entry is.
+    """
+    templates = [v for _, v in env if not isinstance(v, str)]
+    if not templates:
+        return [f"{k}={v}" for k, v in env]
+    by_ident = {ident(k): d for k, d in (digests or {}).items()}
+    names = sorted({n for t in templates for n in t.names})
+    inputs = {n: by_ident[n] if n.startswith("digest_") else secrets[n] for n in names}
+
+    def render(values: dict[str, str]) -> list[str]:
+        return [f"{k}={v if isinstance(v, str) else v.render(values)}" for k, v in env]
+    out = pulumi.Output.all(**inputs).apply(render)
+    return pulumi.Output.secret(out) if any(isinstance(t, Secret) for t in templates) else out

@@ -57,8 +57,8 @@ class DockerService(pulumi.ComponentResource):
                 parent=self, provider=args.hosts[v.host].provider, retain_on_delete=True))
         self.containers = {}
         for c in args.service.containers:
-            known = {**args.after, **self.containers}
-            self.containers[c.key] = self._container(c, args, volumes, [known[k] for k in c.depends_on])
+            deps = [self.containers.get(k) or args.after[k] for k in c.depends_on]
+            self.containers[c.key] = self._container(c, args, volumes, deps)
         self.register_outputs({"containers": {k: r.name for k, r in self.containers.items()}})
 
     def _container(self, c: Container, args: DockerServiceArgs, volumes: Mapping[str, docker.Volume],
