@@ -44,6 +44,7 @@ Rotatable = Literal[
     "couchdb_admin_password", "couchdb_controller_password", "couchdb_invoker_password",
     "couchdb_scheduler_password", "guest_auth", "system_auth", "controller_admin_password",
     "invoker_admin_password", "scheduler_admin_password", "elasticsearch_password",
+    "kafka_admin_password", "kafka_client_password",
 ]
 #: Generated secrets that `openwhisk:rotate` can rotate.
 ROTATABLE: tuple[str, ...] = get_args(Rotatable)
@@ -264,9 +265,18 @@ class ActivationStore(Model):
     """ElasticSearch index per namespace; `%s` becomes the namespace."""
 
 
+class KafkaSasl(Model):
+    """SASL authentication on the Kafka listener (SASL_PLAINTEXT: authenticated, not encrypted)."""
+
+    mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+    """PLAIN sends the password itself on every connection; SCRAM proves it without sending it."""
+
+
 class Kafka(Model):
     port: int = Field(default=9092, ge=1, le=65535)
     replication_factor: int = Field(default=1, ge=1)
+    sasl: KafkaSasl | None = None
+    """Authenticate brokers and clients with SASL; null (default) keeps the plaintext listener."""
 
 
 class Scheduler(Model):
@@ -444,7 +454,8 @@ def _pydantic_lines(err: ValidationError, prefix: tuple[Any, ...]) -> list[str]:
             lines.append(f"{path}: {ctx['what']} (got {_show(got)}); {ctx['fix']}")
         elif kind == "literal_error":
             choices = [a.strip("'") for a in re.split(r", | or ", ctx["expected"])]
-            close = difflib.get_close_matches(str(got), choices, n=1)
+            close = [c for c in choices if c.lower() == str(got).lower()] \
+                or difflib.get_close_matches(str(got), choices, n=1)
             lines.append(f"{path}: expected {ctx['expected']} (got {_show(got)}); "
                          f"{_set_hint(path, close[0] if close else '<value>')}")
         elif kind in ("greater_than_equal", "less_than_equal"):

@@ -8,39 +8,24 @@ the config alone, so the same config always yields the same plan.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 
 import runtimes
-from config import Host, Stack, StackConfig
+from config import Stack, StackConfig
 from planner import env as jvm
+from planner import kafka
 from planner.model import (
     Container, File, Health, HostPlan, ImagePlan, Mount, Plan, Port, Secret, SecretSpec, Service,
     TlsPlan, VolumePlan,
 )
 from planner.nginx import nginx_conf
 from planner.couchdb_init import couchdb_init_files
+from planner.placement import PREFIX, Placed
+from planner.placement import placed as _placed
 
 __all__ = ["plan"]
 
-PREFIX = "ow"
 COUCHDB_ADMIN_USER = "whisk_admin"
 JVM_PORT = 8080
-
-
-@dataclass(frozen=True)
-class Placed:
-    """A host carrying a role, with the instance id it gets there."""
-
-    host: Host
-    id: int
-
-    @property
-    def address(self) -> str:
-        return self.host.address
-
-
-def _placed(cfg: StackConfig, role: str) -> list[Placed]:
-    return [Placed(h, h.id or 0) for h in cfg.hosts_with(role)]
 
 
 def _invokers(cfg: StackConfig) -> list[Placed]:
@@ -81,7 +66,7 @@ def plan(stack: Stack) -> Plan:
     init_key = f"couchdb-init-{couch.host.name}"
     services.append(_couchdb(cfg, couch, db_users, init_key, couch_url))
     services.append(_zookeeper(zks))
-    services.append(_kafka(cfg, brokers, zks, zk_hosts))
+    services.append(kafka.service(cfg, brokers, zks, zk_hosts))
     if etcds:
         services.append(_etcd(etcds))
     if ess:
@@ -203,36 +188,6 @@ def _zookeeper(zks: list[Placed]) -> Service:
             health=Health(("CMD-SHELL", "zkServer.sh status"), wait=True),
         ))
     return Service("zookeeper", tuple(containers), tuple(volumes))
-
-
-def _kafka(cfg: StackConfig, brokers: list[Placed], zks: list[Placed], zk_hosts: str) -> Service:
-    containers, volumes = [], []
-    rf = str(cfg.kafka.replication_factor)
-    port = cfg.kafka.port
-    for b in brokers:
-        host = b.host.name
-        data = VolumePlan(f"kafka-{host}-data", host, f"{PREFIX}-kafka-data")
-        volumes.append(data)
-        containers.append(Container(
-            key=f"kafka-{host}", service="kafka", host=host, name=f"{PREFIX}-kafka", image="kafka",
-            env=(("KAFKA_ADVERTISED_LISTENERS", f"EXTERNAL://{b.address}:{port}"),
-                 ("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false"),
-                 ("KAFKA_BROKER_ID", str(b.id)),
-                 ("KAFKA_DEFAULT_REPLICATION_FACTOR", rf),
-                 ("KAFKA_INTER_BROKER_LISTENER_NAME", "EXTERNAL"),
-                 ("KAFKA_LISTENERS", f"EXTERNAL://0.0.0.0:{port}"),
-                 ("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "EXTERNAL:PLAINTEXT"),
-                 # A fixed log dir: the image's default embeds the container hostname, which
-                 # changes on every replacement and would orphan the data.
-                 ("KAFKA_LOG_DIRS", "/kafka/kafka-logs"),
-                 ("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", rf),
-                 ("KAFKA_ZOOKEEPER_CONNECT", zk_hosts)),
-            ports=(Port(port, port, "kafka"),),
-            mounts=(Mount("/kafka", volume=data.key),),
-            health=Health(("CMD-SHELL", f"bash -c '</dev/tcp/127.0.0.1/{port}'"), wait=True),
-            depends_on=tuple(f"zookeeper-{z.host.name}" for z in zks),
-        ))
-    return Service("kafka", tuple(containers), tuple(volumes))
 
 
 def _etcd(etcds: list[Placed]) -> Service:
@@ -395,6 +350,7 @@ def _secrets(cfg: StackConfig, db_users: list[str], es_store: bool) -> tuple[Sec
         names.append(("scheduler_admin_password", "password"))
     if es_store:
         names.append(("elasticsearch_password", "password"))
+    names += [(n, "password") for n in kafka.secret_names(cfg.kafka.sasl)]
     names += [("edge_tls_cert", "tls_cert"), ("edge_tls_key", "tls_key")]
     rotate = cfg.rotate
     return tuple(SecretSpec(n, k, rotate.get(n, 0)) for n, k in names)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from config import StackConfig
+from planner import kafka
 from planner.model import Secret, Value
 
 PKG = "org.apache.openwhisk.core"
@@ -71,6 +72,9 @@ def _common(ctx: Context, db_user: str) -> dict[str, Value]:
         "CONFIG_whisk_couchdb_databases_WhiskEntity": f"{prefix}whisks",
         "CONFIG_whisk_couchdb_databases_WhiskActivation": f"{prefix}activations",
     }
+    # Every Kafka client needs the same security keys; a component without them cannot even
+    # create its topics and crash-loops.
+    env |= kafka.client_env(cfg.kafka.sasl)
     if ctx.scheduler_mode:
         env |= {
             "CONFIG_whisk_cluster_name": "whisk",
