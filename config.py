@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, field_validator,
+)
 from pydantic_core import PydanticCustomError
 
+import extra_env as env_rules
 import runtimes
 
 NAMESPACE = "openwhisk"
@@ -221,6 +224,19 @@ class Edge(Model):
         return value
 
 
+def _env_text(value: Any) -> Any:
+    """YAML and `pulumi config set --path` turn true/5 into booleans and numbers; env wants text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+ExtraEnv = dict[str, Annotated[str, BeforeValidator(_env_text)]]
+"""Extra environment of a component, merged over the planned one (rules in extra_env.py)."""
+
+
 class Invoker(Model):
     """Invoker settings shared by every invoker (hosts may override some)."""
 
@@ -235,6 +251,14 @@ class Invoker(Model):
     """The daemon's root directory; its containers/ subdirectory holds activation logs."""
     http_port: int = Field(default=12001, ge=1, le=65000)
     """Host port of invoker id 0; invoker N publishes http_port + N."""
+    extra_env: ExtraEnv = {}
+    """Extra environment of every invoker; INVOKER_USE_RUNC here acts as use_runc."""
+
+    @property
+    def runc(self) -> bool:
+        """use_runc, or the stale INVOKER_USE_RUNC of extra_env that stands for it."""
+        translated = env_rules.parse_bool(self.extra_env.get("INVOKER_USE_RUNC", ""))
+        return self.use_runc if translated is None else translated
 
 
 class Controller(Model):
@@ -245,6 +269,8 @@ class Controller(Model):
     """Seed nodes are the K controllers with the lowest ids; default all."""
     downing: Literal["none", "split-brain-resolver"] = "none"
     """Automatic downing of unreachable members (auto-down no longer exists in Akka 2.6/Pekko)."""
+    extra_env: ExtraEnv = {}
+    """Extra environment of every controller."""
 
 
 class Limits(Model):
@@ -288,6 +314,8 @@ class Scheduler(Model):
     """Duration checker window (CONFIG_whisk_durationChecker_timeWindow)."""
     max_peek: int = Field(default=500, ge=1)
     """Invoker container-creation max peek."""
+    extra_env: ExtraEnv = {}
+    """Extra environment of every scheduler."""
 
 
 class CouchDB(Model):
@@ -582,6 +610,7 @@ def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
             out.append(f"{NAMESPACE}:{key}: set, but edge.tls is self-signed, so it would be "
                        f"ignored (got a secret value); set edge.tls: provided to use it, or remove "
                        f"it (pulumi config rm {NAMESPACE}:{key})")
+    out += _extra_env_checks(s, mode)
     if hosts is None or platform != "docker":
         return out
     out += _host_checks(hosts, mode, s.get("activation_store"))
@@ -593,6 +622,38 @@ def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
         out.append(f"{NAMESPACE}:kafka.replication_factor: more than the number of Kafka brokers, "
                    f"{brokers} (got {kafka.replication_factor}); lower it to at most {brokers} or "
                    f"give the kafka role to more hosts")
+    return out
+
+
+def _extra_env_checks(s: dict[str, Any], mode: str | None) -> list[str]:
+    """Each refused key of the components' extra_env (rules and reasons in extra_env.py)."""
+    out: list[str] = []
+    version: Version | None = s.get("version")
+    family = tag = None
+    if version is not None:
+        family = version.actor_system or (version.known.actor_system if version.known else None)
+        tag = version.tag
+    for section in env_rules.SECTIONS:
+        model = s.get(section)
+        if model is None:
+            continue
+        where = f"{NAMESPACE}:{section}.extra_env"
+        if section == "scheduler" and mode == "classic" and model.extra_env:
+            out.append(f"{where}: the stack runs in classic mode, which has no scheduler (got "
+                       f"{_show(sorted(model.extra_env))}); remove it or set version.mode: "
+                       f"scheduler")
+            continue
+        for key, value in model.extra_env.items():
+            if section == "invoker" and key in env_rules.TRANSLATED:
+                explicit = model.use_runc if "use_runc" in model.model_fields_set else None
+                found = env_rules.use_runc_problem(value, explicit)
+            else:
+                found = env_rules.check(section, key, value, family, tag)
+            if found is None:
+                continue
+            path = where if found.got else f"{where}.{key}"
+            got = found.got or ("a hidden value" if env_rules.looks_secret(key) else _show(value))
+            out.append(f"{path}: {found.what} (got {got}); {found.fix}")
     return out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 
+import extra_env as env_rules
 import runtimes
 from config import Stack, StackConfig
 from planner import env as jvm
@@ -124,6 +125,7 @@ def plan(stack: Stack) -> Plan:
             **({"elasticsearch": f"http://{es_hosts.split(',')[0]}"} if es_store else {}),
         },
         insecure_tls=cfg.edge.tls == "self-signed",
+        warnings=_warnings(cfg),
     )
 
 
@@ -263,7 +265,7 @@ def _jvm_container(service: str, p: Placed, http_port: int, remoting_port: int, 
 
 def _invoker(cfg: StackConfig, ctx: jvm.Context, p: Placed, api_host: str,
              depends_on: tuple[str, ...]) -> Container:
-    use_runc = cfg.invoker.use_runc if p.host.use_runc is None else p.host.use_runc
+    use_runc = cfg.invoker.runc if p.host.use_runc is None else p.host.use_runc
     memory = p.host.user_memory_mb or cfg.invoker.user_memory_mb
     mounts = [
         Mount("/var/run/docker.sock", host_path="/var/run/docker.sock"),
@@ -354,6 +356,12 @@ def _secrets(cfg: StackConfig, db_users: list[str], es_store: bool) -> tuple[Sec
     names += [("edge_tls_cert", "tls_cert"), ("edge_tls_key", "tls_key")]
     rotate = cfg.rotate
     return tuple(SecretSpec(n, k, rotate.get(n, 0)) for n, k in names)  # type: ignore[arg-type]
+
+
+def _warnings(cfg: StackConfig) -> tuple[str, ...]:
+    """Config that works as intended but should be written differently."""
+    stale = cfg.invoker.extra_env.get("INVOKER_USE_RUNC")
+    return (env_rules.use_runc_warning(stale),) if stale is not None else ()
 
 
 def _tls(api_host: str, edge_address: str) -> TlsPlan:

@@ -6,8 +6,10 @@ dead keys such as INVOKER_USE_RUNC, CONTROLLER_INSTANCES or DB_* never appear.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+import extra_env as env_rules
 from config import StackConfig
 from planner import kafka
 from planner.model import Secret, Value
@@ -95,6 +97,11 @@ def _common(ctx: Context, db_user: str) -> dict[str, Value]:
     return env
 
 
+def _with_extra(env: dict[str, Value], extra: Mapping[str, str]) -> dict[str, Value]:
+    """`extra_env` merged over the plan (config has refused the keys the plan owns)."""
+    return env | {k: v for k, v in extra.items() if k not in env_rules.TRANSLATED}
+
+
 def _remoting(ctx: Context, system: str, address: str, port: int,
               seeds: list[tuple[str, int]]) -> dict[str, Value]:
     """Actor-system remoting: advertise the host's static address and fixed port, bind on all."""
@@ -145,7 +152,7 @@ def controller_env(ctx: Context, address: str, seeds: list[tuple[str, int]]) -> 
         env[f"CONFIG_{cfg.actor_system}_cluster_downingProviderClass"] = SBR[cfg.actor_system]
     if controller_reads_admin_auth(cfg):
         env |= _admin(ctx, "controller")
-    return env
+    return _with_extra(env, cfg.controller.extra_env)
 
 
 def scheduler_env(ctx: Context, address: str, seeds: list[tuple[str, int]]) -> dict[str, Value]:
@@ -164,7 +171,7 @@ def scheduler_env(ctx: Context, address: str, seeds: list[tuple[str, int]]) -> d
     if known is not None and known.scheduler_needs_zookeeper:
         env["ZOOKEEPER_HOSTS"] = ctx.zk_hosts
     env |= _remoting(ctx, "scheduler-actor-system", address, s.remoting_port, seeds)
-    return env | _admin(ctx, "scheduler")
+    return _with_extra(env | _admin(ctx, "scheduler"), s.extra_env)
 
 
 def invoker_env(ctx: Context, api_host: str, use_runc: bool, user_memory_mb: int) -> dict[str, Value]:
@@ -183,4 +190,4 @@ def invoker_env(ctx: Context, api_host: str, use_runc: bool, user_memory_mb: int
     }
     if ctx.scheduler_mode:
         env["CONFIG_whisk_invoker_containerCreation_maxPeek"] = str(cfg.scheduler.max_peek)
-    return env | _admin(ctx, "invoker")
+    return _with_extra(env | _admin(ctx, "invoker"), cfg.invoker.extra_env)

@@ -166,6 +166,8 @@ class Plan:
     """Plain (non-secret) endpoints to export."""
     insecure_tls: bool = True
     """True when the edge certificate is self-signed (wsk needs -i)."""
+    warnings: tuple[str, ...] = ()
+    """Config that works but should be changed, one line each; logged before anything is declared."""
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)
