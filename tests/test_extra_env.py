@@ -221,9 +221,9 @@ PLANS = "overrides a key the program plans"
 HOSTS = "change the hosts' roles or addresses instead"
 
 PLANNED = [
-    ("controller", "PORT", f": the HTTP port inside the container stays 8080 (got '9000'); set "
+    ("controller", "PORT", ": the HTTP port inside the container stays 8080 (got '9000'); set "
      "controller.http_port to change the port published on the host"),
-    ("invoker", "PORT", f": the HTTP port inside the container stays 8080 (got '9000'); set "
+    ("invoker", "PORT", ": the HTTP port inside the container stays 8080 (got '9000'); set "
      "invoker.http_port to change the port published on the host"),
     ("scheduler", "KAFKA_HOSTS", f" from the hosts with the kafka role and kafka.port (got '9000'); "
      f"{HOSTS}"),
