@@ -20,6 +20,8 @@ def main() -> None:
         raise pulumi.RunError(f"{len(err.problems)} problem(s) in the stack config of "
                               f"'{pulumi.get_stack()}'; nothing was created:\n{lines}") from None
     plan = planner.plan(stack)
+    for warning in plan.warnings:
+        pulumi.log.warn(warning)
     cfg = pulumi.Config(config.NAMESPACE)
     supplied = {key: cfg.require_secret(key) for key in sorted(stack.supplied_secrets)}
     ow = OpenWhisk("openwhisk", OpenWhiskArgs(plan=plan, supplied_secrets=supplied,

@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, field_validator,
+)
 from pydantic_core import PydanticCustomError
 
+import extra_env as env_rules
 import runtimes
 
 NAMESPACE = "openwhisk"
@@ -45,7 +48,7 @@ Rotatable = Literal[
     "couchdb_admin_password", "couchdb_controller_password", "couchdb_invoker_password",
     "couchdb_scheduler_password", "guest_auth", "system_auth", "controller_admin_password",
     "invoker_admin_password", "scheduler_admin_password", "elasticsearch_password",
-    "registry_password",
+    "registry_password", "kafka_admin_password", "kafka_client_password",
 ]
 #: Generated secrets that `openwhisk:rotate` can rotate.
 ROTATABLE: tuple[str, ...] = get_args(Rotatable)
@@ -222,6 +225,19 @@ class Edge(Model):
         return value
 
 
+def _env_text(value: Any) -> Any:
+    """YAML and `pulumi config set --path` turn true/5 into booleans and numbers; env wants text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+ExtraEnv = dict[str, Annotated[str, BeforeValidator(_env_text)]]
+"""Extra environment of a component, merged over the planned one (rules in extra_env.py)."""
+
+
 class Invoker(Model):
     """Invoker settings shared by every invoker (hosts may override some)."""
 
@@ -236,6 +252,14 @@ class Invoker(Model):
     """The daemon's root directory; its containers/ subdirectory holds activation logs."""
     http_port: int = Field(default=12001, ge=1, le=65000)
     """Host port of invoker id 0; invoker N publishes http_port + N."""
+    extra_env: ExtraEnv = {}
+    """Extra environment of every invoker; INVOKER_USE_RUNC here acts as use_runc."""
+
+    @property
+    def runc(self) -> bool:
+        """use_runc, or the stale INVOKER_USE_RUNC of extra_env that stands for it."""
+        translated = env_rules.parse_bool(self.extra_env.get("INVOKER_USE_RUNC", ""))
+        return self.use_runc if translated is None else translated
 
 
 class Controller(Model):
@@ -246,6 +270,8 @@ class Controller(Model):
     """Seed nodes are the K controllers with the lowest ids; default all."""
     downing: Literal["none", "split-brain-resolver"] = "none"
     """Automatic downing of unreachable members (auto-down no longer exists in Akka 2.6/Pekko)."""
+    extra_env: ExtraEnv = {}
+    """Extra environment of every controller."""
 
 
 class Limits(Model):
@@ -266,9 +292,18 @@ class ActivationStore(Model):
     """ElasticSearch index per namespace; `%s` becomes the namespace."""
 
 
+class KafkaSasl(Model):
+    """SASL authentication on the Kafka listener (SASL_PLAINTEXT: authenticated, not encrypted)."""
+
+    mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+    """PLAIN sends the password itself on every connection; SCRAM proves it without sending it."""
+
+
 class Kafka(Model):
     port: int = Field(default=9092, ge=1, le=65535)
     replication_factor: int = Field(default=1, ge=1)
+    sasl: KafkaSasl | None = None
+    """Authenticate brokers and clients with SASL; null (default) keeps the plaintext listener."""
 
 
 class Scheduler(Model):
@@ -280,6 +315,8 @@ class Scheduler(Model):
     """Duration checker window (CONFIG_whisk_durationChecker_timeWindow)."""
     max_peek: int = Field(default=500, ge=1)
     """Invoker container-creation max peek."""
+    extra_env: ExtraEnv = {}
+    """Extra environment of every scheduler."""
 
 
 class CouchDB(Model):
@@ -495,7 +532,8 @@ def _pydantic_lines(err: ValidationError, prefix: tuple[Any, ...]) -> list[str]:
             lines.append(f"{path}: {ctx['what']} (got {_show(got)}); {ctx['fix']}")
         elif kind == "literal_error":
             choices = [a.strip("'") for a in re.split(r", | or ", ctx["expected"])]
-            close = difflib.get_close_matches(str(got), choices, n=1)
+            close = [c for c in choices if c.lower() == str(got).lower()] \
+                or difflib.get_close_matches(str(got), choices, n=1)
             lines.append(f"{path}: expected {ctx['expected']} (got {_show(got)}); "
                          f"{_set_hint(path, close[0] if close else '<value>')}")
         elif kind in ("greater_than_equal", "less_than_equal"):
@@ -622,6 +660,7 @@ def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
             out.append(f"{NAMESPACE}:{key}: set, but edge.tls is self-signed, so it would be "
                        f"ignored (got a secret value); set edge.tls: provided to use it, or remove "
                        f"it (pulumi config rm {NAMESPACE}:{key})")
+    out += _extra_env_checks(s, mode)
     if hosts is None or platform != "docker":
         return out
     out += _host_checks(hosts, mode, s.get("activation_store"))
@@ -641,6 +680,38 @@ def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
         out.append(f"{NAMESPACE}:kafka.replication_factor: more than the number of Kafka brokers, "
                    f"{brokers} (got {kafka.replication_factor}); lower it to at most {brokers} or "
                    f"give the kafka role to more hosts")
+    return out
+
+
+def _extra_env_checks(s: dict[str, Any], mode: str | None) -> list[str]:
+    """Each refused key of the components' extra_env (rules and reasons in extra_env.py)."""
+    out: list[str] = []
+    version: Version | None = s.get("version")
+    family = tag = None
+    if version is not None:
+        family = version.actor_system or (version.known.actor_system if version.known else None)
+        tag = version.tag
+    for section in env_rules.SECTIONS:
+        model = s.get(section)
+        if model is None:
+            continue
+        where = f"{NAMESPACE}:{section}.extra_env"
+        if section == "scheduler" and mode == "classic" and model.extra_env:
+            out.append(f"{where}: the stack runs in classic mode, which has no scheduler (got "
+                       f"{_show(sorted(model.extra_env))}); remove it or set version.mode: "
+                       f"scheduler")
+            continue
+        for key, value in model.extra_env.items():
+            if section == "invoker" and key in env_rules.TRANSLATED:
+                explicit = model.use_runc if "use_runc" in model.model_fields_set else None
+                found = env_rules.use_runc_problem(value, explicit)
+            else:
+                found = env_rules.check(section, key, value, family, tag)
+            if found is None:
+                continue
+            path = where if found.got else f"{where}.{key}"
+            got = found.got or ("a hidden value" if env_rules.looks_secret(key) else _show(value))
+            out.append(f"{path}: {found.what} (got {got}); {found.fix}")
     return out
 
 

@@ -8,10 +8,12 @@ the config alone, so the same config always yields the same plan.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from config import Host, Stack, StackConfig
+import extra_env as env_rules
+from config import Stack, StackConfig
 from planner import env as jvm
+from planner import kafka
 from planner.images import manifest_value, plan_images
 from planner.model import (
     Container, File, Health, HostPlan, ImagePlan, Mount, Plan, Port, RegistryPlan, Secret,
@@ -19,28 +21,13 @@ from planner.model import (
 )
 from planner.nginx import nginx_conf
 from planner.couchdb_init import couchdb_init_files
+from planner.placement import PREFIX, Placed
+from planner.placement import placed as _placed
 
 __all__ = ["plan"]
 
-PREFIX = "ow"
 COUCHDB_ADMIN_USER = "whisk_admin"
 JVM_PORT = 8080
-
-
-@dataclass(frozen=True)
-class Placed:
-    """A host carrying a role, with the instance id it gets there."""
-
-    host: Host
-    id: int
-
-    @property
-    def address(self) -> str:
-        return self.host.address
-
-
-def _placed(cfg: StackConfig, role: str) -> list[Placed]:
-    return [Placed(h, h.id or 0) for h in cfg.hosts_with(role)]
 
 
 def _invokers(cfg: StackConfig) -> list[Placed]:
@@ -91,7 +78,7 @@ def plan(stack: Stack) -> Plan:
     init_key = f"couchdb-init-{couch.host.name}"
     services.append(_couchdb(cfg, couch, db_users, init_key, couch_url))
     services.append(_zookeeper(zks))
-    services.append(_kafka(cfg, brokers, zks, zk_hosts))
+    services.append(kafka.service(cfg, brokers, zks, zk_hosts))
     if etcds:
         services.append(_etcd(etcds))
     if ess:
@@ -150,6 +137,7 @@ def plan(stack: Stack) -> Plan:
         },
         insecure_tls=cfg.edge.tls == "self-signed",
         registry=registry,
+        warnings=_warnings(cfg),
     )
 
 
@@ -214,36 +202,6 @@ def _zookeeper(zks: list[Placed]) -> Service:
             health=Health(("CMD-SHELL", "zkServer.sh status"), wait=True),
         ))
     return Service("zookeeper", tuple(containers), tuple(volumes))
-
-
-def _kafka(cfg: StackConfig, brokers: list[Placed], zks: list[Placed], zk_hosts: str) -> Service:
-    containers, volumes = [], []
-    rf = str(cfg.kafka.replication_factor)
-    port = cfg.kafka.port
-    for b in brokers:
-        host = b.host.name
-        data = VolumePlan(f"kafka-{host}-data", host, f"{PREFIX}-kafka-data")
-        volumes.append(data)
-        containers.append(Container(
-            key=f"kafka-{host}", service="kafka", host=host, name=f"{PREFIX}-kafka", image="kafka",
-            env=(("KAFKA_ADVERTISED_LISTENERS", f"EXTERNAL://{b.address}:{port}"),
-                 ("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false"),
-                 ("KAFKA_BROKER_ID", str(b.id)),
-                 ("KAFKA_DEFAULT_REPLICATION_FACTOR", rf),
-                 ("KAFKA_INTER_BROKER_LISTENER_NAME", "EXTERNAL"),
-                 ("KAFKA_LISTENERS", f"EXTERNAL://0.0.0.0:{port}"),
-                 ("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "EXTERNAL:PLAINTEXT"),
-                 # A fixed log dir: the image's default embeds the container hostname, which
-                 # changes on every replacement and would orphan the data.
-                 ("KAFKA_LOG_DIRS", "/kafka/kafka-logs"),
-                 ("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", rf),
-                 ("KAFKA_ZOOKEEPER_CONNECT", zk_hosts)),
-            ports=(Port(port, port, "kafka"),),
-            mounts=(Mount("/kafka", volume=data.key),),
-            health=Health(("CMD-SHELL", f"bash -c '</dev/tcp/127.0.0.1/{port}'"), wait=True),
-            depends_on=tuple(f"zookeeper-{z.host.name}" for z in zks),
-        ))
-    return Service("kafka", tuple(containers), tuple(volumes))
 
 
 def _etcd(etcds: list[Placed]) -> Service:
@@ -319,7 +277,7 @@ def _jvm_container(service: str, p: Placed, http_port: int, remoting_port: int, 
 
 def _invoker(cfg: StackConfig, ctx: jvm.Context, p: Placed, api_host: str,
              depends_on: tuple[str, ...]) -> Container:
-    use_runc = cfg.invoker.use_runc if p.host.use_runc is None else p.host.use_runc
+    use_runc = cfg.invoker.runc if p.host.use_runc is None else p.host.use_runc
     memory = p.host.user_memory_mb or cfg.invoker.user_memory_mb
     mounts = [
         Mount("/var/run/docker.sock", host_path="/var/run/docker.sock"),
@@ -377,6 +335,7 @@ def _secrets(cfg: StackConfig, db_users: list[str], es_store: bool, edge_tls: Tl
         specs.append(SecretSpec("scheduler_admin_password", "password"))
     if es_store:
         specs.append(SecretSpec("elasticsearch_password", "password"))
+    specs += [SecretSpec(n, "password") for n in kafka.secret_names(cfg.kafka.sasl)]
     specs += [SecretSpec("edge_tls_key", "tls_key"),
               SecretSpec("edge_tls_cert", "tls_cert", key="edge_tls_key", tls=edge_tls)]
     if registry is not None:
@@ -429,6 +388,12 @@ def _registry_service(cfg: StackConfig, p: Placed) -> Service:
         # The image is a small Alpine system: BusyBox netstat is there, curl is not.
         health=Health(("CMD-SHELL", "netstat -ltn | grep -q ':5000 '"), wait=True, start_period_s=5),
     ),), (data,))
+
+
+def _warnings(cfg: StackConfig) -> tuple[str, ...]:
+    """Config that works as intended but should be written differently."""
+    stale = cfg.invoker.extra_env.get("INVOKER_USE_RUNC")
+    return (env_rules.use_runc_warning(stale),) if stale is not None else ()
 
 
 def _tls(api_host: str, edge_address: str) -> TlsPlan:

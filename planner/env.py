@@ -6,9 +6,12 @@ dead keys such as INVOKER_USE_RUNC, CONTROLLER_INSTANCES or DB_* never appear.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+import extra_env as env_rules
 from config import StackConfig
+from planner import kafka
 from planner.model import Secret, Value
 
 PKG = "org.apache.openwhisk.core"
@@ -73,6 +76,9 @@ def _common(ctx: Context, db_user: str) -> dict[str, Value]:
         "CONFIG_whisk_couchdb_databases_WhiskEntity": f"{prefix}whisks",
         "CONFIG_whisk_couchdb_databases_WhiskActivation": f"{prefix}activations",
     }
+    # Every Kafka client needs the same security keys; a component without them cannot even
+    # create its topics and crash-loops.
+    env |= kafka.client_env(cfg.kafka.sasl)
     if ctx.scheduler_mode:
         env |= {
             "CONFIG_whisk_cluster_name": "whisk",
@@ -91,6 +97,11 @@ def _common(ctx: Context, db_user: str) -> dict[str, Value]:
             "CONFIG_whisk_activationStore_elasticsearch_password": Secret.of("elasticsearch_password"),
         }
     return env
+
+
+def _with_extra(env: dict[str, Value], extra: Mapping[str, str]) -> dict[str, Value]:
+    """`extra_env` merged over the plan (config has refused the keys the plan owns)."""
+    return env | {k: v for k, v in extra.items() if k not in env_rules.TRANSLATED}
 
 
 def _remoting(ctx: Context, system: str, address: str, port: int,
@@ -143,7 +154,7 @@ def controller_env(ctx: Context, address: str, seeds: list[tuple[str, int]]) -> 
         env[f"CONFIG_{cfg.actor_system}_cluster_downingProviderClass"] = SBR[cfg.actor_system]
     if controller_reads_admin_auth(cfg):
         env |= _admin(ctx, "controller")
-    return env
+    return _with_extra(env, cfg.controller.extra_env)
 
 
 def scheduler_env(ctx: Context, address: str, seeds: list[tuple[str, int]]) -> dict[str, Value]:
@@ -162,7 +173,7 @@ def scheduler_env(ctx: Context, address: str, seeds: list[tuple[str, int]]) -> d
     if known is not None and known.scheduler_needs_zookeeper:
         env["ZOOKEEPER_HOSTS"] = ctx.zk_hosts
     env |= _remoting(ctx, "scheduler-actor-system", address, s.remoting_port, seeds)
-    return env | _admin(ctx, "scheduler")
+    return _with_extra(env | _admin(ctx, "scheduler"), s.extra_env)
 
 
 def invoker_env(ctx: Context, api_host: str, use_runc: bool, user_memory_mb: int) -> dict[str, Value]:
@@ -183,4 +194,4 @@ def invoker_env(ctx: Context, api_host: str, use_runc: bool, user_memory_mb: int
         env["CONFIG_whisk_invoker_containerCreation_maxPeek"] = str(cfg.scheduler.max_peek)
     if ctx.runtimes_registry:
         env["CONFIG_whisk_containerFactory_runtimesRegistry_url"] = ctx.runtimes_registry
-    return env | _admin(ctx, "invoker")
+    return _with_extra(env | _admin(ctx, "invoker"), cfg.invoker.extra_env)

@@ -219,6 +219,8 @@ class Plan:
     """True when the edge certificate is self-signed (wsk needs -i)."""
     registry: RegistryPlan | None = None
     """The private registry every image goes through, if any."""
+    warnings: tuple[str, ...] = ()
+    """Config that works but should be changed, one line each; logged before anything is declared."""
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)

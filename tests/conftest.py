@@ -194,3 +194,34 @@ def inventory(run: "Run") -> str:
 @pytest.fixture
 def dev_stack() -> tuple[dict[str, Any], dict[str, str]]:
     return load_stack_file("dev")
+
+
+def plan_problems(plan: Any) -> list[str]:
+    """Rules every plan keeps, whatever its config; one line per broken rule."""
+    from planner.model import Secret  # noqa: PLC0415
+
+    out = []
+    for c in plan.containers():
+        for key, value in c.env:
+            text = value.template if isinstance(value, Secret) else value
+            # transformEnvironment.sh wraps each CONFIG_ value in single quotes on the JVM command line.
+            if key.startswith("CONFIG_") and "'" in text:
+                out.append(f"{c.key}: {key} contains a single quote")
+            # The Kafka image's start script writes KAFKA_* into server.properties with sed s@...@.
+            if c.image == "kafka" and key.startswith("KAFKA_") and "@" in text:
+                out.append(f"{c.key}: {key} contains '@'")
+    return out
+
+
+@pytest.fixture(autouse=True)
+def every_plan_keeps_the_invariants(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Check `plan_problems` on every plan any test builds, the whole-program runs included."""
+    import planner  # noqa: PLC0415
+
+    original = planner.plan
+
+    def checked(stack: Any) -> Any:
+        plan = original(stack)
+        assert plan_problems(plan) == []
+        return plan
+    monkeypatch.setattr(planner, "plan", checked)

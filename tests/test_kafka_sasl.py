@@ -1,0 +1,444 @@
+"""Kafka SASL: config, exact broker and client settings, the SCRAM users step and its script."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import config
+import planner
+from planner.model import File, Secret
+from tests.conftest import ROOT, load_stack_file, plan_problems, run_program, unwrap
+from tests.test_config import SINGLE, change, problems
+from tests.test_planner import cluster, env, stack
+
+CONTAINER = "docker:index/container:Container"
+MECHANISMS = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+ZK = "10.0.0.11:2181,10.0.0.12:2181,10.0.0.13:2181"
+ZK_KEYS = ("zookeeper-core-a", "zookeeper-core-b", "zookeeper-core-c")
+JAAS = "/etc/ow-kafka/kafka_server_jaas.conf"
+SCRIPT = ROOT / "components" / "assets" / "kafka" / "scram-users.sh"
+
+
+def sasl_cluster(mechanism: str, **over):
+    return cluster(kafka={"replication_factor": 3, "sasl": {"mechanism": mechanism}}, **over)
+
+
+def container(plan, key):
+    return next(c for c in plan.containers() if c.key == key)
+
+
+def module(mechanism: str) -> str:
+    kind = "scram.ScramLoginModule" if mechanism.startswith("SCRAM") else "plain.PlainLoginModule"
+    return f"org.apache.kafka.common.security.{kind}"
+
+
+# -- config --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    pytest.param({"kafka.sasl": {"mechanism": "SCRAM-SHA-1"}}, [
+        "openwhisk:kafka.sasl.mechanism: expected 'PLAIN', 'SCRAM-SHA-256' or 'SCRAM-SHA-512' (got "
+        "'SCRAM-SHA-1'); set it with pulumi config set --path 'kafka.sasl.mechanism' SCRAM-SHA-512",
+    ], id="unknown-mechanism"),
+    pytest.param({"kafka.sasl": {"mechanism": "scram-sha-256"}}, [
+        "openwhisk:kafka.sasl.mechanism: expected 'PLAIN', 'SCRAM-SHA-256' or 'SCRAM-SHA-512' (got "
+        "'scram-sha-256'); set it with pulumi config set --path 'kafka.sasl.mechanism' SCRAM-SHA-256",
+    ], id="lower-case-mechanism"),
+    pytest.param({"kafka.sasl": {}}, [
+        "openwhisk:kafka.sasl.mechanism: required key is missing (got none); set it with pulumi config "
+        "set --path 'kafka.sasl.mechanism' <value>",
+    ], id="mechanism-missing"),
+    pytest.param({"kafka.sasl": "SCRAM-SHA-512"}, [
+        "openwhisk:kafka.sasl: expected a map of keys (got 'SCRAM-SHA-512'); fix it in the stack file, "
+        "or set each key with pulumi config set --path 'kafka.sasl.<key>' <value>",
+    ], id="not-a-map"),
+    pytest.param({"kafka.sasl": {"mechanism": "PLAIN", "tls": True}}, [
+        "openwhisk:kafka.sasl.tls: unknown key (got true); remove it (pulumi config rm --path "
+        "'kafka.sasl.tls') or fix its spelling (known keys: mechanism)",
+    ], id="unknown-key"),
+])
+def test_sasl_config_problems(changes, expected):
+    assert problems(change(SINGLE, changes)) == expected
+
+
+def test_sasl_defaults_to_plaintext_and_accepts_each_mechanism():
+    assert config.parse(SINGLE, base_dir=ROOT).config.kafka.sasl is None
+    for m in MECHANISMS:
+        cfg = config.parse(change(SINGLE, {"kafka.sasl": {"mechanism": m}}), base_dir=ROOT).config
+        assert cfg.kafka.sasl == config.KafkaSasl(mechanism=m)
+
+
+def test_kafka_secrets_are_rotatable():
+    assert {"kafka_admin_password", "kafka_client_password"} <= set(config.ROTATABLE)
+    cfg = config.parse(change(SINGLE, {"rotate": {"kafka_client_password": 3}}), base_dir=ROOT).config
+    assert cfg.rotate == {"kafka_client_password": 3}
+
+
+# -- JVM clients ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_every_jvm_client_gets_the_sasl_keys(mechanism):
+    p = planner.plan(sasl_cluster(mechanism))
+    jvm = [c for c in p.containers() if c.service in ("controller", "scheduler", "invoker")]
+    assert [c.key for c in jvm] == [
+        "controller-core-a", "controller-core-b", "controller-core-c",
+        "scheduler-core-a", "scheduler-core-b", "scheduler-core-c",
+        "invoker-0", "invoker-1", "invoker-2"]
+    expected = {
+        "CONFIG_whisk_kafka_common_securityProtocol": "SASL_PLAINTEXT",
+        "CONFIG_whisk_kafka_common_saslMechanism": mechanism,
+        "CONFIG_whisk_kafka_common_saslJaasConfig": Secret(
+            f'{module(mechanism)} required username="openwhisk" password="${{kafka_client_password}}";'),
+    }
+    for c in jvm:
+        e = c.env_dict()
+        assert {k: e[k] for k in e if k.startswith("CONFIG_whisk_kafka_common_")} == expected, c.key
+
+
+def test_without_sasl_no_client_gets_kafka_security_keys():
+    for p in (planner.plan(stack()), planner.plan(cluster())):
+        assert not [(c.key, k) for c in p.containers() for k, _ in c.env
+                    if k.startswith("CONFIG_whisk_kafka_common_")]
+
+
+def test_the_client_jaas_line_survives_the_jvm_command_line():
+    e = env(planner.plan(sasl_cluster("SCRAM-SHA-512")), "invoker-2")
+    line = e["CONFIG_whisk_kafka_common_saslJaasConfig"]
+    assert "'" not in line.template and line.names == ("kafka_client_password",)
+    assert line.render({"kafka_client_password": "Abc123"}) == (
+        'org.apache.kafka.common.security.scram.ScramLoginModule required username="openwhisk" '
+        'password="Abc123";')
+
+
+# -- brokers -------------------------------------------------------------------------------------
+
+PLAINTEXT_BROKER_B = {
+    "KAFKA_ADVERTISED_LISTENERS": "EXTERNAL://10.0.0.12:9092",
+    "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
+    "KAFKA_BROKER_ID": "1",
+    "KAFKA_DEFAULT_REPLICATION_FACTOR": "3",
+    "KAFKA_INTER_BROKER_LISTENER_NAME": "EXTERNAL",
+    "KAFKA_LISTENERS": "EXTERNAL://0.0.0.0:9092",
+    "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "EXTERNAL:PLAINTEXT",
+    "KAFKA_LOG_DIRS": "/kafka/kafka-logs",
+    "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "3",
+    "KAFKA_ZOOKEEPER_CONNECT": ZK,
+}
+
+JAAS_PLAIN = """KafkaServer {
+    org.apache.kafka.common.security.plain.PlainLoginModule required
+    username="admin"
+    password="${kafka_admin_password}"
+    user_admin="${kafka_admin_password}"
+    user_openwhisk="${kafka_client_password}";
+};
+"""
+
+JAAS_SCRAM = """KafkaServer {
+    org.apache.kafka.common.security.scram.ScramLoginModule required
+    username="admin"
+    password="${kafka_admin_password}";
+};
+"""
+
+
+def test_plaintext_broker_is_unchanged():
+    broker = container(planner.plan(cluster()), "kafka-core-b")
+    assert broker.env_dict() == PLAINTEXT_BROKER_B
+    assert list(broker.env) == sorted(broker.env)
+    assert (broker.files, broker.depends_on) == ((), ZK_KEYS)
+    assert [c.key for c in planner.plan(cluster()).service("kafka").containers] == [
+        "kafka-core-a", "kafka-core-b", "kafka-core-c"]
+
+
+@pytest.mark.parametrize(("mechanism", "jaas"), [
+    ("PLAIN", JAAS_PLAIN), ("SCRAM-SHA-256", JAAS_SCRAM), ("SCRAM-SHA-512", JAAS_SCRAM)])
+def test_sasl_broker_env_and_jaas_file_are_exact(mechanism, jaas):
+    p = planner.plan(sasl_cluster(mechanism))
+    for key in ("kafka-core-a", "kafka-core-b", "kafka-core-c"):
+        broker = container(p, key)
+        assert broker.files == (File(JAAS, Secret(jaas)),)
+        assert list(broker.env) == sorted(broker.env)
+    broker = container(p, "kafka-core-b")
+    assert broker.env_dict() == PLAINTEXT_BROKER_B | {
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "EXTERNAL:SASL_PLAINTEXT",
+        "KAFKA_SASL_ENABLED_MECHANISMS": mechanism,
+        "KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL": mechanism,
+        "KAFKA_OPTS": "-Djava.security.auth.login.config=/etc/ow-kafka/kafka_server_jaas.conf",
+    }
+
+
+def test_broker_jaas_renders_with_the_generated_passwords():
+    jaas = container(planner.plan(sasl_cluster("PLAIN")), "kafka-core-a").files[0].content
+    assert jaas.names == ("kafka_admin_password", "kafka_client_password")
+    assert jaas.render({"kafka_admin_password": "A1", "kafka_client_password": "C2"}) == (
+        'KafkaServer {\n    org.apache.kafka.common.security.plain.PlainLoginModule required\n'
+        '    username="admin"\n    password="A1"\n    user_admin="A1"\n    user_openwhisk="C2";\n};\n')
+
+
+# -- the SCRAM users step ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-512"])
+def test_scram_users_container_contract(mechanism):
+    p = planner.plan(sasl_cluster(mechanism))
+    users = container(p, "kafka-scram-users-core-a")
+    assert (users.service, users.host, users.name, users.image) == (
+        "kafka", "core-a", "ow-kafka-scram-users", "kafka")
+    assert (users.one_shot, users.entrypoint, users.command) == (
+        True, ("/bin/sh", "/ow-kafka/scram-users.sh"), ())
+    assert users.env_dict() == {
+        "ADMIN_PASSWORD": Secret("${kafka_admin_password}"),
+        "ADMIN_USER": "admin",
+        "CLIENT_PASSWORD": Secret("${kafka_client_password}"),
+        "CLIENT_USER": "openwhisk",
+        "SCRAM_MECHANISM": mechanism,
+        "ZOOKEEPER_CONNECT": ZK,
+    }
+    assert users.files == (File("/ow-kafka/scram-users.sh", SCRIPT.read_text()),)
+    assert (users.ports, users.mounts, users.health) == ((), (), None)
+
+
+def test_scram_users_run_after_zookeeper_and_before_every_broker():
+    p = planner.plan(sasl_cluster("SCRAM-SHA-512"))
+    kafka = p.service("kafka")
+    assert [c.key for c in kafka.containers] == [
+        "kafka-scram-users-core-a", "kafka-core-a", "kafka-core-b", "kafka-core-c"]
+    assert kafka.containers[0].depends_on == ZK_KEYS
+    for broker in kafka.containers[1:]:
+        assert broker.depends_on == ZK_KEYS + ("kafka-scram-users-core-a",)
+    # ZooKeeper is declared before Kafka, so the dependency resolves to an earlier service.
+    names = [s.name for s in p.services]
+    assert names.index("zookeeper") < names.index("kafka")
+
+
+def test_scram_users_go_to_the_lowest_id_kafka_host_whatever_the_list_order():
+    raw = [h.model_dump(exclude_none=True) for h in cluster().config.hosts]
+    for h in raw:
+        if h["name"] == "core-a":
+            h["roles"] = [r for r in h["roles"] if r != "kafka"]
+    hosts = list(reversed(raw))
+    p = planner.plan(cluster(hosts=hosts, kafka={"replication_factor": 2,
+                                                  "sasl": {"mechanism": "SCRAM-SHA-256"}}))
+    assert [c.key for c in p.service("kafka").containers] == [
+        "kafka-scram-users-core-b", "kafka-core-b", "kafka-core-c"]
+
+
+def test_plain_needs_no_users_step():
+    p = planner.plan(sasl_cluster("PLAIN"))
+    assert [c.key for c in p.service("kafka").containers] == [
+        "kafka-core-a", "kafka-core-b", "kafka-core-c"]
+    assert all(c.depends_on == ZK_KEYS for c in p.service("kafka").containers)
+
+
+# -- secrets -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mechanism", [None, *MECHANISMS])
+def test_kafka_secrets_exist_only_with_sasl(mechanism):
+    p = planner.plan(sasl_cluster(mechanism) if mechanism else cluster())
+    kafka = [(s.name, s.kind, s.generation) for s in p.secrets if s.name.startswith("kafka_")]
+    assert kafka == ([("kafka_admin_password", "password", 0), ("kafka_client_password", "password", 0)]
+                     if mechanism else [])
+
+
+def test_kafka_secret_rotation_reaches_the_spec():
+    p = planner.plan(sasl_cluster("PLAIN", rotate={"kafka_admin_password": 4}))
+    assert {s.name: s.generation for s in p.secrets}["kafka_admin_password"] == 4
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_kafka_passwords_only_ever_appear_as_secret_templates(mechanism):
+    p = planner.plan(sasl_cluster(mechanism))
+    names = {"kafka_admin_password", "kafka_client_password"}
+    used = set()
+    for c in p.containers():
+        values = [v for _, v in c.env] + [f.content for f in c.files]
+        for v in values:
+            if isinstance(v, Secret):
+                used |= set(v.names) & names
+            else:
+                assert "kafka_admin_password" not in v and "kafka_client_password" not in v, c.key
+        assert not [a for a in c.command + c.entrypoint if "password" in a.lower()], c.key
+    assert used == names
+
+
+# -- invariants ----------------------------------------------------------------------------------
+
+
+def test_plan_invariants_catch_single_quotes_and_at_signs():
+    p = planner.plan(sasl_cluster("SCRAM-SHA-512"))
+    assert plan_problems(p) == []
+    inv = container(p, "invoker-0")
+    broker = container(p, "kafka-core-a")
+    bad_inv = dataclasses.replace(inv, env=inv.env + (
+        ("CONFIG_whisk_kafka_common_saslJaasConfig", Secret("x password='${kafka_client_password}';")),))
+    bad_broker = dataclasses.replace(broker, env=broker.env + (("KAFKA_OPTS", "-Dx=a@b"),))
+    services = tuple(dataclasses.replace(s, containers=tuple(
+        {inv.key: bad_inv, broker.key: bad_broker}.get(c.key, c) for c in s.containers))
+        for s in p.services)
+    assert plan_problems(dataclasses.replace(p, services=services)) == [
+        "kafka-core-a: KAFKA_OPTS contains '@'",
+        "invoker-0: CONFIG_whisk_kafka_common_saslJaasConfig contains a single quote",
+    ]
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_no_config_value_has_a_single_quote(mechanism):
+    for p in (planner.plan(sasl_cluster(mechanism)), planner.plan(stack(
+            kafka={"sasl": {"mechanism": mechanism}}))):
+        quoted = [(c.key, k) for c in p.containers() for k, v in c.env if k.startswith("CONFIG_")
+                  and "'" in (v.template if isinstance(v, Secret) else v)]
+        assert quoted == []
+
+
+# -- whole program -------------------------------------------------------------------------------
+
+
+def sasl_dev(mechanism: str):
+    plain, secret = load_stack_file("dev")
+    plain["openwhisk:kafka"] = {"sasl": {"mechanism": mechanism}}
+    return run_program(plain, secret, stack="dev")
+
+
+def deps(run, name):
+    return sorted(d.split("::")[-1] for d in run.monitor.opts(CONTAINER, name)["dependencies"]
+                  if "container:Container" in d)
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-512"])
+def test_program_uploads_the_jaas_file_and_envs_as_secrets(mechanism):
+    run = sasl_dev(mechanism)
+    broker = run.mocks.named("kafka-dev", CONTAINER)["inputs"]
+    uploads, secret = unwrap(broker["uploads"])
+    assert secret is True
+    jaas = (JAAS_PLAIN if mechanism == "PLAIN" else JAAS_SCRAM).replace(
+        "${kafka_admin_password}", "pw-kafka_admin_password").replace(
+        "${kafka_client_password}", "pw-kafka_client_password")
+    assert uploads == [{"file": JAAS, "content": jaas}]
+    envs, secret = unwrap(broker["envs"])
+    assert secret is False  # no secret in the broker's environment
+    assert f"KAFKA_SASL_ENABLED_MECHANISMS={mechanism}" in envs
+    assert "KAFKA_OPTS=-Djava.security.auth.login.config=" + JAAS in envs
+    for name in ("controller-dev", "invoker-0"):
+        envs, secret = unwrap(run.mocks.named(name, CONTAINER)["inputs"]["envs"])
+        assert secret is True, name
+        assert "CONFIG_whisk_kafka_common_securityProtocol=SASL_PLAINTEXT" in envs
+        assert (f"CONFIG_whisk_kafka_common_saslJaasConfig={module(mechanism)} required "
+                'username="openwhisk" password="pw-kafka_client_password";') in envs
+    generated = {r["name"] for r in run.mocks.of_type("random:index/randomPassword:RandomPassword")}
+    assert {"kafka_admin_password", "kafka_client_password"} <= generated
+
+
+def test_program_runs_scram_users_between_zookeeper_and_the_broker():
+    run = sasl_dev("SCRAM-SHA-256")
+    users = run.mocks.named("kafka-scram-users-dev", CONTAINER)["inputs"]
+    assert (users["entrypoints"], users["mustRun"], users["attach"]) == (
+        ["/bin/sh", "/ow-kafka/scram-users.sh"], False, True)
+    assert "command" not in users
+    envs, secret = unwrap(users["envs"])
+    assert secret is True
+    assert "ADMIN_PASSWORD=pw-kafka_admin_password" in envs
+    assert "CLIENT_PASSWORD=pw-kafka_client_password" in envs
+    assert deps(run, "kafka-scram-users-dev") == ["zookeeper-dev"]
+    assert deps(run, "kafka-dev") == ["kafka-scram-users-dev", "zookeeper-dev"]
+    assert deps(run, "controller-dev") == ["couchdb-init-dev", "kafka-dev"]
+
+
+def test_program_without_sasl_has_no_kafka_secrets_or_users_step():
+    run = run_program(*load_stack_file("dev"), stack="dev")
+    names = {r["name"] for r in run.mocks.resources}
+    assert not names & {"kafka_admin_password", "kafka_client_password", "kafka-scram-users-dev"}
+
+
+# -- the SCRAM users script ----------------------------------------------------------------------
+
+STUB = """#!/bin/sh
+# Records each call; fails while the counter file says so.
+printf '%s\\n' "$*" >> "$CALLS"
+if [ -s "$FAILS" ]; then
+    left=$(cat "$FAILS")
+    if [ "$left" -gt 0 ]; then echo $((left - 1)) > "$FAILS"; echo "zk not ready" >&2; exit 1; fi
+fi
+echo "Completed updating config for entity: user-principal '$(eval echo \\${$#})'."
+"""
+
+SCRIPT_ENV = {
+    "ZOOKEEPER_CONNECT": "10.0.0.1:2181,10.0.0.2:2181", "SCRAM_MECHANISM": "SCRAM-SHA-512",
+    "ADMIN_USER": "admin", "ADMIN_PASSWORD": "AdminPw1", "CLIENT_USER": "openwhisk",
+    "CLIENT_PASSWORD": "ClientPw2", "RETRY_SECONDS": "0",
+}
+
+
+def run_script(tmp_path: Path, fails: int = 0, **env: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    stub = bin_dir / "kafka-configs.sh"
+    stub.write_text(STUB)
+    stub.chmod(stub.stat().st_mode | stat.S_IEXEC)
+    calls, fails_file = tmp_path / "calls", tmp_path / "fails"
+    calls.write_text("")
+    fails_file.write_text(str(fails))
+    full = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(calls), "FAILS": str(fails_file),
+            **SCRIPT_ENV, **env}
+    done = subprocess.run(["sh", str(SCRIPT)], env={k: v for k, v in full.items() if v is not None},
+                          capture_output=True, text=True, check=False)
+    return done, calls.read_text().splitlines()
+
+
+CALLS = [
+    "--zookeeper 10.0.0.1:2181,10.0.0.2:2181 --alter --add-config SCRAM-SHA-512=[password=AdminPw1] "
+    "--entity-type users --entity-name admin",
+    "--zookeeper 10.0.0.1:2181,10.0.0.2:2181 --alter --add-config SCRAM-SHA-512=[password=ClientPw2] "
+    "--entity-type users --entity-name openwhisk",
+]
+
+
+def test_script_sets_both_users_and_is_idempotent(tmp_path):
+    first, calls = run_script(tmp_path)
+    assert (first.returncode, calls) == (0, CALLS)
+    assert first.stdout.splitlines() == [
+        "Completed updating config for entity: user-principal 'admin'.",
+        "kafka scram users: SCRAM-SHA-512 credential of 'admin' set",
+        "Completed updating config for entity: user-principal 'openwhisk'.",
+        "kafka scram users: SCRAM-SHA-512 credential of 'openwhisk' set",
+        "kafka scram users: done",
+    ]
+    again, calls = run_script(tmp_path)
+    assert (again.returncode, calls, again.stdout) == (0, CALLS, first.stdout)
+    assert "AdminPw1" not in first.stdout + first.stderr
+    assert "ClientPw2" not in first.stdout + first.stderr
+
+
+def test_script_retries_while_zookeeper_settles(tmp_path):
+    done, calls = run_script(tmp_path, fails=2)
+    assert done.returncode == 0
+    assert calls == [CALLS[0]] * 3 + [CALLS[1]]
+    assert "kafka scram users: attempt 2 for 'admin' failed; retrying in 0s" in done.stdout
+
+
+def test_script_gives_up_after_its_attempts(tmp_path):
+    done, calls = run_script(tmp_path, fails=9, ATTEMPTS="3")
+    assert (done.returncode, len(calls)) == (1, 3)
+    assert done.stderr.splitlines()[-1] == (
+        "kafka scram users: FAILED: could not set the credential of 'admin' after 3 attempts")
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"CLIENT_PASSWORD": None}, "environment variable CLIENT_PASSWORD is required"),
+    ({"ZOOKEEPER_CONNECT": ""}, "environment variable ZOOKEEPER_CONNECT is required"),
+    ({"SCRAM_MECHANISM": "PLAIN"}, "SCRAM_MECHANISM must be SCRAM-SHA-256 or SCRAM-SHA-512"),
+    ({"ADMIN_PASSWORD": "a,b"}, "ADMIN_PASSWORD must not contain ',', '[', ']' or '='"),
+    ({"CLIENT_PASSWORD": "a]b"}, "CLIENT_PASSWORD must not contain ',', '[', ']' or '='"),
+])
+def test_script_rejects_bad_input_before_calling_kafka(tmp_path, env, message):
+    done, calls = run_script(tmp_path, **env)
+    assert (done.returncode, calls) == (1, [])
+    assert done.stderr.strip() == f"kafka scram users: FAILED: {message}"
