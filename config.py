@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 import runtimes
@@ -38,6 +40,8 @@ SECRET_KEYS = {
     "couchdb_admin_password": "CouchDB admin password (generated when unset)",
     "edge_tls_cert": "PEM certificate for the edge (needs edge.tls: provided)",
     "edge_tls_key": "PEM private key for the edge (needs edge.tls: provided)",
+    "ssh_private_key": "private key (PEM or OpenSSH file contents) of the ssh user; required when "
+                       "any host is reached over ssh://",
 }
 
 Rotatable = Literal[
@@ -126,8 +130,9 @@ class Host(Model):
     """Stable key of the host: logical names and container placement derive from it."""
     address: str
     """Static IP or DNS name other hosts and containers reach this host at."""
-    docker: str = "unix:///var/run/docker.sock"
-    """Docker endpoint: `unix:///path` or `ssh://user@host[:port]`."""
+    docker: str | None = None
+    """`unix:///path` or `ssh://user@host[:port]`; default ssh://<ssh.user>@<address>:<ssh.port>
+    when `ssh` is set, else the local socket (see `docker_endpoint`)."""
     roles: tuple[Role, ...] = Field(min_length=1)
     id: int | None = Field(default=None, ge=0, le=254)
     """Stable number of the host: instance id of its controller, scheduler, Kafka broker, etc."""
@@ -148,7 +153,9 @@ class Host(Model):
 
     @field_validator("docker")
     @classmethod
-    def _docker(cls, value: str) -> str:
+    def _docker(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         match = _DOCKER_ENDPOINT.fullmatch(value)
         if not match or not 1 <= int(match.group("port") or 22) <= 65535:
             raise _invalid("not a supported docker endpoint",
@@ -296,6 +303,40 @@ class Images(Model):
     nginx: str = "nginx:1.27.3"
 
 
+SSH_USER = r"^[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"
+_SSH_OPTION = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9]*)=\S.*")
+#: ssh_config options the program sets itself on the docker provider's ssh command line.
+SSH_RESERVED_OPTIONS = {"batchmode": "BatchMode", "connecttimeout": "ConnectTimeout", "port": "Port"}
+
+
+def _ssh_option(value: str) -> str:
+    match = _SSH_OPTION.fullmatch(value)
+    if not match:
+        raise _invalid("expected an ssh_config option written Name=value",
+                       "write it without -o, e.g. 'ProxyJump=bastion' (each entry is passed to ssh "
+                       "as -o <entry>)")
+    name = SSH_RESERVED_OPTIONS.get(match.group("name").lower())
+    if name == "Port":
+        raise _invalid("Port is set from ssh.port", "remove it and set ssh.port instead")
+    if name:
+        raise _invalid(f"{name} is set by the program",
+                       "remove it: ssh always runs with BatchMode=yes and ConnectTimeout=10 so that "
+                       "pulumi up never waits on a prompt or a dead host")
+    return value
+
+
+class Ssh(Model):
+    """How hosts without an explicit `docker` endpoint are reached: over ssh, as `user`."""
+
+    user: str = Field(pattern=SSH_USER)
+    """Login user on every such host; must be allowed to use the Docker socket."""
+    port: int = Field(default=22, ge=1, le=65535)
+    sudo: bool = True
+    """Prefix privileged host-preparation commands with `sudo -n` (passwordless sudo needed)."""
+    options: tuple[Annotated[str, AfterValidator(_ssh_option)], ...] = ()
+    """Extra ssh_config options (`Name=value`) for the docker provider's ssh client."""
+
+
 class StackConfig(Model):
     """Every non-secret `openwhisk:*` key of a stack."""
 
@@ -314,6 +355,8 @@ class StackConfig(Model):
     images: Images = Images()
     rotate: dict[Rotatable, Annotated[int, Field(ge=0)]] = {}
     """Generation of each generated secret; bump one (e.g. guest_auth: 1) to rotate it."""
+    ssh: Ssh | None = None
+    """Reach hosts without an explicit docker endpoint over ssh; null: the local Docker socket."""
 
     @property
     def actor_system(self) -> ActorSystem:
@@ -326,6 +369,19 @@ class StackConfig(Model):
     def hosts_with(self, role: str) -> list[Host]:
         """Hosts carrying `role`, ordered by host id (stable, never by list position)."""
         return sorted((h for h in self.hosts if role in h.roles), key=lambda h: (h.id or 0, h.name))
+
+
+LOCAL_DOCKER = "unix:///var/run/docker.sock"
+
+
+def docker_endpoint(host: Host, ssh: Ssh | None) -> str:
+    """The host's explicit endpoint, else ssh://<user>@<address>:<port> when ssh is set, else the
+    local socket."""
+    if host.docker is not None:
+        return host.docker
+    if ssh is not None:
+        return f"ssh://{ssh.user}@{host.address}:{ssh.port}"
+    return LOCAL_DOCKER
 
 
 @dataclass(frozen=True)
@@ -421,6 +477,7 @@ _PATTERNS = {
     HOST_NAME: "expected a short lowercase name: a letter, then up to 30 letters, digits or '-'",
     CouchDB.model_fields["db_prefix"].metadata[0].pattern:
         "expected lowercase letters, digits or '_', starting with a letter",
+    SSH_USER: "expected a user name: up to 32 letters, digits, '.', '_' or '-', not starting with '-'",
 }
 
 
@@ -576,6 +633,8 @@ def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
     out += _host_checks(hosts, mode, s.get("activation_store"))
     if invoker is not None and manifest is not None:
         out += _memory_checks(hosts, invoker, manifest, s["runtimes"].manifest)
+    if "ssh" in s:
+        out += _ssh_key_checks(hosts, s["ssh"], supplied)
     kafka = s.get("kafka")
     brokers = sum("kafka" in h.roles for h in hosts)
     if kafka is not None and brokers and kafka.replication_factor > brokers:
@@ -583,6 +642,22 @@ def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
                    f"{brokers} (got {kafka.replication_factor}); lower it to at most {brokers} or "
                    f"give the kafka role to more hosts")
     return out
+
+
+def _ssh_key_checks(hosts: tuple[Host, ...], ssh: Ssh | None, supplied: frozenset[str]) -> list[str]:
+    over_ssh = [repr(h.name) for h in hosts if docker_endpoint(h, ssh).startswith("ssh://")]
+    key = f"{NAMESPACE}:ssh_private_key"
+    if over_ssh and "ssh_private_key" not in supplied:
+        which = f"host {over_ssh[0]} is" if len(over_ssh) == 1 else \
+            f"hosts {', '.join(over_ssh)} are"
+        return [f"{key}: required because {which} reached over ssh:// (got none); set it with "
+                f"pulumi config set --secret ssh_private_key < ~/.ssh/id_ed25519 (the private key "
+                f"the ssh user logs in with)"]
+    if not over_ssh and "ssh_private_key" in supplied:
+        return [f"{key}: set, but no host is reached over ssh://, so it would be ignored (got a "
+                f"secret value); set {NAMESPACE}:ssh to reach the hosts over ssh, or remove it "
+                f"(pulumi config rm {key})"]
+    return []
 
 
 def _version_checks(version: Version, images: Images | None) -> list[str]:

@@ -11,8 +11,9 @@ import ipaddress
 from dataclasses import dataclass
 
 import runtimes
-from config import Host, Stack, StackConfig
+from config import Host, Stack, StackConfig, docker_endpoint
 from planner import env as jvm
+from planner import hosts as hostplan
 from planner.model import (
     Container, File, Health, HostPlan, ImagePlan, Mount, Plan, Port, Secret, SecretSpec, Service,
     TlsPlan, VolumePlan,
@@ -380,7 +381,9 @@ def _hosts(cfg: StackConfig, services: list[Service],
         keys = [i.key for i in images if i.key in used]
         if "invoker" in h.roles:
             keys += runtime_keys  # the invoker never pulls managed runtimes itself: pre-pull them
-        out.append(HostPlan(h.name, h.address, h.docker, tuple(keys)))
+        ssh = hostplan.ssh_target(h, cfg)
+        out.append(HostPlan(h.name, h.address, docker_endpoint(h, cfg.ssh), tuple(keys), ssh=ssh,
+                            ssh_opts=hostplan.ssh_opts(ssh, cfg)))
     return tuple(out)
 
 

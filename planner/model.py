@@ -117,12 +117,28 @@ class Service:
 
 
 @dataclass(frozen=True)
+class SshTarget:
+    """How a host is logged in to over ssh."""
+
+    user: str
+    host: str
+    port: int
+    private_key: Value
+    """Normally `Secret.of("ssh_private_key")`."""
+
+
+@dataclass(frozen=True)
 class HostPlan:
     name: str
     address: str
     docker: str
+    """Docker endpoint: `unix:///path` or `ssh://user@host:port`."""
     images: tuple[str, ...]
     """Keys of Plan.images pulled on this host."""
+    ssh: SshTarget | None = None
+    """Set when the host is reached over ssh."""
+    ssh_opts: tuple[str, ...] = ()
+    """Extra arguments of the docker provider's ssh client (ssh hosts only)."""
 
 
 @dataclass(frozen=True)

@@ -96,8 +96,8 @@ def test_placement_problems_are_found():
         "pulumi:disable-default-providers": ["docker"],
     }
     assert placement_problems(cfg) == [
-        "openwhisk:guest_auth: encrypted, but only couchdb_admin_password, edge_tls_cert, edge_tls_key "
-        "may be secrets",
+        "openwhisk:guest_auth: encrypted, but only couchdb_admin_password, edge_tls_cert, edge_tls_key, "
+        "ssh_private_key may be secrets",
         "openwhisk:hosts[0].address: secure value nested inside a structured key",
         "aws:region: namespace must be one of docker, kubernetes, openwhisk, pulumi",
         "stray: namespace must be one of docker, kubernetes, openwhisk, pulumi",

@@ -1,0 +1,54 @@
+"""Whole-program tests for ssh-reached hosts (real __main__.py under mocks)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.conftest import SECRET_SIG, load_stack_file, run_program
+
+SSH_STACK = {
+    "openwhisk:version": {"tag": "ef725a6"},
+    "openwhisk:hosts": [
+        {"name": "core", "address": "10.0.0.11", "id": 0,
+         "roles": ["couchdb", "zookeeper", "kafka", "controller", "edge"]},
+        {"name": "inv", "address": "10.0.0.21", "id": 1, "roles": ["invoker"]},
+    ],
+    "openwhisk:ssh": {"user": "ops", "options": ["StrictHostKeyChecking=yes"]},
+}
+SSH_SECRETS = {"openwhisk:ssh_private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-key-body\n"}
+
+
+def plain_strings(value: Any) -> list[str]:
+    """Every string in a recorded input that is not inside a secret envelope."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG):
+            return []
+        return [s for v in value.values() for s in plain_strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in plain_strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_dev_stack_keeps_the_local_socket():
+    run = run_program(*load_stack_file("dev"), stack="dev")
+    assert run.mocks.named("dev-docker", "pulumi:providers:docker")["inputs"] == {
+        "host": "unix:///var/run/docker.sock"}
+
+
+def test_ssh_stack_reaches_each_host_over_ssh():
+    run = run_program(SSH_STACK, SSH_SECRETS, stack="prod")
+    providers = {r["name"]: r["inputs"] for r in run.mocks.of_type("pulumi:providers:docker")}
+    assert {k: v["host"] for k, v in providers.items()} == {
+        "core-docker": "ssh://ops@10.0.0.11:22", "inv-docker": "ssh://ops@10.0.0.21:22"}
+    for inputs in providers.values():
+        assert json.loads(inputs["sshOpts"]) == [
+            "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", "22",
+            "-o", "StrictHostKeyChecking=yes"]
+
+
+def test_no_secret_reaches_any_plain_input():
+    run = run_program(SSH_STACK, SSH_SECRETS, stack="prod")
+    leaks = [(r["name"], s) for r in run.mocks.resources for s in plain_strings(r["inputs"])
+             if "secret-key-body" in s or "pw-" in s or "uuid-" in s]
+    assert leaks == []
