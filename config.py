@@ -337,6 +337,32 @@ class Ssh(Model):
     """Extra ssh_config options (`Name=value`) for the docker provider's ssh client."""
 
 
+DATA_DIR_FIX = ("use an absolute directory that exists or can be created on every host, e.g. "
+                "/srv/openwhisk (letters, digits, '.', '_', '-' and '/')")
+
+
+class Storage(Model):
+    data_dir: str | None = None
+    """Absolute host directory; each data volume becomes the bind mount `<data_dir>/<volume name>`."""
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.startswith("/"):
+            raise _invalid("not an absolute path", DATA_DIR_FIX)
+        if not re.fullmatch(r"[A-Za-z0-9._/-]+", value):
+            raise _invalid("contains characters other than letters, digits, '.', '_', '-' and '/'",
+                           DATA_DIR_FIX)
+        parts = value.rstrip("/").split("/")[1:]
+        if not parts:
+            raise _invalid("the root directory cannot hold the data directories", DATA_DIR_FIX)
+        if any(p in ("", ".", "..") for p in parts):
+            raise _invalid("not a normalised path: it has an empty, '.' or '..' segment", DATA_DIR_FIX)
+        return value.rstrip("/")
+
+
 class StackConfig(Model):
     """Every non-secret `openwhisk:*` key of a stack."""
 
@@ -357,6 +383,7 @@ class StackConfig(Model):
     """Generation of each generated secret; bump one (e.g. guest_auth: 1) to rotate it."""
     ssh: Ssh | None = None
     """Reach hosts without an explicit docker endpoint over ssh; null: the local Docker socket."""
+    storage: Storage = Storage()
 
     @property
     def actor_system(self) -> ActorSystem:

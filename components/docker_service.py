@@ -1,10 +1,10 @@
 """DockerService: the containers and data volumes of one service, across its hosts.
 
 Creates one retained `docker.Volume` per planned data volume and one `docker.Container` per
-planned container, on the provider of the container's host. Containers have fixed names and
-ports, so they are replaced delete-first; one-shot containers (init steps) run to completion and
-fail the update on a non-zero exit. Exposes `containers` (container key -> resource) so later
-services can depend on them.
+planned container, on the provider of the container's host and after the host's preparation.
+Containers have fixed names and ports, so they are replaced delete-first; one-shot containers
+(init steps) run to completion and fail the update on a non-zero exit. Exposes `containers`
+(container key -> resource) so later services can depend on them.
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ class DockerService(pulumi.ComponentResource):
         self.containers = {}
         for c in args.service.containers:
             known = {**args.after, **self.containers}
-            self.containers[c.key] = self._container(c, args, volumes, [known[k] for k in c.depends_on])
+            ready = [args.hosts[c.host].ready] if args.hosts[c.host].ready else []
+            self.containers[c.key] = self._container(
+                c, args, volumes, [known[k] for k in c.depends_on] + ready)
         self.register_outputs({"containers": {k: r.name for k, r in self.containers.items()}})
 
     def _container(self, c: Container, args: DockerServiceArgs, volumes: Mapping[str, docker.Volume],

@@ -1,9 +1,9 @@
 """OpenWhisk: the composition root that declares a whole deployment from its plan.
 
-Creates the Secrets, one DockerHost per host and one DockerService per planned service, in
-dependency order. Exposes the API host, the `wskprops` file contents (secret), the guest and
-system auth keys (secret), the edge certificate, every component's endpoint and the image
-references in use.
+Creates the Secrets, a HostPrep for each host with preparation steps, one DockerHost per host
+and one DockerService per planned service, in dependency order. Exposes the API host, the
+`wskprops` file contents (secret), the guest and system auth keys (secret), the edge
+certificate, every component's endpoint and the image references in use.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pulumi
 
 from components.docker_host import DockerHost, DockerHostArgs
 from components.docker_service import DockerService, DockerServiceArgs
+from components.host_prep import HostPrep, HostPrepArgs
 from components.secrets import Secrets, SecretsArgs
 from planner.model import Plan
 
@@ -42,10 +43,16 @@ class OpenWhisk(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         secrets = Secrets("secrets", SecretsArgs(
             specs=plan.secrets, tls=plan.tls, supplied=args.supplied_secrets), opts=child)
+        # Supplied secrets that are not generated ones (the ssh key) are used as they are.
+        values = {**{k: pulumi.Output.secret(v) for k, v in args.supplied_secrets.items()},
+                  **secrets.values}
         self.images = {i.key: i.ref for i in plan.images}
-        hosts = {h.name: DockerHost(h.name, DockerHostArgs(host=h, images=dict(self.images)), opts=child)
-                 for h in plan.hosts}
-        declared: dict[str, pulumi.Resource] = {}
+        preps = {h.name: HostPrep(h.name, HostPrepArgs(host=h, secrets=values), opts=child)
+                 for h in plan.hosts if h.prep}
+        hosts = {h.name: DockerHost(h.name, DockerHostArgs(
+            host=h, images=dict(self.images), ready=preps.get(h.name)), opts=child)
+            for h in plan.hosts}
+        declared: dict[str, pulumi.CustomResource] = {}
         for service in plan.services:
             declared |= DockerService(service.name, DockerServiceArgs(
                 service=service, hosts=hosts, secrets=secrets.values, after=declared),

@@ -26,6 +26,9 @@ __all__ = ["plan"]
 PREFIX = "ow"
 COUCHDB_ADMIN_USER = "whisk_admin"
 JVM_PORT = 8080
+# uid:gid each image writes its data as (VolumePlan.owner): couchdb 5984:5984, zookeeper
+# 1000:1000, elasticsearch 1000:0; kafka (wurstmeister) and etcd run as root.
+ZK_OWNER = (1000, 1000)
 
 
 @dataclass(frozen=True)
@@ -118,10 +121,13 @@ def plan(stack: Stack) -> Plan:
         for i in invokers)))
     services.append(_edge(cfg, edge, controllers, controller_keys))
 
+    volumes = [v for s in services for v in s.volumes]
+    if cfg.storage.data_dir is not None:
+        services = [hostplan.bind_data_dirs(s, cfg.storage.data_dir) for s in services]
     images = _images(cfg, manifest, scheduler_mode, es_store)
     return Plan(
         platform=cfg.platform,
-        hosts=_hosts(cfg, services, images),
+        hosts=_hosts(cfg, services, images, volumes),
         images=images,
         secrets=_secrets(cfg, db_users, es_store),
         services=tuple(services),
@@ -149,7 +155,7 @@ def plan(stack: Stack) -> Plan:
 
 def _couchdb(cfg: StackConfig, p: Placed, users: list[str], init_key: str, url: str) -> Service:
     host = p.host.name
-    volume = VolumePlan(f"couchdb-{host}-data", host, f"{PREFIX}-couchdb-data")
+    volume = VolumePlan(f"couchdb-{host}-data", host, f"{PREFIX}-couchdb-data", owner=(5984, 5984))
     prefix = cfg.couchdb.db_prefix
     server = Container(
         key=f"couchdb-{host}", service="couchdb", host=host, name=f"{PREFIX}-couchdb",
@@ -188,8 +194,9 @@ def _zookeeper(zks: list[Placed]) -> Service:
         host = z.host.name
         servers = " ".join(
             f"server.{o.id + 1}={'0.0.0.0' if o is z else o.address}:2888:3888;2181" for o in zks)
-        data = VolumePlan(f"zookeeper-{host}-data", host, f"{PREFIX}-zookeeper-data")
-        log = VolumePlan(f"zookeeper-{host}-datalog", host, f"{PREFIX}-zookeeper-datalog")
+        data = VolumePlan(f"zookeeper-{host}-data", host, f"{PREFIX}-zookeeper-data", owner=ZK_OWNER)
+        log = VolumePlan(f"zookeeper-{host}-datalog", host, f"{PREFIX}-zookeeper-datalog",
+                         owner=ZK_OWNER)
         volumes += [data, log]
         containers.append(Container(
             key=f"zookeeper-{host}", service="zookeeper", host=host, name=f"{PREFIX}-zookeeper",
@@ -267,7 +274,8 @@ def _elasticsearch(ess: list[Placed]) -> Service:
     peers = ",".join(f"{e.address}:9300" for e in ess)
     for e in ess:
         host = e.host.name
-        data = VolumePlan(f"elasticsearch-{host}-data", host, f"{PREFIX}-elasticsearch-data")
+        data = VolumePlan(f"elasticsearch-{host}-data", host, f"{PREFIX}-elasticsearch-data",
+                          owner=(1000, 0))
         volumes.append(data)
         env = {"ES_JAVA_OPTS": "-Xms1g -Xmx1g", "cluster.name": "openwhisk",
                "node.name": f"es{e.id}", "network.publish_host": e.address,
@@ -372,18 +380,21 @@ def _images(cfg: StackConfig, manifest: runtimes.Manifest, scheduler_mode: bool,
     return tuple(out)
 
 
-def _hosts(cfg: StackConfig, services: list[Service],
-           images: tuple[ImagePlan, ...]) -> tuple[HostPlan, ...]:
+def _hosts(cfg: StackConfig, services: list[Service], images: tuple[ImagePlan, ...],
+           volumes: list[VolumePlan]) -> tuple[HostPlan, ...]:
     runtime_keys = [i.key for i in images if i.kind == "runtime"]
     out = []
     for h in sorted(cfg.hosts, key=lambda h: (h.id or 0, h.name)):
-        used = {c.image for s in services for c in s.containers if c.host == h.name}
+        containers = tuple(c for s in services for c in s.containers if c.host == h.name)
+        used = {c.image for c in containers}
         keys = [i.key for i in images if i.key in used]
         if "invoker" in h.roles:
             keys += runtime_keys  # the invoker never pulls managed runtimes itself: pre-pull them
         ssh = hostplan.ssh_target(h, cfg)
+        prep = hostplan.prep_steps(hostplan.HostContext(
+            cfg, h, containers, tuple(v for v in volumes if v.host == h.name)))
         out.append(HostPlan(h.name, h.address, docker_endpoint(h, cfg.ssh), tuple(keys), ssh=ssh,
-                            ssh_opts=hostplan.ssh_opts(ssh, cfg)))
+                            ssh_opts=hostplan.ssh_opts(ssh, cfg), prep=prep))
     return tuple(out)
 
 

@@ -107,6 +107,8 @@ class VolumePlan:
     key: str
     host: str
     name: str
+    owner: tuple[int, int] = (0, 0)
+    """uid and gid the image writes its data as; the owner of the directory when bind-mounted."""
 
 
 @dataclass(frozen=True)
@@ -117,8 +119,20 @@ class Service:
 
 
 @dataclass(frozen=True)
+class PrepStep:
+    """One idempotent host-preparation command, run before anything else on the host."""
+
+    name: str
+    """Stable key of the step on its host, e.g. `vm-max-map-count`; part of the logical name."""
+    script: str
+    """POSIX sh script; a change to it re-runs the step (an update, never a replacement)."""
+    stdin: Value | None = None
+    """Fed to the script on stdin: the way to pass a secret (never on the command line)."""
+
+
+@dataclass(frozen=True)
 class SshTarget:
-    """How a host is logged in to over ssh."""
+    """Where host-preparation commands log in over ssh."""
 
     user: str
     host: str
@@ -136,9 +150,11 @@ class HostPlan:
     images: tuple[str, ...]
     """Keys of Plan.images pulled on this host."""
     ssh: SshTarget | None = None
-    """Set when the host is reached over ssh."""
+    """Set when the host is reached over ssh; None: commands run on the machine running Pulumi."""
     ssh_opts: tuple[str, ...] = ()
     """Extra arguments of the docker provider's ssh client (ssh hosts only)."""
+    prep: tuple[PrepStep, ...] = ()
+    """Preparation steps, in order; the host's image pulls and containers wait for them."""
 
 
 @dataclass(frozen=True)

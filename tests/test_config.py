@@ -55,6 +55,8 @@ HEALTH = ("the invoker health action runs on nodejs:default, so without it the i
 ROTATABLE = ", ".join(config.ROTATABLE)
 SSH_KEY_FIX = ("set it with pulumi config set --secret ssh_private_key < ~/.ssh/id_ed25519 (the "
                "private key the ssh user logs in with)")
+DATA_DIR_FIX = ("use an absolute directory that exists or can be created on every host, e.g. "
+                "/srv/openwhisk (letters, digits, '.', '_', '-' and '/')")
 SCHEDULER_ONLY = ("is used only in scheduler mode, but the stack runs in classic mode (got {0!r}); "
                   "remove the role or set version.mode: scheduler")
 
@@ -89,7 +91,7 @@ CASES = [
     pytest.param(SINGLE, {"bogus": 1}, [
         "openwhisk:bogus: unknown key (got 1); remove it (pulumi config rm openwhisk:bogus) or fix its "
         "spelling (known keys: platform, version, hosts, edge, invoker, controller, limits, runtimes, "
-        "activation_store, kafka, scheduler, couchdb, images, rotate, ssh, "
+        "activation_store, kafka, scheduler, couchdb, images, rotate, ssh, storage, "
         "couchdb_admin_password, edge_tls_cert, edge_tls_key, ssh_private_key)",
     ], id="unknown-top-level-key"),
     pytest.param(SINGLE, {"invokers": {"use_runc": True}}, [
@@ -391,6 +393,30 @@ CASES = [
         "openwhisk:ssh.key: unknown key (got '~/.ssh/id_rsa'); remove it (pulumi config rm --path "
         "'ssh.key') or fix its spelling (known keys: user, port, sudo, options)",
     ], id="ssh-unknown-field"),
+    # storage
+    pytest.param(SINGLE, {"storage.data_dir": "srv/openwhisk"}, [
+        f"openwhisk:storage.data_dir: not an absolute path (got 'srv/openwhisk'); {DATA_DIR_FIX}",
+    ], id="data-dir-relative"),
+    pytest.param(SINGLE, {"storage.data_dir": "/"}, [
+        f"openwhisk:storage.data_dir: the root directory cannot hold the data directories (got '/'); "
+        f"{DATA_DIR_FIX}",
+    ], id="data-dir-root"),
+    pytest.param(SINGLE, {"storage.data_dir": "/srv/../openwhisk"}, [
+        "openwhisk:storage.data_dir: not a normalised path: it has an empty, '.' or '..' segment (got "
+        f"'/srv/../openwhisk'); {DATA_DIR_FIX}",
+    ], id="data-dir-dotdot"),
+    pytest.param(SINGLE, {"storage.data_dir": "/srv//openwhisk"}, [
+        "openwhisk:storage.data_dir: not a normalised path: it has an empty, '.' or '..' segment (got "
+        f"'/srv//openwhisk'); {DATA_DIR_FIX}",
+    ], id="data-dir-double-slash"),
+    pytest.param(SINGLE, {"storage.data_dir": "/srv/open whisk"}, [
+        "openwhisk:storage.data_dir: contains characters other than letters, digits, '.', '_', '-' and "
+        f"'/' (got '/srv/open whisk'); {DATA_DIR_FIX}",
+    ], id="data-dir-space"),
+    pytest.param(SINGLE, {"storage.data_dir": "/srv/$(reboot)"}, [
+        "openwhisk:storage.data_dir: contains characters other than letters, digits, '.', '_', '-' and "
+        f"'/' (got '/srv/$(reboot)'); {DATA_DIR_FIX}",
+    ], id="data-dir-shell-syntax"),
 ]
 
 
@@ -461,6 +487,15 @@ def test_ssh_key_without_ssh_hosts_is_rejected():
 def test_ssh_key_rule_is_skipped_when_the_ssh_section_is_invalid():
     assert [p.split(": ")[0] for p in problems(change(SINGLE, {"ssh": {"user": "ops", "port": 0}}))] \
         == ["openwhisk:ssh.port"]
+
+
+@pytest.mark.parametrize(("given", "kept"), [
+    ("/srv/openwhisk", "/srv/openwhisk"), ("/srv/openwhisk/", "/srv/openwhisk"),
+    ("/data/ow_1.d", "/data/ow_1.d"), (None, None),
+])
+def test_data_dir_is_kept_without_a_trailing_slash(given, kept):
+    cfg = parse(change(SINGLE, {"storage.data_dir": given}), base_dir=ROOT).config
+    assert cfg.storage.data_dir == kept
 
 
 def test_edge_tls_secrets_with_self_signed_are_rejected():
@@ -581,7 +616,7 @@ def test_every_problem_is_reported_at_once():
     assert problems(raw) == [
         "openwhisk:bogus: unknown key (got true); remove it (pulumi config rm openwhisk:bogus) or fix its "
         "spelling (known keys: platform, version, hosts, edge, invoker, controller, limits, runtimes, "
-        "activation_store, kafka, scheduler, couchdb, images, rotate, ssh, "
+        "activation_store, kafka, scheduler, couchdb, images, rotate, ssh, storage, "
         "couchdb_admin_password, edge_tls_cert, edge_tls_key, ssh_private_key)",
         "openwhisk:hosts[0].address: localhost is the container itself when used inside a container "
         f"(got 'localhost'); {ADDRESS_FIX}",
@@ -638,7 +673,7 @@ def test_dev_stack_parses_to_the_documented_defaults():
     assert [(h.name, h.address, h.docker, h.id, h.invoker_ids) for h in cfg.hosts] == [
         ("dev", "172.17.0.1", None, None, None)]
     assert config.docker_endpoint(cfg.hosts[0], cfg.ssh) == "unix:///var/run/docker.sock"
-    assert cfg.ssh is None
+    assert (cfg.ssh, cfg.storage, cfg.storage.data_dir) == (None, config.Storage(), None)
     assert (cfg.edge, cfg.invoker, cfg.controller, cfg.limits) == (
         config.Edge(), config.Invoker(), config.Controller(), config.Limits())
     assert (cfg.edge.https_port, cfg.edge.http_port, cfg.edge.tls) == (443, 80, "self-signed")
@@ -707,7 +742,7 @@ def test_read_stack_config_separates_secrets_and_hides_encrypted_values():
         "openwhisk:guest_auth: unknown key (got an encrypted value); remove it (pulumi config rm "
         "openwhisk:guest_auth) or fix its spelling (known keys: platform, version, hosts, edge, invoker, "
         "controller, limits, runtimes, activation_store, kafka, scheduler, couchdb, images, rotate, "
-        "ssh, couchdb_admin_password, edge_tls_cert, edge_tls_key, ssh_private_key)",
+        "ssh, storage, couchdb_admin_password, edge_tls_cert, edge_tls_key, ssh_private_key)",
         "openwhisk:edge_tls_key: a secret stored in plain text (got an unencrypted value); set it again "
         "with pulumi config set --secret edge_tls_key <value>",
         "openwhisk:edge_tls_key: set, but edge.tls is self-signed, so it would be ignored (got a "

@@ -1,10 +1,17 @@
-"""Planner tests for reaching hosts: Docker endpoints and ssh."""
+"""Planner tests for reaching hosts (endpoints, ssh), preparing them and bind mounts."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
 import config
 import planner
-from planner.model import Secret, SshTarget
+from planner import hosts as hostplan
+from planner.model import Mount, PrepStep, Secret, SshTarget
 from tests.conftest import ROOT
 
 ALL_ROLES = ["couchdb", "zookeeper", "kafka", "controller", "invoker", "edge"]
@@ -36,10 +43,11 @@ def host(plan, name):
     return next(h for h in plan.hosts if h.name == name)
 
 
-def test_dev_stack_keeps_the_local_socket():
+def test_dev_stack_keeps_the_local_socket_and_needs_no_preparation():
     p = planner.plan(stack())
     (dev,) = p.hosts
-    assert (dev.docker, dev.ssh, dev.ssh_opts) == ("unix:///var/run/docker.sock", None, ())
+    assert (dev.docker, dev.ssh, dev.ssh_opts, dev.prep) == (
+        "unix:///var/run/docker.sock", None, (), ())
 
 
 def test_ssh_hosts_get_a_derived_endpoint_login_and_ssh_options():
@@ -72,3 +80,97 @@ def test_explicit_ssh_endpoint_without_ssh_section_uses_the_defaults():
     (dev,) = p.hosts
     assert dev.ssh == SshTarget("deploy", "10.0.0.5", 2200, Secret("${ssh_private_key}"))
     assert dev.ssh_opts == ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", "2200")
+
+
+ES_STEP = PrepStep("vm-max-map-count", """set -eu
+if [ "$(cat /proc/sys/vm/max_map_count)" -lt 262144 ]; then
+  sudo -n sysctl -q -w vm.max_map_count=262144
+  echo 'vm.max_map_count = 262144' | sudo -n tee /etc/sysctl.d/99-openwhisk.conf >/dev/null
+fi
+""")
+
+
+def test_elasticsearch_host_raises_vm_max_map_count_and_only_it():
+    p = planner.plan(es_cluster())
+    assert host(p, "core").prep == (ES_STEP,)
+    assert host(p, "inv").prep == ()
+
+
+def test_sudo_false_runs_privileged_commands_as_the_ssh_user():
+    p = planner.plan(es_cluster(ssh={"user": "root", "sudo": False}))
+    assert host(p, "core").prep[0].script == ES_STEP.script.replace("sudo -n ", "")
+
+
+def test_data_dir_turns_every_volume_into_a_bind_mount_and_a_prepared_directory():
+    p = planner.plan(es_cluster(storage={"data_dir": "/srv/openwhisk/"}))
+    assert [v for s in p.services for v in s.volumes] == []
+    mounts = {c.key: c.mounts for c in p.containers() if c.host == "core" and c.mounts}
+    assert mounts == {
+        "couchdb-core": (Mount("/opt/couchdb/data", host_path="/srv/openwhisk/ow-couchdb-data"),),
+        "zookeeper-core": (Mount("/data", host_path="/srv/openwhisk/ow-zookeeper-data"),
+                           Mount("/datalog", host_path="/srv/openwhisk/ow-zookeeper-datalog")),
+        "kafka-core": (Mount("/kafka", host_path="/srv/openwhisk/ow-kafka-data"),),
+        "elasticsearch-core": (Mount("/usr/share/elasticsearch/data",
+                                     host_path="/srv/openwhisk/ow-elasticsearch-data"),),
+    }
+    assert host(p, "core").prep == (ES_STEP, PrepStep("data-dirs", """set -eu
+sudo -n install -d -o 5984 -g 5984 -m 0750 /srv/openwhisk/ow-couchdb-data
+sudo -n install -d -o 1000 -g 1000 -m 0750 /srv/openwhisk/ow-zookeeper-data
+sudo -n install -d -o 1000 -g 1000 -m 0750 /srv/openwhisk/ow-zookeeper-datalog
+sudo -n install -d -o 0 -g 0 -m 0750 /srv/openwhisk/ow-kafka-data
+sudo -n install -d -o 1000 -g 0 -m 0750 /srv/openwhisk/ow-elasticsearch-data
+"""))
+    # The invoker host has no data volume, so nothing to prepare; its host mounts are unchanged.
+    assert host(p, "inv").prep == ()
+    invoker = next(c for c in p.containers() if c.key == "invoker-0")
+    assert Mount("/var/run/docker.sock", host_path="/var/run/docker.sock") in invoker.mounts
+
+
+def test_etcd_data_is_owned_by_root_in_scheduler_mode():
+    raw_hosts = [{"name": "dev", "address": "172.17.0.1",
+                  "roles": [*ALL_ROLES, "etcd", "scheduler"]}]
+    p = planner.plan(stack(version={"tag": "1fae641"}, hosts=raw_hosts,
+                           storage={"data_dir": "/data"}))
+    lines = p.hosts[0].prep[0].script.splitlines()
+    assert "sudo -n install -d -o 0 -g 0 -m 0750 /data/ow-etcd-data" in lines
+
+
+def test_without_data_dir_volumes_stay_named_volumes():
+    p = planner.plan(es_cluster())
+    assert [v.name for v in p.service("couchdb").volumes] == ["ow-couchdb-data"]
+    assert next(c for c in p.containers() if c.key == "couchdb-core").mounts == (
+        Mount("/opt/couchdb/data", volume="couchdb-core-data"),)
+
+
+def test_prep_steps_is_the_single_ordered_extension_point():
+    assert hostplan.PREP_STEPS == (hostplan._max_map_count, hostplan._data_dirs)
+    cfg = es_cluster(storage={"data_dir": "/srv/ow"}).config
+    ctx = hostplan.HostContext(cfg, cfg.hosts[0], (), ())
+    assert hostplan.prep_steps(ctx) == ()  # nothing on the host: nothing to prepare
+
+
+@pytest.mark.parametrize("sudo", [True, False])
+def test_prep_scripts_are_valid_posix_sh(sudo):
+    p = planner.plan(es_cluster(ssh={"user": "ops", "sudo": sudo}, storage={"data_dir": "/srv/ow"}))
+    scripts = [s.script for h in p.hosts for s in h.prep]
+    assert len(scripts) == 2
+    for script in scripts:
+        subprocess.run(["sh", "-n"], input=script, text=True, check=True)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root for chown")
+def test_data_dirs_script_is_idempotent_and_never_reowns_contents(tmp_path: Path):
+    p = planner.plan(es_cluster(ssh={"user": "root", "sudo": False},
+                                storage={"data_dir": str(tmp_path / "data")}))
+    script = host(p, "core").prep[1].script
+    subprocess.run(["sh", "-c", script], check=True)
+    couch = tmp_path / "data" / "ow-couchdb-data"
+    (couch / "shard").write_text("x")
+    os.chown(couch / "shard", 1234, 1234)
+    os.chmod(couch, 0o700)
+    subprocess.run(["sh", "-c", script], check=True)
+    st = couch.stat()
+    assert (st.st_uid, st.st_gid, oct(st.st_mode & 0o777)) == (5984, 5984, "0o750")
+    assert (couch / "shard").stat().st_uid == 1234
+    es = (tmp_path / "data" / "ow-elasticsearch-data").stat()
+    assert (es.st_uid, es.st_gid) == (1000, 0)

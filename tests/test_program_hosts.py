@@ -1,22 +1,33 @@
-"""Whole-program tests for ssh-reached hosts (real __main__.py under mocks)."""
+"""Whole-program tests for ssh-reached, prepared hosts (real __main__.py under mocks)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from tests.conftest import SECRET_SIG, load_stack_file, run_program
+from tests.conftest import SECRET_SIG, load_stack_file, run_program, unwrap
+
+CONTAINER = "docker:index/container:Container"
+LOCAL = "command:local:Command"
+REMOTE = "command:remote:Command"
+IMAGE = "docker:index/remoteImage:RemoteImage"
 
 SSH_STACK = {
     "openwhisk:version": {"tag": "ef725a6"},
     "openwhisk:hosts": [
         {"name": "core", "address": "10.0.0.11", "id": 0,
-         "roles": ["couchdb", "zookeeper", "kafka", "controller", "edge"]},
+         "roles": ["couchdb", "zookeeper", "kafka", "controller", "edge", "elasticsearch"]},
         {"name": "inv", "address": "10.0.0.21", "id": 1, "roles": ["invoker"]},
     ],
+    "openwhisk:activation_store": {"backend": "elasticsearch"},
     "openwhisk:ssh": {"user": "ops", "options": ["StrictHostKeyChecking=yes"]},
+    "openwhisk:storage": {"data_dir": "/srv/openwhisk"},
 }
 SSH_SECRETS = {"openwhisk:ssh_private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-key-body\n"}
+
+
+def deps(run, typ: str, name: str) -> list[str]:
+    return sorted(d.split("::")[-1] for d in run.monitor.opts(typ, name)["dependencies"])
 
 
 def plain_strings(value: Any) -> list[str]:
@@ -30,10 +41,12 @@ def plain_strings(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
-def test_dev_stack_keeps_the_local_socket():
+def test_dev_stack_keeps_the_local_socket_and_needs_no_host_preparation():
     run = run_program(*load_stack_file("dev"), stack="dev")
     assert run.mocks.named("dev-docker", "pulumi:providers:docker")["inputs"] == {
         "host": "unix:///var/run/docker.sock"}
+    assert not run.mocks.of_type("openwhisk:components:HostPrep")
+    assert not run.mocks.of_type(REMOTE)
 
 
 def test_ssh_stack_reaches_each_host_over_ssh():
@@ -45,6 +58,24 @@ def test_ssh_stack_reaches_each_host_over_ssh():
         assert json.loads(inputs["sshOpts"]) == [
             "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", "22",
             "-o", "StrictHostKeyChecking=yes"]
+
+
+def test_ssh_stack_prepares_hosts_with_the_secret_key_before_pulls_and_containers():
+    run = run_program(SSH_STACK, SSH_SECRETS, stack="prod")
+    steps = {r["name"]: r["inputs"] for r in run.mocks.of_type(REMOTE)}
+    assert sorted(steps) == ["core-data-dirs", "core-vm-max-map-count"]
+    for inputs in steps.values():
+        connection, secret = unwrap(inputs["connection"])
+        assert secret is True
+        assert (connection["host"], connection["port"], connection["user"]) == ("10.0.0.11", 22, "ops")
+        assert connection["privateKey"] == SSH_SECRETS["openwhisk:ssh_private_key"]
+    assert not run.mocks.of_type(LOCAL)  # nothing runs locally for ssh hosts
+    prep = ["core-command", "core-data-dirs", "core-vm-max-map-count"]
+    assert deps(run, CONTAINER, "elasticsearch-core") == sorted(["core-elasticsearch", *prep])
+    assert set(prep) <= set(deps(run, IMAGE, "core-couchdb"))
+    # The invoker host has nothing to prepare, so its containers wait only for their real inputs.
+    assert not set(deps(run, CONTAINER, "invoker-0")) & set(prep)
+    assert not run.mocks.of_type("docker:index/volume:Volume")
 
 
 def test_no_secret_reaches_any_plain_input():

@@ -50,6 +50,7 @@ def test_documented_defaults_match_the_model():
         "`use_runc` | `false`": config.Invoker().use_runc is False,
         "`port` | `22`": config.Ssh(user="x").port == 22,
         "`sudo` | `true`": config.Ssh(user="x").sudo is True,
+        "`data_dir` | `null`": config.Storage().data_dir is None,
     }
     assert {k: k in README and ok for k, ok in defaults.items()} == dict.fromkeys(defaults, True)
     for key, ref in config.Images().model_dump().items():
