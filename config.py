@@ -363,6 +363,14 @@ class Storage(Model):
         return value.rstrip("/")
 
 
+class Verify(Model):
+    """The post-deploy check that runs after every `pulumi up` that changed a container."""
+
+    enabled: bool = True
+    timeout_s: int = Field(default=600, ge=60, le=3600)
+    """Overall time limit of the check, in seconds."""
+
+
 class StackConfig(Model):
     """Every non-secret `openwhisk:*` key of a stack."""
 
@@ -384,6 +392,7 @@ class StackConfig(Model):
     ssh: Ssh | None = None
     """Reach hosts without an explicit docker endpoint over ssh; null: the local Docker socket."""
     storage: Storage = Storage()
+    verify: Verify = Verify()
 
     @property
     def actor_system(self) -> ActorSystem:

@@ -1,9 +1,10 @@
 """OpenWhisk: the composition root that declares a whole deployment from its plan.
 
 Creates the Secrets, a HostPrep for each host with preparation steps, one DockerHost per host
-and one DockerService per planned service, in dependency order. Exposes the API host, the
-`wskprops` file contents (secret), the guest and system auth keys (secret), the edge
-certificate, every component's endpoint and the image references in use.
+and one DockerService per planned service, in dependency order, then the Verification when the
+plan has one. Exposes the API host, the `wskprops` file contents (secret), the guest and
+system auth keys (secret), the edge certificate, every component's endpoint and the image
+references in use.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from components.docker_host import DockerHost, DockerHostArgs
 from components.docker_service import DockerService, DockerServiceArgs
 from components.host_prep import HostPrep, HostPrepArgs
 from components.secrets import Secrets, SecretsArgs
+from components.verification import Verification, VerificationArgs
 from planner.model import Plan
 
 
@@ -57,6 +59,9 @@ class OpenWhisk(pulumi.ComponentResource):
             declared |= DockerService(service.name, DockerServiceArgs(
                 service=service, hosts=hosts, secrets=secrets.values, after=declared),
                 opts=child).containers
+        if plan.verify is not None:
+            Verification("verify", VerificationArgs(
+                plan=plan.verify, secrets=values, containers=declared), opts=child)
 
         self.api_host = pulumi.Output.from_input(str(plan.endpoints["apiHost"]))
         self.guest_auth = secrets.values["guest_auth"]

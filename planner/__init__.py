@@ -20,6 +20,7 @@ from planner.model import (
 )
 from planner.nginx import nginx_conf
 from planner.couchdb_init import couchdb_init_files
+from planner.verify import verify_plan
 
 __all__ = ["plan"]
 
@@ -124,6 +125,9 @@ def plan(stack: Stack) -> Plan:
     volumes = [v for s in services for v in s.volumes]
     if cfg.storage.data_dir is not None:
         services = [hostplan.bind_data_dirs(s, cfg.storage.data_dir) for s in services]
+    api_url = f"https://{api_host}" + ("" if https_port == 443 else f":{https_port}")
+    controller_urls = [f"http://{c.address}:{cfg.controller.http_port}" for c in controllers]
+    by_key = {c.key: c for s in services for c in s.containers}
     images = _images(cfg, manifest, scheduler_mode, es_store)
     return Plan(
         platform=cfg.platform,
@@ -134,11 +138,11 @@ def plan(stack: Stack) -> Plan:
         tls=_tls(api_host, edge.address),
         api_host=api_host if https_port == 443 else f"{api_host}:{https_port}",
         endpoints={
-            "apiHost": f"https://{api_host}" + ("" if https_port == 443 else f":{https_port}"),
+            "apiHost": api_url,
             "couchdb": couch_url,
             "kafka": kafka_hosts,
             "zookeeper": zk_hosts,
-            "controllers": [f"http://{c.address}:{cfg.controller.http_port}" for c in controllers],
+            "controllers": controller_urls,
             "invokers": [f"http://{i.address}:{cfg.invoker.http_port + i.id}" for i in invokers],
             **({"etcd": etcd_hosts,
                 "schedulers": [f"http://{s.address}:{cfg.scheduler.http_port}" for s in schedulers]}
@@ -146,6 +150,11 @@ def plan(stack: Stack) -> Plan:
             **({"elasticsearch": f"http://{es_hosts.split(',')[0]}"} if es_store else {}),
         },
         insecure_tls=cfg.edge.tls == "self-signed",
+        verify=verify_plan(
+            cfg, api_url=api_url,
+            controllers=[(url, by_key[k]) for url, k in zip(controller_urls, controller_keys)],
+            invokers=[(i.id, by_key[f"invoker-{i.id}"]) for i in invokers],
+            edge=by_key[f"edge-{edge.host.name}"], insecure_tls=cfg.edge.tls == "self-signed"),
     )
 
 

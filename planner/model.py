@@ -184,6 +184,15 @@ class TlsPlan:
 
 
 @dataclass(frozen=True)
+class VerifyPlan:
+    """The post-deploy check: a local command and its environment."""
+
+    command: str
+    """Run from the project directory, e.g. `python3 components/assets/verify.py`."""
+    env: tuple[tuple[str, Value], ...]
+
+
+@dataclass(frozen=True)
 class Plan:
     platform: str
     hosts: tuple[HostPlan, ...]
@@ -198,6 +207,8 @@ class Plan:
     """Plain (non-secret) endpoints to export."""
     insecure_tls: bool = True
     """True when the edge certificate is self-signed (wsk needs -i)."""
+    verify: VerifyPlan | None = None
+    """None when verification is switched off."""
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)

@@ -1,4 +1,4 @@
-"""Component tests for reaching and preparing hosts: HostPrep, and ssh on DockerHost."""
+"""Component tests for reaching and preparing hosts (HostPrep, ssh on DockerHost) and Verification."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import pulumi
 
 from components import (
     DockerHost, DockerHostArgs, DockerService, DockerServiceArgs, HostPrep, HostPrepArgs,
+    Verification, VerificationArgs,
 )
-from planner.model import Container, HostPlan, Mount, PrepStep, Secret, Service, SshTarget
-from tests.conftest import run_pulumi, unwrap
+from planner.model import (
+    Container, HostPlan, Mount, PrepStep, Secret, Service, SshTarget, VerifyPlan,
+)
+from tests.conftest import SECRET_SIG, run_pulumi, unwrap
 
 CONTAINER = "docker:index/container:Container"
 IMAGE = "docker:index/remoteImage:RemoteImage"
@@ -121,3 +124,42 @@ def test_without_prep_nothing_extra_is_waited_for():
     run = run_pulumi(declare)
     assert deps(run, IMAGE, "h1-kafka") == []
     assert deps(run, CONTAINER, "kafka-h1") == ["h1-kafka"]
+
+
+VERIFY = VerifyPlan("python3 components/assets/verify.py", (
+    ("OW_VERIFY_API_HOST", "https://10.0.0.5"),
+    ("OW_VERIFY_AUTH", Secret.of("guest_auth")),
+    ("OW_VERIFY_TIMEOUT_S", "600"),
+))
+
+
+def test_verification_runs_after_every_container_with_the_key_as_a_secret():
+    def declare():
+        values = {"guest_auth": pulumi.Output.secret("uuid:key")}
+        host = DockerHost("h1", DockerHostArgs(host=SSH_HOST, images=IMAGES))
+        svc = DockerService("kafka", DockerServiceArgs(service=KAFKA, hosts={"h1": host},
+                                                       secrets=values, after={}))
+        Verification("verify", VerificationArgs(plan=VERIFY, secrets=values,
+                                                containers=svc.containers))
+    run = run_pulumi(declare)
+    check = run.mocks.named("verify-check", LOCAL)["inputs"]
+    assert (check["create"], check["update"]) == ("python3 components/assets/verify.py",) * 2
+    assert "dir" not in check and "delete" not in check
+    env, secret = unwrap(check["environment"])
+    assert secret is True
+    assert env == {"OW_VERIFY_API_HOST": "https://10.0.0.5", "OW_VERIFY_AUTH": "uuid:key",
+                   "OW_VERIFY_TIMEOUT_S": "600"}
+    # Replacing any container changes its ID, which replaces this command: the check runs again.
+    assert check["triggers"] == ["kafka-h1-id", "kafka-init-h1-id"]
+    assert deps(run, LOCAL, "verify-check") == ["kafka-h1", "kafka-init-h1"]
+    opts = run.monitor.opts(LOCAL, "verify-check")
+    assert opts["provider"].split("::")[3] == "verify-command"
+    assert opts["parent"].endswith("openwhisk:components:Verification::verify")
+
+
+def test_verification_environment_is_secret_only_because_of_the_key():
+    plain = VerifyPlan("python3 components/assets/verify.py", (("OW_VERIFY_TIMEOUT_S", "60"),))
+    run = run_pulumi(lambda: Verification("verify", VerificationArgs(
+        plan=plain, secrets={}, containers={})))
+    env = run.mocks.named("verify-check", LOCAL)["inputs"]["environment"]
+    assert env == {"OW_VERIFY_TIMEOUT_S": "60"} and SECRET_SIG not in env

@@ -91,7 +91,7 @@ CASES = [
     pytest.param(SINGLE, {"bogus": 1}, [
         "openwhisk:bogus: unknown key (got 1); remove it (pulumi config rm openwhisk:bogus) or fix its "
         "spelling (known keys: platform, version, hosts, edge, invoker, controller, limits, runtimes, "
-        "activation_store, kafka, scheduler, couchdb, images, rotate, ssh, storage, "
+        "activation_store, kafka, scheduler, couchdb, images, rotate, ssh, storage, verify, "
         "couchdb_admin_password, edge_tls_cert, edge_tls_key, ssh_private_key)",
     ], id="unknown-top-level-key"),
     pytest.param(SINGLE, {"invokers": {"use_runc": True}}, [
@@ -417,6 +417,19 @@ CASES = [
         "openwhisk:storage.data_dir: contains characters other than letters, digits, '.', '_', '-' and "
         f"'/' (got '/srv/$(reboot)'); {DATA_DIR_FIX}",
     ], id="data-dir-shell-syntax"),
+    # verify
+    pytest.param(SINGLE, {"verify.timeout_s": 59}, [
+        "openwhisk:verify.timeout_s: must be at least 60 (got 59); set it with pulumi config set --path "
+        "'verify.timeout_s' <integer>",
+    ], id="verify-timeout-too-short"),
+    pytest.param(SINGLE, {"verify.timeout_s": 3601}, [
+        "openwhisk:verify.timeout_s: must be at most 3600 (got 3601); set it with pulumi config set "
+        "--path 'verify.timeout_s' <integer>",
+    ], id="verify-timeout-too-long"),
+    pytest.param(SINGLE, {"verify.enabled": "sometimes"}, [
+        "openwhisk:verify.enabled: expected true or false (got 'sometimes'); set it with pulumi config set "
+        "--path 'verify.enabled' <true|false>",
+    ], id="verify-enabled-not-a-bool"),
 ]
 
 
@@ -616,7 +629,7 @@ def test_every_problem_is_reported_at_once():
     assert problems(raw) == [
         "openwhisk:bogus: unknown key (got true); remove it (pulumi config rm openwhisk:bogus) or fix its "
         "spelling (known keys: platform, version, hosts, edge, invoker, controller, limits, runtimes, "
-        "activation_store, kafka, scheduler, couchdb, images, rotate, ssh, storage, "
+        "activation_store, kafka, scheduler, couchdb, images, rotate, ssh, storage, verify, "
         "couchdb_admin_password, edge_tls_cert, edge_tls_key, ssh_private_key)",
         "openwhisk:hosts[0].address: localhost is the container itself when used inside a container "
         f"(got 'localhost'); {ADDRESS_FIX}",
@@ -673,7 +686,8 @@ def test_dev_stack_parses_to_the_documented_defaults():
     assert [(h.name, h.address, h.docker, h.id, h.invoker_ids) for h in cfg.hosts] == [
         ("dev", "172.17.0.1", None, None, None)]
     assert config.docker_endpoint(cfg.hosts[0], cfg.ssh) == "unix:///var/run/docker.sock"
-    assert (cfg.ssh, cfg.storage, cfg.storage.data_dir) == (None, config.Storage(), None)
+    assert (cfg.ssh, cfg.storage, cfg.verify) == (None, config.Storage(), config.Verify())
+    assert (cfg.storage.data_dir, cfg.verify.enabled, cfg.verify.timeout_s) == (None, True, 600)
     assert (cfg.edge, cfg.invoker, cfg.controller, cfg.limits) == (
         config.Edge(), config.Invoker(), config.Controller(), config.Limits())
     assert (cfg.edge.https_port, cfg.edge.http_port, cfg.edge.tls) == (443, 80, "self-signed")
@@ -742,7 +756,7 @@ def test_read_stack_config_separates_secrets_and_hides_encrypted_values():
         "openwhisk:guest_auth: unknown key (got an encrypted value); remove it (pulumi config rm "
         "openwhisk:guest_auth) or fix its spelling (known keys: platform, version, hosts, edge, invoker, "
         "controller, limits, runtimes, activation_store, kafka, scheduler, couchdb, images, rotate, "
-        "ssh, storage, couchdb_admin_password, edge_tls_cert, edge_tls_key, ssh_private_key)",
+        "ssh, storage, verify, couchdb_admin_password, edge_tls_cert, edge_tls_key, ssh_private_key)",
         "openwhisk:edge_tls_key: a secret stored in plain text (got an unencrypted value); set it again "
         "with pulumi config set --secret edge_tls_key <value>",
         "openwhisk:edge_tls_key: set, but edge.tls is self-signed, so it would be ignored (got a "

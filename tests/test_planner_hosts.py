@@ -1,7 +1,8 @@
-"""Planner tests for reaching hosts (endpoints, ssh), preparing them and bind mounts."""
+"""Planner tests for reaching hosts (endpoints, ssh), preparing them, bind mounts and verification."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 import config
 import planner
 from planner import hosts as hostplan
-from planner.model import Mount, PrepStep, Secret, SshTarget
+from planner.model import Mount, PrepStep, Secret, SshTarget, VerifyPlan
 from tests.conftest import ROOT
 
 ALL_ROLES = ["couchdb", "zookeeper", "kafka", "controller", "invoker", "edge"]
@@ -174,3 +175,36 @@ def test_data_dirs_script_is_idempotent_and_never_reowns_contents(tmp_path: Path
     assert (couch / "shard").stat().st_uid == 1234
     es = (tmp_path / "data" / "ow-elasticsearch-data").stat()
     assert (es.st_uid, es.st_gid) == (1000, 0)
+
+
+def test_verify_plan_environment_is_exact():
+    p = planner.plan(es_cluster())
+    assert p.verify == VerifyPlan("python3 components/assets/verify.py", (
+        ("OW_VERIFY_API_HOST", "https://10.0.0.11"),
+        ("OW_VERIFY_AUTH", Secret("${guest_auth}")),
+        ("OW_VERIFY_CONTROLLERS", json.dumps([{"url": "http://10.0.0.11:10001", "host": "10.0.0.11",
+                                               "container": "ow-controller"}])),
+        ("OW_VERIFY_EDGE", json.dumps({"host": "10.0.0.11", "container": "ow-edge"})),
+        ("OW_VERIFY_INSECURE", "true"),
+        ("OW_VERIFY_INVOKERS", json.dumps({"invoker0": {"host": "10.0.0.21",
+                                                        "container": "ow-invoker0"}})),
+        ("OW_VERIFY_TIMEOUT_S", "600"),
+    ))
+
+
+def test_verify_plan_follows_edge_port_tls_and_timeout():
+    p = planner.plan(stack(edge={"api_host": "ow.example.com", "https_port": 8443, "tls": "provided"},
+                           verify={"timeout_s": 900},
+                           secret_keys=frozenset({"edge_tls_cert", "edge_tls_key"})))
+    env = dict(p.verify.env)
+    assert (env["OW_VERIFY_API_HOST"], env["OW_VERIFY_INSECURE"], env["OW_VERIFY_TIMEOUT_S"]) == (
+        "https://ow.example.com:8443", "false", "900")
+
+
+def test_verify_can_be_switched_off():
+    assert planner.plan(stack(verify={"enabled": False})).verify is None
+
+
+def test_verify_command_runs_the_script_in_the_project():
+    cmd = planner.plan(stack()).verify.command.split()
+    assert cmd[0] == "python3" and (ROOT / cmd[1]).is_file() and not Path(cmd[1]).is_absolute()

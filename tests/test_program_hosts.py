@@ -1,4 +1,4 @@
-"""Whole-program tests for ssh-reached, prepared hosts (real __main__.py under mocks)."""
+"""Whole-program tests for verification and ssh-reached, prepared hosts (real __main__.py, mocks)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,37 @@ def plain_strings(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
+def test_dev_stack_verifies_after_every_container():
+    run = run_program(*load_stack_file("dev"), stack="dev")
+    containers = sorted(r["name"] for r in run.mocks.of_type(CONTAINER))
+    assert len(containers) == 7
+    check = run.mocks.named("verify-check", LOCAL)["inputs"]
+    # Every container, plus the generators of the guest key it reads from its environment.
+    assert deps(run, LOCAL, "verify-check") == sorted([*containers, "guest_auth-key", "guest_auth-uuid"])
+    assert check["triggers"] == [f"{name}-id" for name in containers]
+    env, secret = unwrap(check["environment"])
+    assert secret is True
+    assert env["OW_VERIFY_AUTH"] == "uuid-guest_auth-uuid:pw-guest_auth-key"
+    assert {k: v for k, v in env.items() if k != "OW_VERIFY_AUTH"} == {
+        "OW_VERIFY_API_HOST": "https://172.17.0.1",
+        "OW_VERIFY_CONTROLLERS": json.dumps([{"url": "http://172.17.0.1:10001",
+                                              "host": "172.17.0.1", "container": "ow-controller"}]),
+        "OW_VERIFY_EDGE": json.dumps({"host": "172.17.0.1", "container": "ow-edge"}),
+        "OW_VERIFY_INSECURE": "true",
+        "OW_VERIFY_INVOKERS": json.dumps({"invoker0": {"host": "172.17.0.1",
+                                                       "container": "ow-invoker0"}}),
+        "OW_VERIFY_TIMEOUT_S": "600",
+    }
+    assert check["create"] == "python3 components/assets/verify.py"
+
+
+def test_verification_can_be_switched_off():
+    plain, secret = load_stack_file("dev")
+    run = run_program({**plain, "openwhisk:verify": {"enabled": False}}, secret, stack="dev")
+    assert not [r for r in run.mocks.resources if "Verification" in r["type"] or
+                r["type"].startswith("command:")]
+
+
 def test_dev_stack_keeps_the_local_socket_and_needs_no_host_preparation():
     run = run_program(*load_stack_file("dev"), stack="dev")
     assert run.mocks.named("dev-docker", "pulumi:providers:docker")["inputs"] == {
@@ -69,7 +100,7 @@ def test_ssh_stack_prepares_hosts_with_the_secret_key_before_pulls_and_container
         assert secret is True
         assert (connection["host"], connection["port"], connection["user"]) == ("10.0.0.11", 22, "ops")
         assert connection["privateKey"] == SSH_SECRETS["openwhisk:ssh_private_key"]
-    assert not run.mocks.of_type(LOCAL)  # nothing runs locally for ssh hosts
+    assert [r["name"] for r in run.mocks.of_type(LOCAL)] == ["verify-check"]  # nothing local on ssh hosts
     prep = ["core-command", "core-data-dirs", "core-vm-max-map-count"]
     assert deps(run, CONTAINER, "elasticsearch-core") == sorted(["core-elasticsearch", *prep])
     assert set(prep) <= set(deps(run, IMAGE, "core-couchdb"))

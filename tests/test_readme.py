@@ -51,6 +51,8 @@ def test_documented_defaults_match_the_model():
         "`port` | `22`": config.Ssh(user="x").port == 22,
         "`sudo` | `true`": config.Ssh(user="x").sudo is True,
         "`data_dir` | `null`": config.Storage().data_dir is None,
+        "`enabled` | `true`": config.Verify().enabled is True,
+        "`timeout_s` | `600`": config.Verify().timeout_s == 600,
     }
     assert {k: k in README and ok for k, ok in defaults.items()} == dict.fromkeys(defaults, True)
     for key, ref in config.Images().model_dump().items():
