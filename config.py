@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
-    BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, field_validator,
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError,
+    field_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -42,6 +43,8 @@ SECRET_KEYS = {
     "edge_tls_cert": "PEM certificate for the edge (needs edge.tls: provided)",
     "edge_tls_key": "PEM private key for the edge (needs edge.tls: provided)",
     "registry_password": "password of registry.username (required with registry.mode: external)",
+    "ssh_private_key": "private key (PEM or OpenSSH file contents) of the ssh user; required when "
+                       "any host is reached over ssh://",
 }
 
 Rotatable = Literal[
@@ -131,8 +134,9 @@ class Host(Model):
     """Stable key of the host: logical names and container placement derive from it."""
     address: str
     """Static IP or DNS name other hosts and containers reach this host at."""
-    docker: str = "unix:///var/run/docker.sock"
-    """Docker endpoint: `unix:///path` or `ssh://user@host[:port]`."""
+    docker: str | None = None
+    """`unix:///path` or `ssh://user@host[:port]`; default ssh://<ssh.user>@<address>:<ssh.port>
+    when `ssh` is set, else the local socket (see `docker_endpoint`)."""
     roles: tuple[Role, ...] = Field(min_length=1)
     id: int | None = Field(default=None, ge=0, le=254)
     """Stable number of the host: instance id of its controller, scheduler, Kafka broker, etc."""
@@ -153,7 +157,9 @@ class Host(Model):
 
     @field_validator("docker")
     @classmethod
-    def _docker(cls, value: str) -> str:
+    def _docker(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         match = _DOCKER_ENDPOINT.fullmatch(value)
         if not match or not 1 <= int(match.group("port") or 22) <= 65535:
             raise _invalid("not a supported docker endpoint",
@@ -381,6 +387,74 @@ class Build(Model):
     platform: str = "linux/amd64"
 
 
+SSH_USER = r"^[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"
+_SSH_OPTION = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9]*)=\S.*")
+#: ssh_config options the program sets itself on the docker provider's ssh command line.
+SSH_RESERVED_OPTIONS = {"batchmode": "BatchMode", "connecttimeout": "ConnectTimeout", "port": "Port"}
+
+
+def _ssh_option(value: str) -> str:
+    match = _SSH_OPTION.fullmatch(value)
+    if not match:
+        raise _invalid("expected an ssh_config option written Name=value",
+                       "write it without -o, e.g. 'ProxyJump=bastion' (each entry is passed to ssh "
+                       "as -o <entry>)")
+    name = SSH_RESERVED_OPTIONS.get(match.group("name").lower())
+    if name == "Port":
+        raise _invalid("Port is set from ssh.port", "remove it and set ssh.port instead")
+    if name:
+        raise _invalid(f"{name} is set by the program",
+                       "remove it: ssh always runs with BatchMode=yes and ConnectTimeout=10 so that "
+                       "pulumi up never waits on a prompt or a dead host")
+    return value
+
+
+class Ssh(Model):
+    """How hosts without an explicit `docker` endpoint are reached: over ssh, as `user`."""
+
+    user: str = Field(pattern=SSH_USER)
+    """Login user on every such host; must be allowed to use the Docker socket."""
+    port: int = Field(default=22, ge=1, le=65535)
+    sudo: bool = True
+    """Prefix privileged host-preparation commands with `sudo -n` (passwordless sudo needed)."""
+    options: tuple[Annotated[str, AfterValidator(_ssh_option)], ...] = ()
+    """Extra ssh_config options (`Name=value`) for the docker provider's ssh client."""
+
+
+DATA_DIR_FIX = ("use an absolute directory that exists or can be created on every host, e.g. "
+                "/srv/openwhisk (letters, digits, '.', '_', '-' and '/')")
+
+
+class Storage(Model):
+    data_dir: str | None = None
+    """Absolute host directory; each data volume becomes the bind mount `<data_dir>/<volume name>`."""
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.startswith("/"):
+            raise _invalid("not an absolute path", DATA_DIR_FIX)
+        if not re.fullmatch(r"[A-Za-z0-9._/-]+", value):
+            raise _invalid("contains characters other than letters, digits, '.', '_', '-' and '/'",
+                           DATA_DIR_FIX)
+        parts = value.rstrip("/").split("/")[1:]
+        if not parts:
+            raise _invalid("the root directory cannot hold the data directories", DATA_DIR_FIX)
+        if any(p in ("", ".", "..") for p in parts):
+            raise _invalid("not a normalised path: it has an empty, '.' or '..' segment", DATA_DIR_FIX)
+        return value.rstrip("/")
+
+
+class Verify(Model):
+    """The post-deploy check that runs after every `pulumi up` that changed a container."""
+
+    enabled: bool = True
+    timeout_s: int = Field(default=600, ge=60, le=3600)
+    """Overall time limit of the check, in seconds."""
+
+
 class StackConfig(Model):
     """Every non-secret `openwhisk:*` key of a stack."""
 
@@ -402,6 +476,10 @@ class StackConfig(Model):
     """Images built from local contexts and pushed to the registry instead of mirrored."""
     rotate: dict[Rotatable, Annotated[int, Field(ge=0)]] = {}
     """Generation of each generated secret; bump one (e.g. guest_auth: 1) to rotate it."""
+    ssh: Ssh | None = None
+    """Reach hosts without an explicit docker endpoint over ssh; null: the local Docker socket."""
+    storage: Storage = Storage()
+    verify: Verify = Verify()
 
     @property
     def actor_system(self) -> ActorSystem:
@@ -414,6 +492,19 @@ class StackConfig(Model):
     def hosts_with(self, role: str) -> list[Host]:
         """Hosts carrying `role`, ordered by host id (stable, never by list position)."""
         return sorted((h for h in self.hosts if role in h.roles), key=lambda h: (h.id or 0, h.name))
+
+
+LOCAL_DOCKER = "unix:///var/run/docker.sock"
+
+
+def docker_endpoint(host: Host, ssh: Ssh | None) -> str:
+    """The host's explicit endpoint, else ssh://<user>@<address>:<port> when ssh is set, else the
+    local socket."""
+    if host.docker is not None:
+        return host.docker
+    if ssh is not None:
+        return f"ssh://{ssh.user}@{host.address}:{ssh.port}"
+    return LOCAL_DOCKER
 
 
 @dataclass(frozen=True)
@@ -509,6 +600,7 @@ _PATTERNS = {
     HOST_NAME: "expected a short lowercase name: a letter, then up to 30 letters, digits or '-'",
     CouchDB.model_fields["db_prefix"].metadata[0].pattern:
         "expected lowercase letters, digits or '_', starting with a letter",
+    SSH_USER: "expected a user name: up to 32 letters, digits, '.', '_' or '-', not starting with '-'",
 }
 
 
@@ -674,6 +766,8 @@ def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
         out.append(f"{NAMESPACE}:controller.seed_count: seed nodes are chosen among the "
                    f"{controllers} controller(s), so at most {controllers} (got "
                    f"{controller.seed_count}); lower it or give the controller role to more hosts")
+    if "ssh" in s:
+        out += _ssh_key_checks(hosts, s["ssh"], supplied)
     kafka = s.get("kafka")
     brokers = sum("kafka" in h.roles for h in hosts)
     if kafka is not None and brokers and kafka.replication_factor > brokers:
@@ -713,6 +807,22 @@ def _extra_env_checks(s: dict[str, Any], mode: str | None) -> list[str]:
             got = found.got or ("a hidden value" if env_rules.looks_secret(key) else _show(value))
             out.append(f"{path}: {found.what} (got {got}); {found.fix}")
     return out
+
+
+def _ssh_key_checks(hosts: tuple[Host, ...], ssh: Ssh | None, supplied: frozenset[str]) -> list[str]:
+    over_ssh = [repr(h.name) for h in hosts if docker_endpoint(h, ssh).startswith("ssh://")]
+    key = f"{NAMESPACE}:ssh_private_key"
+    if over_ssh and "ssh_private_key" not in supplied:
+        which = f"host {over_ssh[0]} is" if len(over_ssh) == 1 else \
+            f"hosts {', '.join(over_ssh)} are"
+        return [f"{key}: required because {which} reached over ssh:// (got none); set it with "
+                f"pulumi config set --secret ssh_private_key < ~/.ssh/id_ed25519 (the private key "
+                f"the ssh user logs in with)"]
+    if not over_ssh and "ssh_private_key" in supplied:
+        return [f"{key}: set, but no host is reached over ssh://, so it would be ignored (got a "
+                f"secret value); set {NAMESPACE}:ssh to reach the hosts over ssh, or remove it "
+                f"(pulumi config rm {key})"]
+    return []
 
 
 def _version_checks(version: Version, images: Images | None) -> list[str]:

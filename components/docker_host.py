@@ -1,8 +1,9 @@
-"""DockerHost: the Docker provider of one host.
+"""DockerHost: the Docker provider of one host, and what its containers wait for.
 
-Creates a `docker.Provider` for the host's endpoint (`unix://` socket or `ssh://user@host`), with
-the private registry's credentials when there is one. Exposes `provider`; the services on the host
-declare their image pulls and containers with it.
+Creates a `docker.Provider` for the host's endpoint (`unix://` socket, or `ssh://user@host:port`
+through the system ssh client with the planned ssh options), with the private registry's
+credentials when there is one. Exposes `provider`, with which the services on the host declare
+their image pulls and containers, and `ready`, the host's preparation they wait for.
 """
 
 from __future__ import annotations
@@ -27,10 +28,14 @@ class DockerHostArgs:
     host: HostPlan
     registry: RegistryAuth | None = None
     """Credentials the provider uses to pull from (and push to) the private registry."""
+    ready: pulumi.Resource | None = None
+    """The host's preparation (a HostPrep), if it has any; pulls and containers wait for it."""
 
 
 class DockerHost(pulumi.ComponentResource):
     provider: docker.Provider
+    ready: pulumi.Resource | None
+    """What the host's pulls and containers must wait for besides their inputs (None: nothing)."""
 
     def __init__(self, name: str, args: DockerHostArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("openwhisk:components:DockerHost", name, None, opts)
@@ -38,6 +43,7 @@ class DockerHost(pulumi.ComponentResource):
             address=args.registry.address, username=args.registry.username,
             password=args.registry.password)]
         self.provider = docker.Provider(
-            f"{name}-docker", host=args.host.docker, registry_auth=auth or None,
-            opts=pulumi.ResourceOptions(parent=self))
+            f"{name}-docker", host=args.host.docker, ssh_opts=list(args.host.ssh_opts) or None,
+            registry_auth=auth or None, opts=pulumi.ResourceOptions(parent=self))
+        self.ready = args.ready
         self.register_outputs({"address": args.host.address})

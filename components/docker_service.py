@@ -2,11 +2,11 @@
 
 Creates one `RemoteImage` per image each host of the service needs (kept locally when the resource
 goes away), one retained `docker.Volume` per planned data volume and one `docker.Container` per
-planned container, on the provider of the container's host. Containers run the pulled image ID, so
-a new digest replaces exactly the containers that use it. Containers have fixed names and
-ports, so they are replaced delete-first; one-shot containers (init steps) run to completion and
-fail the update on a non-zero exit. Exposes `containers` (container key -> resource) so later
-services can depend on them.
+planned container, on the provider of the container's host and after the host's preparation.
+Containers run the pulled image ID, so a new digest replaces exactly the containers that use it.
+Containers have fixed names and ports, so they are replaced delete-first; one-shot containers (init
+steps) run to completion and fail the update on a non-zero exit. Exposes `containers` (container
+key -> resource) so later services can depend on them.
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ class DockerService(pulumi.ComponentResource):
             for key in keys:
                 self.image_ids[host, key] = docker.RemoteImage(
                     f"{host}-{key}", name=args.images[key], keep_locally=True,
-                    opts=pulumi.ResourceOptions(parent=self, provider=args.hosts[host].provider)
+                    opts=pulumi.ResourceOptions(
+                        parent=self, provider=args.hosts[host].provider,
+                        depends_on=[args.hosts[host].ready] if args.hosts[host].ready else None)
                 ).image_id
         volumes = {}
         for v in args.service.volumes:
@@ -57,8 +59,9 @@ class DockerService(pulumi.ComponentResource):
                 parent=self, provider=args.hosts[v.host].provider, retain_on_delete=True))
         self.containers = {}
         for c in args.service.containers:
+            ready = [args.hosts[c.host].ready] if args.hosts[c.host].ready else []
             deps = [self.containers.get(k) or args.after[k] for k in c.depends_on]
-            self.containers[c.key] = self._container(c, args, volumes, deps)
+            self.containers[c.key] = self._container(c, args, volumes, deps + ready)
         self.register_outputs({"containers": {k: r.name for k, r in self.containers.items()}})
 
     def _container(self, c: Container, args: DockerServiceArgs, volumes: Mapping[str, docker.Volume],

@@ -1,9 +1,10 @@
 """OpenWhisk: the composition root that declares a whole deployment from its plan.
 
-Creates the Secrets, one DockerHost per host, the private registry and image pipeline when the plan
-has one, and one DockerService per planned service, in dependency order. Exposes the API host, the
-`wskprops` file contents (secret), the guest and system auth keys (secret), the edge certificate,
-every component's endpoint and the image references in use.
+Creates the Secrets, a HostPrep for each host with preparation steps, one DockerHost per host,
+the private registry and image pipeline when the plan has one, one DockerService per planned
+service, in dependency order, then the Verification when the plan has one. Exposes the API host,
+the `wskprops` file contents (secret), the guest and system auth keys (secret), the edge
+certificate, every component's endpoint and the image references in use.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import pulumi
 from components.docker_host import DockerHost, DockerHostArgs, RegistryAuth
 from components.docker_service import DockerService, DockerServiceArgs
 from components.image_pipeline import ImagePipeline, ImagePipelineArgs
+from components.host_prep import HostPrep, HostPrepArgs
 from components.secrets import Secrets, SecretsArgs
+from components.verification import Verification, VerificationArgs
 from planner.model import Plan
 
 
@@ -43,27 +46,37 @@ class OpenWhisk(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         secrets = Secrets("secrets", SecretsArgs(specs=plan.secrets,
                                                  supplied=args.supplied_secrets), opts=child)
+        # Supplied secrets that are not generated ones (the ssh key) are used as they are.
+        values = {**{k: pulumi.Output.secret(v) for k, v in args.supplied_secrets.items()},
+                  **secrets.values}
         reg = plan.registry
         auth = reg and RegistryAuth(address=reg.address, username=reg.username,
                                     password=secrets.values["registry_password"])
-        hosts = {h.name: DockerHost(h.name, DockerHostArgs(host=h, registry=auth), opts=child)
-                 for h in plan.hosts}
+        preps = {h.name: HostPrep(h.name, HostPrepArgs(host=h, secrets=values), opts=child)
+                 for h in plan.hosts if h.prep}
+        hosts = {h.name: DockerHost(h.name, DockerHostArgs(
+            host=h, registry=auth, ready=preps.get(h.name)), opts=child) for h in plan.hosts}
         self.images = {i.key: i.ref for i in plan.images}
         declared: dict[str, pulumi.Resource] = {}
         digests: dict[str, pulumi.Output[str]] = {}
         for s in plan.services:
             if s.name != "registry" and reg is not None and not digests:
                 # Every image goes into the registry once it runs; hosts then pull by digest.
+                build_host = hosts[reg.build_host]
                 pipeline = ImagePipeline("images", ImagePipelineArgs(
-                    images=plan.images, provider=hosts[reg.build_host].provider,
+                    images=plan.images, provider=build_host.provider,
                     registry=reg.address, username=reg.username,
                     password=secrets.values["registry_password"],
-                    after=[r for k, r in declared.items() if k.startswith("registry-")]), opts=child)
+                    after=[r for k, r in declared.items() if k.startswith("registry-")]
+                    + ([build_host.ready] if build_host.ready else [])), opts=child)
                 self.images |= pipeline.refs
                 digests = pipeline.digests
             declared |= DockerService(s.name, DockerServiceArgs(
-                service=s, hosts=hosts, images=dict(self.images), secrets=secrets.values,
+                service=s, hosts=hosts, images=dict(self.images), secrets=values,
                 after=dict(declared), digests=digests), opts=child).containers
+        if plan.verify is not None:
+            Verification("verify", VerificationArgs(
+                plan=plan.verify, secrets=values, containers=declared), opts=child)
 
         self.api_host = pulumi.Output.from_input(str(plan.endpoints["apiHost"]))
         self.guest_auth = secrets.values["guest_auth"]

@@ -11,8 +11,9 @@ import ipaddress
 from dataclasses import replace
 
 import extra_env as env_rules
-from config import Stack, StackConfig
+from config import Stack, StackConfig, docker_endpoint
 from planner import env as jvm
+from planner import hosts as hostplan
 from planner import kafka
 from planner.images import manifest_value, plan_images
 from planner.model import (
@@ -23,11 +24,15 @@ from planner.nginx import nginx_conf
 from planner.couchdb_init import couchdb_init_files
 from planner.placement import PREFIX, Placed
 from planner.placement import placed as _placed
+from planner.verify import verify_plan
 
 __all__ = ["plan"]
 
 COUCHDB_ADMIN_USER = "whisk_admin"
 JVM_PORT = 8080
+# uid:gid each image writes its data as (VolumePlan.owner): couchdb 5984:5984, zookeeper
+# 1000:1000, elasticsearch 1000:0; kafka (wurstmeister) and etcd run as root.
+ZK_OWNER = (1000, 1000)
 
 
 def _invokers(cfg: StackConfig) -> list[Placed]:
@@ -115,20 +120,25 @@ def plan(stack: Stack) -> Plan:
         for i in invokers), prepull=tuple(i.key for i in images if i.kind == "runtime")))
     services.append(_edge(cfg, edge, controllers, controller_keys))
 
+    volumes = [v for s in services for v in s.volumes]
+    if cfg.storage.data_dir is not None:
+        services = [hostplan.bind_data_dirs(s, cfg.storage.data_dir) for s in services]
+    api_url = f"https://{api_host}" + ("" if https_port == 443 else f":{https_port}")
+    controller_urls = [f"http://{c.address}:{cfg.controller.http_port}" for c in controllers]
+    by_key = {c.key: c for s in services for c in s.containers}
     return Plan(
         platform=cfg.platform,
-        hosts=tuple(HostPlan(h.name, h.address, h.docker)
-                    for h in sorted(cfg.hosts, key=lambda h: (h.id or 0, h.name))),
+        hosts=_hosts(cfg, services, volumes),
         images=images,
         secrets=_secrets(cfg, db_users, es_store, _tls(api_host, edge.address), registry),
         services=tuple(services),
         api_host=api_host if https_port == 443 else f"{api_host}:{https_port}",
         endpoints={
-            "apiHost": f"https://{api_host}" + ("" if https_port == 443 else f":{https_port}"),
+            "apiHost": api_url,
             "couchdb": couch_url,
             "kafka": kafka_hosts,
             "zookeeper": zk_hosts,
-            "controllers": [f"http://{c.address}:{cfg.controller.http_port}" for c in controllers],
+            "controllers": controller_urls,
             "invokers": [f"http://{i.address}:{cfg.invoker.http_port + i.id}" for i in invokers],
             **({"etcd": etcd_hosts,
                 "schedulers": [f"http://{s.address}:{cfg.scheduler.http_port}" for s in schedulers]}
@@ -138,6 +148,11 @@ def plan(stack: Stack) -> Plan:
         insecure_tls=cfg.edge.tls == "self-signed",
         registry=registry,
         warnings=_warnings(cfg),
+        verify=verify_plan(
+            cfg, api_url=api_url,
+            controllers=[(url, by_key[k]) for url, k in zip(controller_urls, controller_keys)],
+            invokers=[(i.id, by_key[f"invoker-{i.id}"]) for i in invokers],
+            edge=by_key[f"edge-{edge.host.name}"], insecure_tls=cfg.edge.tls == "self-signed"),
     )
 
 
@@ -147,7 +162,7 @@ def plan(stack: Stack) -> Plan:
 
 def _couchdb(cfg: StackConfig, p: Placed, users: list[str], init_key: str, url: str) -> Service:
     host = p.host.name
-    volume = VolumePlan(f"couchdb-{host}-data", host, f"{PREFIX}-couchdb-data")
+    volume = VolumePlan(f"couchdb-{host}-data", host, f"{PREFIX}-couchdb-data", owner=(5984, 5984))
     prefix = cfg.couchdb.db_prefix
     server = Container(
         key=f"couchdb-{host}", service="couchdb", host=host, name=f"{PREFIX}-couchdb",
@@ -186,8 +201,9 @@ def _zookeeper(zks: list[Placed]) -> Service:
         host = z.host.name
         servers = " ".join(
             f"server.{o.id + 1}={'0.0.0.0' if o is z else o.address}:2888:3888;2181" for o in zks)
-        data = VolumePlan(f"zookeeper-{host}-data", host, f"{PREFIX}-zookeeper-data")
-        log = VolumePlan(f"zookeeper-{host}-datalog", host, f"{PREFIX}-zookeeper-datalog")
+        data = VolumePlan(f"zookeeper-{host}-data", host, f"{PREFIX}-zookeeper-data", owner=ZK_OWNER)
+        log = VolumePlan(f"zookeeper-{host}-datalog", host, f"{PREFIX}-zookeeper-datalog",
+                         owner=ZK_OWNER)
         volumes += [data, log]
         containers.append(Container(
             key=f"zookeeper-{host}", service="zookeeper", host=host, name=f"{PREFIX}-zookeeper",
@@ -235,7 +251,8 @@ def _elasticsearch(ess: list[Placed]) -> Service:
     peers = ",".join(f"{e.address}:9300" for e in ess)
     for e in ess:
         host = e.host.name
-        data = VolumePlan(f"elasticsearch-{host}-data", host, f"{PREFIX}-elasticsearch-data")
+        data = VolumePlan(f"elasticsearch-{host}-data", host, f"{PREFIX}-elasticsearch-data",
+                          owner=(1000, 0))
         volumes.append(data)
         env = {"ES_JAVA_OPTS": "-Xms1g -Xmx1g", "cluster.name": "openwhisk",
                "node.name": f"es{e.id}", "network.publish_host": e.address,
@@ -320,6 +337,19 @@ def _edge(cfg: StackConfig, p: Placed, controllers: list[Placed],
 
 # --------------------------------------------------------------------------------------------
 # Images, hosts, secrets, TLS
+
+
+def _hosts(cfg: StackConfig, services: list[Service],
+           volumes: list[VolumePlan]) -> tuple[HostPlan, ...]:
+    out = []
+    for h in sorted(cfg.hosts, key=lambda h: (h.id or 0, h.name)):
+        containers = tuple(c for s in services for c in s.containers if c.host == h.name)
+        ssh = hostplan.ssh_target(h, cfg)
+        prep = hostplan.prep_steps(hostplan.HostContext(
+            cfg, h, containers, tuple(v for v in volumes if v.host == h.name)))
+        out.append(HostPlan(h.name, h.address, docker_endpoint(h, cfg.ssh), ssh=ssh,
+                            ssh_opts=hostplan.ssh_opts(ssh, cfg), prep=prep))
+    return tuple(out)
 
 
 def _secrets(cfg: StackConfig, db_users: list[str], es_store: bool, edge_tls: TlsPlan,

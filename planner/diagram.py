@@ -17,7 +17,7 @@ def _node(key: str) -> str:
 
 def mermaid(plan: Plan) -> str:
     """`flowchart LR` with one subgraph per host; stores (with data volumes) drawn as cylinders."""
-    stateful = {c.key for c in plan.containers() if any(m.volume for m in c.mounts)}
+    stateful = {c.key for c in plan.containers() if any(m.volume or m.data for m in c.mounts)}
     lines = ["flowchart LR"]
     for host in plan.hosts:
         lines.append(f'  subgraph {_node("host_" + host.name)}["{host.name} ({host.address})"]')

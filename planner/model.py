@@ -56,6 +56,8 @@ class Mount:
     volume: str | None = None
     host_path: str | None = None
     read_only: bool = False
+    data: bool = False
+    """A host path that holds the service's data (a data volume turned into a bind mount)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,8 @@ class VolumePlan:
     key: str
     host: str
     name: str
+    owner: tuple[int, int] = (0, 0)
+    """uid and gid the image writes its data as; the owner of the directory when bind-mounted."""
 
 
 @dataclass(frozen=True)
@@ -135,10 +139,40 @@ class Service:
 
 
 @dataclass(frozen=True)
+class PrepStep:
+    """One idempotent host-preparation command, run before anything else on the host."""
+
+    name: str
+    """Stable key of the step on its host, e.g. `vm-max-map-count`; part of the logical name."""
+    script: str
+    """POSIX sh script; a change to it re-runs the step (an update, never a replacement)."""
+    stdin: Value | None = None
+    """Fed to the script on stdin: the way to pass a secret (never on the command line)."""
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    """Where host-preparation commands log in over ssh."""
+
+    user: str
+    host: str
+    port: int
+    private_key: Value
+    """Normally `Secret.of("ssh_private_key")`."""
+
+
+@dataclass(frozen=True)
 class HostPlan:
     name: str
     address: str
     docker: str
+    """Docker endpoint: `unix:///path` or `ssh://user@host:port`."""
+    ssh: SshTarget | None = None
+    """Set when the host is reached over ssh; None: commands run on the machine running Pulumi."""
+    ssh_opts: tuple[str, ...] = ()
+    """Extra arguments of the docker provider's ssh client (ssh hosts only)."""
+    prep: tuple[PrepStep, ...] = ()
+    """Preparation steps, in order; the host's image pulls and containers wait for them."""
 
 
 @dataclass(frozen=True)
@@ -204,6 +238,15 @@ class SecretSpec:
 
 
 @dataclass(frozen=True)
+class VerifyPlan:
+    """The post-deploy check: a local command and its environment."""
+
+    command: str
+    """Run from the project directory, e.g. `python3 components/assets/verify.py`."""
+    env: tuple[tuple[str, Value], ...]
+
+
+@dataclass(frozen=True)
 class Plan:
     platform: str
     hosts: tuple[HostPlan, ...]
@@ -221,6 +264,8 @@ class Plan:
     """The private registry every image goes through, if any."""
     warnings: tuple[str, ...] = ()
     """Config that works but should be changed, one line each; logged before anything is declared."""
+    verify: VerifyPlan | None = None
+    """None when verification is switched off."""
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)

@@ -121,6 +121,17 @@ def load_stack_file(name: str) -> tuple[dict[str, Any], dict[str, str]]:
     return plain, secret
 
 
+def parse_stack_file(name: str, **overrides: Any):
+    """config.parse of Pulumi.<name>.yaml's openwhisk keys (secrets supplied), with overrides."""
+    import config  # noqa: PLC0415 - keeps the harness importable without the program
+
+    plain, secret = load_stack_file(name)
+    raw = {k.split(":", 1)[1]: v for k, v in plain.items() if k.startswith("openwhisk:")}
+    raw.update(overrides)
+    keys = frozenset(k.split(":", 1)[1] for k in secret if k.startswith("openwhisk:"))
+    return config.parse(raw, base_dir=ROOT, secret_keys=keys)
+
+
 def run_pulumi(fn, *, stack: str = "test", preview: bool = False) -> Run:
     """Run `fn` (which declares resources) under fresh recording mocks; wait for everything."""
     mocks = RecordingMocks()

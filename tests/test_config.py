@@ -59,6 +59,10 @@ PIN_FIX = ("pin a release tag or a digest (e.g. '1.22.0' or '1.22.0@sha256:<hex>
 HEALTH = ("the invoker health action runs on nodejs:default, so without it the invoker never becomes "
           "healthy and every invoke fails")
 ROTATABLE = ", ".join(config.ROTATABLE)
+SSH_KEY_FIX = ("set it with pulumi config set --secret ssh_private_key < ~/.ssh/id_ed25519 (the "
+               "private key the ssh user logs in with)")
+DATA_DIR_FIX = ("use an absolute directory that exists or can be created on every host, e.g. "
+                "/srv/openwhisk (letters, digits, '.', '_', '-' and '/')")
 SCHEDULER_ONLY = ("is used only in scheduler mode, but the stack runs in classic mode (got {0!r}); "
                   "remove the role or set version.mode: scheduler")
 
@@ -344,6 +348,91 @@ CASES = [
         "openwhisk:hosts[0].invoker_ids: host 'a' has no 'invoker' role (got [5]); add the role or "
         "remove invoker_ids",
     ], id="invoker-ids-without-invoker-role"),
+    # ssh
+    pytest.param(SINGLE, {"ssh": {"user": "ops"}}, [
+        f"openwhisk:ssh_private_key: required because host 'dev' is reached over ssh:// (got none); "
+        f"{SSH_KEY_FIX}",
+    ], id="ssh-without-key"),
+    pytest.param(MULTI, {"ssh": {"user": "ops"}, "hosts[1].docker": "unix:///var/run/docker.sock"}, [
+        f"openwhisk:ssh_private_key: required because hosts 'a', 'c' are reached over ssh:// (got "
+        f"none); {SSH_KEY_FIX}",
+    ], id="ssh-without-key-several-hosts"),
+    pytest.param(SINGLE, {"hosts[0].docker": "ssh://ops@10.0.0.1:2222"}, [
+        f"openwhisk:ssh_private_key: required because host 'dev' is reached over ssh:// (got none); "
+        f"{SSH_KEY_FIX}",
+    ], id="explicit-ssh-endpoint-without-key"),
+    pytest.param(SINGLE, {"ssh": {"port": 2222}}, [
+        "openwhisk:ssh.user: required key is missing (got none); set it with pulumi config set --path "
+        "'ssh.user' <value>",
+    ], id="ssh-without-user"),
+    pytest.param(SINGLE, {"ssh": {"user": "-oProxyCommand"}}, [
+        "openwhisk:ssh.user: expected a user name: up to 32 letters, digits, '.', '_' or '-', not "
+        "starting with '-' (got '-oProxyCommand'); set it with pulumi config set --path 'ssh.user' "
+        "<string>",
+    ], id="ssh-user-like-an-option"),
+    pytest.param(SINGLE, {"ssh": {"user": "ops", "port": 70000}}, [
+        "openwhisk:ssh.port: must be at most 65535 (got 70000); set it with pulumi config set --path "
+        "'ssh.port' <integer>",
+    ], id="ssh-port-out-of-range"),
+    pytest.param(SINGLE, {"ssh": {"user": "ops", "options": ["-o ProxyJump=bastion"]}}, [
+        "openwhisk:ssh.options[0]: expected an ssh_config option written Name=value (got '-o "
+        "ProxyJump=bastion'); write it without -o, e.g. 'ProxyJump=bastion' (each entry is passed to "
+        "ssh as -o <entry>)",
+    ], id="ssh-option-with-dash-o"),
+    pytest.param(SINGLE, {"ssh": {"user": "ops", "options": ["ProxyJump=bastion", "batchmode=no"]}}, [
+        "openwhisk:ssh.options[1]: BatchMode is set by the program (got 'batchmode=no'); remove it: ssh "
+        "always runs with BatchMode=yes and ConnectTimeout=10 so that pulumi up never waits on a "
+        "prompt or a dead host",
+    ], id="ssh-option-reserved"),
+    pytest.param(SINGLE, {"ssh": {"user": "ops", "options": ["Port=2222"]}}, [
+        "openwhisk:ssh.options[0]: Port is set from ssh.port (got 'Port=2222'); remove it and set "
+        "ssh.port instead",
+    ], id="ssh-option-port"),
+    pytest.param(SINGLE, {"ssh": {"user": "ops", "options": "ProxyJump=bastion"}}, [
+        "openwhisk:ssh.options: expected a list (got 'ProxyJump=bastion'); fix it in the stack file, or "
+        "set each item with pulumi config set --path 'ssh.options[0]' <value>",
+    ], id="ssh-options-not-a-list"),
+    pytest.param(SINGLE, {"ssh": {"user": "ops", "key": "~/.ssh/id_rsa"}}, [
+        "openwhisk:ssh.key: unknown key (got '~/.ssh/id_rsa'); remove it (pulumi config rm --path "
+        "'ssh.key') or fix its spelling (known keys: user, port, sudo, options)",
+    ], id="ssh-unknown-field"),
+    # storage
+    pytest.param(SINGLE, {"storage.data_dir": "srv/openwhisk"}, [
+        f"openwhisk:storage.data_dir: not an absolute path (got 'srv/openwhisk'); {DATA_DIR_FIX}",
+    ], id="data-dir-relative"),
+    pytest.param(SINGLE, {"storage.data_dir": "/"}, [
+        f"openwhisk:storage.data_dir: the root directory cannot hold the data directories (got '/'); "
+        f"{DATA_DIR_FIX}",
+    ], id="data-dir-root"),
+    pytest.param(SINGLE, {"storage.data_dir": "/srv/../openwhisk"}, [
+        "openwhisk:storage.data_dir: not a normalised path: it has an empty, '.' or '..' segment (got "
+        f"'/srv/../openwhisk'); {DATA_DIR_FIX}",
+    ], id="data-dir-dotdot"),
+    pytest.param(SINGLE, {"storage.data_dir": "/srv//openwhisk"}, [
+        "openwhisk:storage.data_dir: not a normalised path: it has an empty, '.' or '..' segment (got "
+        f"'/srv//openwhisk'); {DATA_DIR_FIX}",
+    ], id="data-dir-double-slash"),
+    pytest.param(SINGLE, {"storage.data_dir": "/srv/open whisk"}, [
+        "openwhisk:storage.data_dir: contains characters other than letters, digits, '.', '_', '-' and "
+        f"'/' (got '/srv/open whisk'); {DATA_DIR_FIX}",
+    ], id="data-dir-space"),
+    pytest.param(SINGLE, {"storage.data_dir": "/srv/$(reboot)"}, [
+        "openwhisk:storage.data_dir: contains characters other than letters, digits, '.', '_', '-' and "
+        f"'/' (got '/srv/$(reboot)'); {DATA_DIR_FIX}",
+    ], id="data-dir-shell-syntax"),
+    # verify
+    pytest.param(SINGLE, {"verify.timeout_s": 59}, [
+        "openwhisk:verify.timeout_s: must be at least 60 (got 59); set it with pulumi config set --path "
+        "'verify.timeout_s' <integer>",
+    ], id="verify-timeout-too-short"),
+    pytest.param(SINGLE, {"verify.timeout_s": 3601}, [
+        "openwhisk:verify.timeout_s: must be at most 3600 (got 3601); set it with pulumi config set "
+        "--path 'verify.timeout_s' <integer>",
+    ], id="verify-timeout-too-long"),
+    pytest.param(SINGLE, {"verify.enabled": "sometimes"}, [
+        "openwhisk:verify.enabled: expected true or false (got 'sometimes'); set it with pulumi config set "
+        "--path 'verify.enabled' <true|false>",
+    ], id="verify-enabled-not-a-bool"),
 ]
 
 
@@ -364,7 +453,6 @@ ACCEPTED = [
                           "version.mode": "classic"}, id="unknown-tag-stated"),
     pytest.param(SINGLE, {"version.actor_system": "akka"}, id="actor-system-matching-tag"),
     pytest.param(SINGLE, {"hosts[0].address": "dev.example.com"}, id="dns-name"),
-    pytest.param(SINGLE, {"hosts[0].docker": "ssh://ops@10.0.0.1:2222"}, id="docker-over-ssh"),
     pytest.param(SINGLE, {"hosts[0].invoker_ids": [3]}, id="single-invoker-host-with-id"),
     pytest.param(SINGLE, {"invoker.user_memory_mb": 512}, id="user-memory-equals-stem-cells"),
     pytest.param(SINGLE, {"rotate": {"guest_auth": 2}}, id="rotate"),
@@ -378,6 +466,52 @@ ACCEPTED = [
 def test_accepted(base, changes):
     stack = parse(change(base, changes), base_dir=ROOT)
     assert isinstance(stack.config, config.StackConfig)
+
+
+KEY = frozenset({"ssh_private_key"})
+
+
+@pytest.mark.parametrize(("base", "changes"), [
+    pytest.param(SINGLE, {"hosts[0].docker": "ssh://ops@10.0.0.1:2222"}, id="explicit-ssh-endpoint"),
+    pytest.param(SINGLE, {"ssh": {"user": "ops"}}, id="derived-ssh-endpoint"),
+    pytest.param(MULTI, {"ssh": {"user": "deploy.bot", "port": 2222, "sudo": False,
+                                 "options": ["ProxyJump=bastion.example.com",
+                                             "StrictHostKeyChecking=accept-new"]}}, id="ssh-all-fields"),
+])
+def test_accepted_with_ssh_key(base, changes):
+    stack = parse(change(base, changes), base_dir=ROOT, secret_keys=KEY)
+    assert stack.supplied_secrets == KEY
+
+
+def test_ssh_fields_and_defaults():
+    cfg = parse(change(MULTI, {"ssh": {"user": "ops"}, "hosts[1].docker": "ssh://root@mgmt-b:2200",
+                               "hosts[2].docker": "unix:///run/docker.sock"}),
+                base_dir=ROOT, secret_keys=KEY).config
+    assert cfg.ssh == config.Ssh(user="ops", port=22, sudo=True, options=())
+    assert [config.docker_endpoint(h, cfg.ssh) for h in cfg.hosts] == [
+        "ssh://ops@10.0.0.1:22", "ssh://root@mgmt-b:2200", "unix:///run/docker.sock"]
+
+
+def test_ssh_key_without_ssh_hosts_is_rejected():
+    assert problems(SINGLE, secret_keys=KEY) == [
+        "openwhisk:ssh_private_key: set, but no host is reached over ssh://, so it would be ignored "
+        "(got a secret value); set openwhisk:ssh to reach the hosts over ssh, or remove it (pulumi "
+        "config rm openwhisk:ssh_private_key)",
+    ]
+
+
+def test_ssh_key_rule_is_skipped_when_the_ssh_section_is_invalid():
+    assert [p.split(": ")[0] for p in problems(change(SINGLE, {"ssh": {"user": "ops", "port": 0}}))] \
+        == ["openwhisk:ssh.port"]
+
+
+@pytest.mark.parametrize(("given", "kept"), [
+    ("/srv/openwhisk", "/srv/openwhisk"), ("/srv/openwhisk/", "/srv/openwhisk"),
+    ("/data/ow_1.d", "/data/ow_1.d"), (None, None),
+])
+def test_data_dir_is_kept_without_a_trailing_slash(given, kept):
+    cfg = parse(change(SINGLE, {"storage.data_dir": given}), base_dir=ROOT).config
+    assert cfg.storage.data_dir == kept
 
 
 def test_edge_tls_secrets_with_self_signed_are_rejected():
@@ -551,7 +685,10 @@ def test_dev_stack_parses_to_the_documented_defaults():
     cfg = stack.config
     assert (cfg.platform, cfg.version.tag, cfg.mode, cfg.actor_system) == ("docker", "ef725a6", "classic", "akka")
     assert [(h.name, h.address, h.docker, h.id, h.invoker_ids) for h in cfg.hosts] == [
-        ("dev", "172.17.0.1", "unix:///var/run/docker.sock", None, None)]
+        ("dev", "172.17.0.1", None, None, None)]
+    assert config.docker_endpoint(cfg.hosts[0], cfg.ssh) == "unix:///var/run/docker.sock"
+    assert (cfg.ssh, cfg.storage, cfg.verify) == (None, config.Storage(), config.Verify())
+    assert (cfg.storage.data_dir, cfg.verify.enabled, cfg.verify.timeout_s) == (None, True, 600)
     assert (cfg.edge, cfg.invoker, cfg.controller, cfg.limits) == (
         config.Edge(), config.Invoker(), config.Controller(), config.Limits())
     assert (cfg.edge.https_port, cfg.edge.http_port, cfg.edge.tls) == (443, 80, "self-signed")

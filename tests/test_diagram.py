@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import re
 
-import config
 import planner
 from planner.diagram import mermaid
-from tests.conftest import ROOT, load_stack_file, run_program
+from tests.conftest import ROOT, load_stack_file, parse_stack_file, run_program
 
 DOC = ROOT / "docs" / "topology.md"
 STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml") if p.name != "Pulumi.yaml")
 
 
 def plan_of(stack: str):
-    plain, secret = load_stack_file(stack)
-    raw = {k.split(":", 1)[1]: v for k, v in plain.items() if k.startswith("openwhisk:")}
-    keys = frozenset(k.split(":", 1)[1] for k in secret)
-    return planner.plan(config.parse(raw, base_dir=ROOT, secret_keys=keys))
+    return planner.plan(parse_stack_file(stack))
 
 
 def test_dev_diagram_is_exact():

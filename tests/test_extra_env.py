@@ -11,7 +11,7 @@ import config
 import extra_env
 import planner
 from planner.model import Mount
-from tests.conftest import ROOT, load_stack_file, run_program, unwrap
+from tests.conftest import ROOT, load_stack_file, parse_stack_file, run_program, unwrap
 from tests.test_config import SCHEDULER, SINGLE, change, problems
 from tests.test_planner import cluster, env, stack
 
@@ -326,9 +326,7 @@ def test_planned_key_is_refused_naming_its_config_field(section, key, rest):
 
 
 def _with_registry():
-    plain, _ = load_stack_file("prod")
-    raw = {k.split(":", 1)[1]: v for k, v in plain.items() if k.startswith("openwhisk:")}
-    return config.parse(raw, base_dir=ROOT)
+    return parse_stack_file("prod")
 
 
 def test_every_planned_key_of_every_plan_is_owned_by_a_rule():

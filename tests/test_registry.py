@@ -11,17 +11,14 @@ import config
 import planner
 from planner.images import repo_path
 from planner.model import Digests, Secret
-from tests.conftest import ROOT, load_stack_file, run_program
+from tests.conftest import ROOT, load_stack_file, parse_stack_file, run_program
 
 CONTAINER = "docker:index/container:Container"
 PULL = "docker:index/remoteImage:RemoteImage"
 
 
 def prod(**over):
-    plain, _ = load_stack_file("prod")
-    raw = {k.split(":", 1)[1]: v for k, v in plain.items() if k.startswith("openwhisk:")}
-    raw.update(over)
-    return config.parse(raw, base_dir=ROOT)
+    return parse_stack_file("prod", **over)
 
 
 @pytest.mark.parametrize("ref,path", [
@@ -96,7 +93,8 @@ def test_external_registry_uses_its_address_and_ca():
     raw = {k.split(":", 1)[1]: v for k, v in plain.items() if k.startswith("openwhisk:")}
     raw |= {"hosts": hosts, "registry": {"mode": "external", "address": "reg.example.com",
                                          "ca_cert": "PEM"}}
-    st = config.parse(raw, base_dir=ROOT, secret_keys=frozenset({"registry_password"}))
+    st = config.parse(raw, base_dir=ROOT,
+                      secret_keys=frozenset({"registry_password", "ssh_private_key"}))
     p = planner.plan(st)
     assert (p.registry.address, p.registry.build_host, p.registry.ca_cert, p.registry.deployed) == (
         "reg.example.com", "core-1", "PEM", False)

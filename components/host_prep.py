@@ -1,0 +1,58 @@
+"""HostPrep: runs a host's planned preparation steps before anything else lands on it.
+
+Creates a pulumi-command provider and one command per step, in plan order, each waiting for the
+previous one: a `remote.Command` over ssh (user, port and the secret private key of the plan's
+ssh target) for ssh hosts, a `local.Command` for hosts whose Docker socket is local. The script
+is both `create` and `update`, so a changed script runs again as an update and nothing is ever
+replaced; nothing runs on delete. A secret a step needs reaches it on stdin, never on the
+command line. DockerHost and DockerService take the component itself as `ready`: depending on a
+component waits for all of its commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_command as command
+from pulumi_command import local, remote
+
+from components._values import resolve
+from planner.model import HostPlan
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostPrepArgs:
+    host: HostPlan
+    """The host; its `prep` steps run in order, over ssh when `ssh` is set."""
+    secrets: Mapping[str, pulumi.Output[str]]
+    """Secret name -> secret Output, for the ssh key and any step's stdin."""
+
+
+class HostPrep(pulumi.ComponentResource):
+    steps: dict[str, pulumi.CustomResource]
+    """Step name -> its command resource."""
+
+    def __init__(self, name: str, args: HostPrepArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("openwhisk:components:HostPrep", name, None, opts)
+        host = args.host
+        provider = command.Provider(f"{name}-command", opts=pulumi.ResourceOptions(parent=self))
+        connection = host.ssh and remote.ConnectionArgs(
+            host=host.ssh.host, port=host.ssh.port, user=host.ssh.user,
+            private_key=resolve(host.ssh.private_key, args.secrets))
+        self.steps = {}
+        previous: list[pulumi.Resource] = []
+        for step in host.prep:
+            stdin = resolve(step.stdin, args.secrets) if step.stdin is not None else None
+            opts_ = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=previous)
+            if connection:
+                cmd: pulumi.CustomResource = remote.Command(
+                    f"{name}-{step.name}", connection=connection, create=step.script,
+                    update=step.script, stdin=stdin, opts=opts_)
+            else:
+                cmd = local.Command(f"{name}-{step.name}", create=step.script, update=step.script,
+                                    stdin=stdin, opts=opts_)
+            self.steps[step.name] = cmd
+            previous = [cmd]
+        self.register_outputs({"steps": list(self.steps)})

@@ -1,0 +1,105 @@
+"""Per-host planning: how each host is reached and how it is prepared. Pure, no Pulumi.
+
+`prep_steps` is the one place that decides which preparation steps a host gets and in which
+order. To add a step, write a function `(HostContext) -> PrepStep | None` and list it in
+`PREP_STEPS`; the components run every step in that order, before any image pull or container
+on the host. Steps must be idempotent POSIX sh scripts, because a changed script runs again on
+a host that already ran the old one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from config import Host, StackConfig, docker_endpoint
+from planner.model import Container, Mount, PrepStep, Secret, Service, SshTarget, VolumePlan
+
+ES_MAX_MAP_COUNT = 262144
+SYSCTL_CONF = "/etc/sysctl.d/99-openwhisk.conf"
+_SSH_ENDPOINT = re.compile(r"ssh://(?P<user>[^@]+)@(?P<host>[^:]+)(:(?P<port>\d+))?")
+
+
+def ssh_target(host: Host, cfg: StackConfig) -> SshTarget | None:
+    """Login of a host reached over ssh (from its endpoint, derived or explicit), else None."""
+    match = _SSH_ENDPOINT.fullmatch(docker_endpoint(host, cfg.ssh))
+    if not match:
+        return None
+    return SshTarget(match["user"], match["host"], int(match["port"] or 22),
+                     Secret.of("ssh_private_key"))
+
+
+def ssh_opts(target: SshTarget | None, cfg: StackConfig) -> tuple[str, ...]:
+    """Arguments of the docker provider's ssh client: never prompt, give up on a dead host."""
+    if target is None:
+        return ()
+    opts = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", str(target.port))
+    for option in cfg.ssh.options if cfg.ssh else ():
+        opts += ("-o", option)
+    return opts
+
+
+def bind_data_dirs(service: Service, data_dir: str) -> Service:
+    """The service with each data volume replaced by the bind mount `<data_dir>/<volume name>`."""
+    paths = {v.key: f"{data_dir}/{v.name}" for v in service.volumes}
+
+    def rebind(m: Mount) -> Mount:
+        return Mount(m.target, host_path=paths[m.volume], read_only=m.read_only, data=True) \
+            if m.volume else m
+    containers = tuple(replace(c, mounts=tuple(rebind(m) for m in c.mounts))
+                       for c in service.containers)
+    return replace(service, containers=containers, volumes=())
+
+
+@dataclass(frozen=True)
+class HostContext:
+    """What a preparation step may look at: the config and what the plan puts on this host."""
+
+    cfg: StackConfig
+    host: Host
+    containers: tuple[Container, ...]
+    volumes: tuple[VolumePlan, ...]
+    """The host's data volumes, as planned before any became a bind mount."""
+
+    @property
+    def sudo(self) -> str:
+        """Prefix of privileged commands: `sudo -n ` unless ssh.sudo is false."""
+        return "" if self.cfg.ssh is not None and not self.cfg.ssh.sudo else "sudo -n "
+
+
+def _max_map_count(ctx: HostContext) -> PrepStep | None:
+    if not any(c.service == "elasticsearch" for c in ctx.containers):
+        return None
+    n, sudo = ES_MAX_MAP_COUNT, ctx.sudo
+    # Only ever raised: a host already at or above the minimum (several distributions ship
+    # 1048576) keeps the value its administrator chose.
+    return PrepStep("vm-max-map-count", f"""set -eu
+if [ "$(cat /proc/sys/vm/max_map_count)" -lt {n} ]; then
+  {sudo}sysctl -q -w vm.max_map_count={n}
+  echo 'vm.max_map_count = {n}' | {sudo}tee {SYSCTL_CONF} >/dev/null
+fi
+""")
+
+
+def _data_dirs(ctx: HostContext) -> PrepStep | None:
+    data_dir = ctx.cfg.storage.data_dir
+    if data_dir is None or not ctx.volumes:
+        return None
+    # install -d creates missing parents and sets owner and mode of the directory itself only,
+    # so existing data is never re-owned file by file.
+    lines = [f"{ctx.sudo}install -d -o {v.owner[0]} -g {v.owner[1]} -m 0750 {data_dir}/{v.name}"
+             for v in ctx.volumes]
+    return PrepStep("data-dirs", "set -eu\n" + "\n".join(lines) + "\n")
+
+
+#: Preparation steps in the order they run; each returns None where the host does not need it.
+PREP_STEPS: tuple[Callable[[HostContext], PrepStep | None], ...] = (_max_map_count, _data_dirs)
+
+
+def prep_steps(ctx: HostContext) -> tuple[PrepStep, ...]:
+    """The preparation steps of one host, in order (see the module docstring to add one)."""
+    steps = tuple(s for s in (make(ctx) for make in PREP_STEPS) if s is not None)
+    names = [s.name for s in steps]
+    assert len(set(names)) == len(names), f"duplicate prep step names on {ctx.host.name}: {names}"
+    return steps

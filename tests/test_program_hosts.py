@@ -1,0 +1,116 @@
+"""Whole-program tests for verification and ssh-reached, prepared hosts (real __main__.py, mocks)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.conftest import SECRET_SIG, load_stack_file, run_program, unwrap
+
+CONTAINER = "docker:index/container:Container"
+LOCAL = "command:local:Command"
+REMOTE = "command:remote:Command"
+IMAGE = "docker:index/remoteImage:RemoteImage"
+
+SSH_STACK = {
+    "openwhisk:version": {"tag": "ef725a6"},
+    "openwhisk:hosts": [
+        {"name": "core", "address": "10.0.0.11", "id": 0,
+         "roles": ["couchdb", "zookeeper", "kafka", "controller", "edge", "elasticsearch"]},
+        {"name": "inv", "address": "10.0.0.21", "id": 1, "roles": ["invoker"]},
+    ],
+    "openwhisk:activation_store": {"backend": "elasticsearch"},
+    "openwhisk:ssh": {"user": "ops", "options": ["StrictHostKeyChecking=yes"]},
+    "openwhisk:storage": {"data_dir": "/srv/openwhisk"},
+}
+SSH_SECRETS = {"openwhisk:ssh_private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-key-body\n"}
+
+
+def deps(run, typ: str, name: str) -> list[str]:
+    return sorted(d.split("::")[-1] for d in run.monitor.opts(typ, name)["dependencies"])
+
+
+def plain_strings(value: Any) -> list[str]:
+    """Every string in a recorded input that is not inside a secret envelope."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG):
+            return []
+        return [s for v in value.values() for s in plain_strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in plain_strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_dev_stack_verifies_after_every_container():
+    run = run_program(*load_stack_file("dev"), stack="dev")
+    containers = sorted(r["name"] for r in run.mocks.of_type(CONTAINER))
+    assert len(containers) == 7
+    check = run.mocks.named("verify-check", LOCAL)["inputs"]
+    # Every container, plus the generators of the guest key it reads from its environment.
+    assert deps(run, LOCAL, "verify-check") == sorted([*containers, "guest_auth-key", "guest_auth-uuid"])
+    assert check["triggers"] == [f"{name}-id" for name in containers]
+    env, secret = unwrap(check["environment"])
+    assert secret is True
+    assert env["OW_VERIFY_AUTH"] == "uuid-guest_auth-uuid:pw-guest_auth-key"
+    assert {k: v for k, v in env.items() if k != "OW_VERIFY_AUTH"} == {
+        "OW_VERIFY_API_HOST": "https://172.17.0.1",
+        "OW_VERIFY_CONTROLLERS": json.dumps([{"url": "http://172.17.0.1:10001",
+                                              "host": "172.17.0.1", "container": "ow-controller"}]),
+        "OW_VERIFY_EDGE": json.dumps({"host": "172.17.0.1", "container": "ow-edge"}),
+        "OW_VERIFY_INSECURE": "true",
+        "OW_VERIFY_INVOKERS": json.dumps({"invoker0": {"host": "172.17.0.1",
+                                                       "container": "ow-invoker0"}}),
+        "OW_VERIFY_TIMEOUT_S": "600",
+    }
+    assert check["create"] == "python3 components/assets/verify.py"
+
+
+def test_verification_can_be_switched_off():
+    plain, secret = load_stack_file("dev")
+    run = run_program({**plain, "openwhisk:verify": {"enabled": False}}, secret, stack="dev")
+    assert not [r for r in run.mocks.resources if "Verification" in r["type"] or
+                r["type"].startswith("command:")]
+
+
+def test_dev_stack_keeps_the_local_socket_and_needs_no_host_preparation():
+    run = run_program(*load_stack_file("dev"), stack="dev")
+    assert run.mocks.named("dev-docker", "pulumi:providers:docker")["inputs"] == {
+        "host": "unix:///var/run/docker.sock"}
+    assert not run.mocks.of_type("openwhisk:components:HostPrep")
+    assert not run.mocks.of_type(REMOTE)
+
+
+def test_ssh_stack_reaches_each_host_over_ssh():
+    run = run_program(SSH_STACK, SSH_SECRETS, stack="prod")
+    providers = {r["name"]: r["inputs"] for r in run.mocks.of_type("pulumi:providers:docker")}
+    assert {k: v["host"] for k, v in providers.items()} == {
+        "core-docker": "ssh://ops@10.0.0.11:22", "inv-docker": "ssh://ops@10.0.0.21:22"}
+    for inputs in providers.values():
+        assert json.loads(inputs["sshOpts"]) == [
+            "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", "22",
+            "-o", "StrictHostKeyChecking=yes"]
+
+
+def test_ssh_stack_prepares_hosts_with_the_secret_key_before_pulls_and_containers():
+    run = run_program(SSH_STACK, SSH_SECRETS, stack="prod")
+    steps = {r["name"]: r["inputs"] for r in run.mocks.of_type(REMOTE)}
+    assert sorted(steps) == ["core-data-dirs", "core-vm-max-map-count"]
+    for inputs in steps.values():
+        connection, secret = unwrap(inputs["connection"])
+        assert secret is True
+        assert (connection["host"], connection["port"], connection["user"]) == ("10.0.0.11", 22, "ops")
+        assert connection["privateKey"] == SSH_SECRETS["openwhisk:ssh_private_key"]
+    assert [r["name"] for r in run.mocks.of_type(LOCAL)] == ["verify-check"]  # nothing local on ssh hosts
+    prep = ["core-command", "core-data-dirs", "core-vm-max-map-count"]
+    assert deps(run, CONTAINER, "elasticsearch-core") == sorted(["core-elasticsearch", *prep])
+    assert set(prep) <= set(deps(run, IMAGE, "core-couchdb"))
+    # The invoker host has nothing to prepare, so its containers wait only for their real inputs.
+    assert not set(deps(run, CONTAINER, "invoker-0")) & set(prep)
+    assert not run.mocks.of_type("docker:index/volume:Volume")
+
+
+def test_no_secret_reaches_any_plain_input():
+    run = run_program(SSH_STACK, SSH_SECRETS, stack="prod")
+    leaks = [(r["name"], s) for r in run.mocks.resources for s in plain_strings(r["inputs"])
+             if "secret-key-body" in s or "pw-" in s or "uuid-" in s]
+    assert leaks == []
