@@ -11,7 +11,7 @@ component waits for all of its commands.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -19,15 +19,19 @@ import pulumi_command as command
 from pulumi_command import local, remote
 
 from components._values import resolve
-from planner.model import HostPlan
+from planner.model import HostPlan, PrepStep
 
 
 @dataclass(frozen=True, kw_only=True)
 class HostPrepArgs:
     host: HostPlan
-    """The host; its `prep` steps run in order, over ssh when `ssh` is set."""
+    """The host; its steps run in order, over ssh when `ssh` is set."""
     secrets: Mapping[str, pulumi.Output[str]]
     """Secret name -> secret Output, for the ssh key and any step's stdin."""
+    steps: tuple[PrepStep, ...] | None = None
+    """The steps to run; default the host's `prep` (its `login` steps run in a second HostPrep)."""
+    after: Sequence[pulumi.Resource] = ()
+    """What the first step waits for (the registry container, for login steps)."""
 
 
 class HostPrep(pulumi.ComponentResource):
@@ -42,8 +46,8 @@ class HostPrep(pulumi.ComponentResource):
             host=host.ssh.host, port=host.ssh.port, user=host.ssh.user,
             private_key=resolve(host.ssh.private_key, args.secrets))
         self.steps = {}
-        previous: list[pulumi.Resource] = []
-        for step in host.prep:
+        previous: list[pulumi.Resource] = list(args.after)
+        for step in host.prep if args.steps is None else args.steps:
             stdin = resolve(step.stdin, args.secrets) if step.stdin is not None else None
             opts_ = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=previous)
             if connection:

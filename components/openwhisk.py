@@ -61,14 +61,18 @@ class OpenWhisk(pulumi.ComponentResource):
         digests: dict[str, pulumi.Output[str]] = {}
         for s in plan.services:
             if s.name != "registry" and reg is not None and not digests:
+                running = [r for k, r in declared.items() if k.startswith("registry-")]
+                for h in plan.hosts:
+                    if h.login:
+                        HostPrep(f"{h.name}-registry", HostPrepArgs(
+                            host=h, secrets=values, steps=h.login, after=running), opts=child)
                 # Every image goes into the registry once it runs; hosts then pull by digest.
                 build_host = hosts[reg.build_host]
                 pipeline = ImagePipeline("images", ImagePipelineArgs(
                     images=plan.images, provider=build_host.provider,
                     registry=reg.address, username=reg.username,
                     password=secrets.values["registry_password"],
-                    after=[r for k, r in declared.items() if k.startswith("registry-")]
-                    + ([build_host.ready] if build_host.ready else [])), opts=child)
+                    after=running + ([build_host.ready] if build_host.ready else [])), opts=child)
                 self.images |= pipeline.refs
                 digests = pipeline.digests
             declared |= DockerService(s.name, DockerServiceArgs(

@@ -128,7 +128,7 @@ def plan(stack: Stack) -> Plan:
     by_key = {c.key: c for s in services for c in s.containers}
     return Plan(
         platform=cfg.platform,
-        hosts=_hosts(cfg, services, volumes),
+        hosts=_hosts(cfg, services, volumes, registry),
         images=images,
         secrets=_secrets(cfg, db_users, es_store, _tls(api_host, edge.address), registry),
         services=tuple(services),
@@ -339,16 +339,17 @@ def _edge(cfg: StackConfig, p: Placed, controllers: list[Placed],
 # Images, hosts, secrets, TLS
 
 
-def _hosts(cfg: StackConfig, services: list[Service],
-           volumes: list[VolumePlan]) -> tuple[HostPlan, ...]:
+def _hosts(cfg: StackConfig, services: list[Service], volumes: list[VolumePlan],
+           registry: RegistryPlan | None) -> tuple[HostPlan, ...]:
     out = []
     for h in sorted(cfg.hosts, key=lambda h: (h.id or 0, h.name)):
         containers = tuple(c for s in services for c in s.containers if c.host == h.name)
         ssh = hostplan.ssh_target(h, cfg)
-        prep = hostplan.prep_steps(hostplan.HostContext(
-            cfg, h, containers, tuple(v for v in volumes if v.host == h.name)))
+        ctx = hostplan.HostContext(cfg, h, containers, tuple(v for v in volumes if v.host == h.name),
+                                   registry)
         out.append(HostPlan(h.name, h.address, docker_endpoint(h, cfg.ssh), ssh=ssh,
-                            ssh_opts=hostplan.ssh_opts(ssh, cfg), prep=prep))
+                            ssh_opts=hostplan.ssh_opts(ssh, cfg), prep=hostplan.prep_steps(ctx),
+                            login=hostplan.prep_steps(ctx, hostplan.LOGIN_STEPS)))
     return tuple(out)
 
 

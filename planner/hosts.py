@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from config import Host, StackConfig, docker_endpoint
-from planner.model import Container, Mount, PrepStep, Secret, Service, SshTarget, VolumePlan
+from planner.model import (
+    Container, Mount, PrepStep, RegistryPlan, Secret, Service, SshTarget, VolumePlan,
+)
 
 ES_MAX_MAP_COUNT = 262144
 SYSCTL_CONF = "/etc/sysctl.d/99-openwhisk.conf"
@@ -61,6 +63,8 @@ class HostContext:
     containers: tuple[Container, ...]
     volumes: tuple[VolumePlan, ...]
     """The host's data volumes, as planned before any became a bind mount."""
+    registry: RegistryPlan | None = None
+    """The private registry the host pulls from, if any."""
 
     @property
     def sudo(self) -> str:
@@ -93,13 +97,38 @@ def _data_dirs(ctx: HostContext) -> PrepStep | None:
     return PrepStep("data-dirs", "set -eu\n" + "\n".join(lines) + "\n")
 
 
+def _registry_ca(ctx: HostContext) -> PrepStep | None:
+    reg = ctx.registry
+    if reg is None or reg.ca_cert is None:
+        return None
+    # The daemon reads certs.d on every pull, so no restart is needed.
+    path = f"/etc/docker/certs.d/{reg.address}"
+    return PrepStep("registry-ca", f"""set -eu
+{ctx.sudo}install -d -m 0755 {path}
+{ctx.sudo}tee {path}/ca.crt >/dev/null
+""", stdin=reg.ca_cert)
+
+
+def _registry_login(ctx: HostContext) -> PrepStep | None:
+    reg = ctx.registry
+    if reg is None:
+        return None
+    # For people and tools on the host; Pulumi itself pulls with the provider's credentials.
+    return PrepStep("docker-login", f"""set -eu
+docker login {reg.address} --username {reg.username} --password-stdin >/dev/null
+""", stdin=Secret.of("registry_password"))
+
+
 #: Preparation steps in the order they run; each returns None where the host does not need it.
-PREP_STEPS: tuple[Callable[[HostContext], PrepStep | None], ...] = (_max_map_count, _data_dirs)
+PREP_STEPS: tuple[Callable[[HostContext], PrepStep | None], ...] = (
+    _max_map_count, _data_dirs, _registry_ca)
+#: Steps that need the registry running, so they run after it rather than before the containers.
+LOGIN_STEPS: tuple[Callable[[HostContext], PrepStep | None], ...] = (_registry_login,)
 
 
-def prep_steps(ctx: HostContext) -> tuple[PrepStep, ...]:
+def prep_steps(ctx: HostContext, makers=PREP_STEPS) -> tuple[PrepStep, ...]:
     """The preparation steps of one host, in order (see the module docstring to add one)."""
-    steps = tuple(s for s in (make(ctx) for make in PREP_STEPS) if s is not None)
+    steps = tuple(s for s in (make(ctx) for make in makers) if s is not None)
     names = [s.name for s in steps]
     assert len(set(names)) == len(names), f"duplicate prep step names on {ctx.host.name}: {names}"
     return steps

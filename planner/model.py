@@ -173,6 +173,8 @@ class HostPlan:
     """Extra arguments of the docker provider's ssh client (ssh hosts only)."""
     prep: tuple[PrepStep, ...] = ()
     """Preparation steps, in order; the host's image pulls and containers wait for them."""
+    login: tuple[PrepStep, ...] = ()
+    """Steps that need the private registry running; they run once it is."""
 
 
 @dataclass(frozen=True)

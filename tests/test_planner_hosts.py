@@ -146,7 +146,9 @@ def test_without_data_dir_volumes_stay_named_volumes():
 
 
 def test_prep_steps_is_the_single_ordered_extension_point():
-    assert hostplan.PREP_STEPS == (hostplan._max_map_count, hostplan._data_dirs)
+    assert hostplan.PREP_STEPS == (hostplan._max_map_count, hostplan._data_dirs,
+                                   hostplan._registry_ca)
+    assert hostplan.LOGIN_STEPS == (hostplan._registry_login,)
     cfg = es_cluster(storage={"data_dir": "/srv/ow"}).config
     ctx = hostplan.HostContext(cfg, cfg.hosts[0], (), ())
     assert hostplan.prep_steps(ctx) == ()  # nothing on the host: nothing to prepare

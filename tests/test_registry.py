@@ -11,7 +11,7 @@ import config
 import planner
 from planner.images import repo_path
 from planner.model import Digests, Secret
-from tests.conftest import ROOT, load_stack_file, parse_stack_file, run_program
+from tests.conftest import ROOT, load_stack_file, parse_stack_file, run_program, unwrap
 
 CONTAINER = "docker:index/container:Container"
 PULL = "docker:index/remoteImage:RemoteImage"
@@ -142,9 +142,10 @@ def test_prod_every_host_pulls_by_digest_from_the_registry():
 
 def test_prod_pulls_wait_for_the_pushes_and_pushes_for_the_registry():
     run = run_program(*load_stack_file("prod"), stack="prod")
-    deps = run.monitor.opts(PULL, "invoker-1-invoker")["dependencies"]
-    assert [d.split("$")[-1] for d in deps] == [
-        "docker:index/registryImage:RegistryImage::mirror-invoker"]
+    deps = [d.split("$")[-1] for d in run.monitor.opts(PULL, "invoker-1-invoker")["dependencies"]]
+    assert sorted(deps) == ["command:remote:Command::invoker-1-registry-ca",
+                            "docker:index/registryImage:RegistryImage::mirror-invoker",
+                            "pulumi:providers:command::invoker-1-command"]
     mirror_deps = run.monitor.opts(PULL, "mirror-controller")["dependencies"]
     assert any(d.endswith("docker:index/container:Container::registry-core-1") for d in mirror_deps)
 
@@ -167,3 +168,24 @@ def test_a_rebuilt_image_replaces_only_its_consumers():
     changed = sorted(u.split("::")[-1] for u in before if before[u] != after[u])
     assert changed == ["build-invoker", "invoker-0", "invoker-1", "invoker-1-invoker",
                        "invoker-2-invoker"]
+
+
+def test_every_host_trusts_the_registry_ca_before_pulling_and_logs_in_once_it_runs():
+    p = planner.plan(prod())
+    for h in p.hosts:
+        ca = next(s for s in h.prep if s.name == "registry-ca")
+        assert ca.script == ("set -eu\nsudo -n install -d -m 0755 /etc/docker/certs.d/10.20.0.11:5000\n"
+                             "sudo -n tee /etc/docker/certs.d/10.20.0.11:5000/ca.crt >/dev/null\n")
+        assert ca.stdin == Secret.of("registry_ca_cert")
+        assert h.login[0].script == ("set -eu\ndocker login 10.20.0.11:5000 --username openwhisk "
+                                     "--password-stdin >/dev/null\n")
+        assert h.login[0].stdin == Secret.of("registry_password")
+    run = run_program(*load_stack_file("prod"), stack="prod")
+    login = run.monitor.opts("command:remote:Command", "core-2-registry-docker-login")
+    assert sorted(d.split("::")[-1] for d in login["dependencies"]) == [
+        "registry-core-1", "registry_password"]  # the running registry, and stdin's password
+    stdin, secret = unwrap(run.mocks.named("core-2-registry-docker-login")["inputs"]["stdin"])
+    assert secret and stdin == "pw-registry_password"
+    # Containers do not wait for the logins: the registry host's own containers could not.
+    registry = run.monitor.opts(CONTAINER, "registry-core-1")["dependencies"]
+    assert not [d for d in registry if "login" in d]
