@@ -508,10 +508,11 @@ def test_latest_image_in_the_dev_graph_is_the_one_violation(monkeypatch):
 
 def test_plain_couchdb_environment_in_the_dev_graph_is_the_one_violation(monkeypatch):
     graph = copy.deepcopy(program_graph("dev", monkeypatch))
-    envs = named(graph, "couchdb-dev", CONTAINER)["inputs"]["envs"]
-    # The SDK sends the entry built from a secret as a secret element; send it plain instead.
-    assert envs[0] == secret("COUCHDB_PASSWORD=pw-couchdb_admin_password")
-    envs[0] = envs[0]["value"]
+    inputs = named(graph, "couchdb-dev", CONTAINER)["inputs"]
+    # The program sends a list with a secret entry as one secret; send it plain instead.
+    assert inputs["envs"] == secret(["COUCHDB_PASSWORD=pw-couchdb_admin_password",
+                                     "COUCHDB_USER=whisk_admin"])
+    inputs["envs"] = inputs["envs"]["value"]
     assert evaluate(graph) == [(
         "no-plain-secrets", "couchdb-dev",
         "Container 'couchdb-dev': environment variable COUCHDB_PASSWORD holds a credential in plain "
@@ -533,7 +534,7 @@ def test_kafka_without_its_volume_in_the_prod_graph_is_the_one_violation(monkeyp
 
 def test_controller_advertising_any_address_in_the_prod_graph_is_the_one_violation(monkeypatch):
     graph = copy.deepcopy(program_graph("prod", monkeypatch))
-    envs = named(graph, "controller-core-3", CONTAINER)["inputs"]["envs"]
+    envs = named(graph, "controller-core-3", CONTAINER)["inputs"]["envs"]["value"]
     i = envs.index("CONFIG_pekko_remote_artery_canonical_hostname=10.20.0.13")
     envs[i] = "CONFIG_pekko_remote_artery_canonical_hostname=0.0.0.0"
     assert evaluate(graph) == [(

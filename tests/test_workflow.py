@@ -96,5 +96,6 @@ def test_prod_preview_loads_the_deploy_key(workflow):
     assert ssh["if"] == "matrix.stack == 'prod'"
     assert ssh["env"]["DEPLOY_SSH_KEY"] == "${{ secrets.DEPLOY_SSH_KEY }}"
     assert "SSH_AUTH_SOCK" in ssh["run"] and "known_hosts" in ssh["run"]
-    prod = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]["openwhisk:hosts"]
-    assert all(h["docker"].startswith("ssh://") for h in prod)
+    prod = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]
+    assert prod["openwhisk:ssh"]["user"]  # every host without an explicit endpoint uses ssh://
+    assert all(h.get("docker", "ssh://").startswith("ssh://") for h in prod["openwhisk:hosts"])
