@@ -46,14 +46,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if t == "docker:index/remoteImage:RemoteImage":
             outs["imageId"] = fake_digest(args.inputs["name"])
         elif t == "random:index/randomPassword:RandomPassword":
-            outs["result"] = f"pw-{args.name}"
+            # A new generation (rotation) yields a new value, as the real provider does.
+            gen = (args.inputs.get("keepers") or {}).get("generation", "0")
+            outs["result"] = f"pw-{args.name}" + ("" if gen == "0" else f"-g{gen}")
             outs["bcryptHash"] = f"BCRYPT-{args.name}"
         elif t == "random:index/randomUuid:RandomUuid":
-            outs["result"] = f"uuid-{args.name}"
+            gen = (args.inputs.get("keepers") or {}).get("generation", "0")
+            outs["result"] = f"uuid-{args.name}" + ("" if gen == "0" else f"-g{gen}")
         elif t == "tls:index/privateKey:PrivateKey":
             outs["privateKeyPem"] = f"KEY-{args.name}"
         elif t == "tls:index/selfSignedCert:SelfSignedCert":
-            outs["certPem"] = f"CERT-{args.name}"
+            # A certificate follows its subject and names, as a re-issued one would.
+            names = [args.inputs.get(k) for k in ("subject", "dnsNames", "ipAddresses")]
+            outs["certPem"] = f"CERT-{args.name}-" + fake_digest(json.dumps(names))[7:15]
         elif t == "tls:index/certRequest:CertRequest":
             outs["certRequestPem"] = f"CSR-{args.name}"
         elif t == "tls:index/locallySignedCert:LocallySignedCert":
