@@ -1057,10 +1057,12 @@ def _docker_only_checks(s: dict[str, Any], supplied: frozenset[str], factory: st
                    f"{storage.data_dir!r}); {rm.format('storage.data_dir')}: on kubernetes data "
                    f"lives on PersistentVolumeClaims (kubernetes.storage_class, volume_size)")
     verify = s.get("verify")
-    if verify is not None and verify.enabled and "enabled" in verify.model_fields_set:
-        out.append(f"{NAMESPACE}:verify.enabled: the post-deploy check runs only on the docker "
-                   f"platform (got true); {rm.format('verify.enabled')} and check a kubernetes "
-                   f"stack with wsk (see the README, Kubernetes)")
+    for key in ("enabled", "timeout_s"):
+        if verify is not None and key in verify.model_fields_set and getattr(verify, key) is not False:
+            out.append(f"{NAMESPACE}:verify.{key}: the post-deploy check runs only on the docker "
+                       f"platform (got {_show(getattr(verify, key))}); "
+                       f"{rm.format(f'verify.{key}')} and check a kubernetes stack with wsk (see "
+                       f"the README, Kubernetes)")
     for section, key in (("couchdb", "port"), ("controller", "http_port"),
                          ("scheduler", "http_port"), ("invoker", "http_port")):
         model = s.get(section)

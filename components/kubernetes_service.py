@@ -65,8 +65,13 @@ class KubernetesService(pulumi.ComponentResource):
                                                    deps + list(args.ready))
         child = pulumi.ResourceOptions(parent=self)
         for svc in kube.services.get(args.service.name, ()):
+            # A load-balancing Service is awaited until it has endpoints (and a load balancer its
+            # address), so it comes after the pods; a headless one is not awaited, and must exist
+            # first: quorum members and brokers resolve each other before they can become ready.
+            after = None if svc.type is None else list(self.workloads.values())
             k8s.core.v1.Service(_short(svc.name, kube), metadata=_meta(svc.name, args, svc.labels),
-                                spec=service_spec(svc), opts=child)
+                                spec=service_spec(svc),
+                                opts=pulumi.ResourceOptions(parent=self, depends_on=after))
         budget = kube.budgets.get(args.service.name)
         if budget is not None:
             k8s.policy.v1.PodDisruptionBudget(
@@ -231,14 +236,27 @@ def pod_spec(c: Container, w: KubeWorkload, args: KubernetesServiceArgs,
     if w.fs_group is not None:
         spec["security_context"] = {"fs_group": w.fs_group,
                                     "fs_group_change_policy": "OnRootMismatch"}
+    init = [sysctl_container(c, w, args)] if w.node_sysctls else []
     if w.pull_images:
-        spec["init_containers"] = [pull_container(c, w, args)]
+        init.append(pull_container(c, w, args))
         if args.pull_secret:
             volumes.append({"name": "docker-config", "secret": {
                 "secret_name": args.pull_secret,
                 "items": [{"key": ".dockerconfigjson", "path": "config.json"}]}})
             spec["volumes"] = volumes
+    if init:
+        spec["init_containers"] = init
     return spec
+
+
+def sysctl_container(c: Container, w: KubeWorkload, args: KubernetesServiceArgs) -> dict[str, Any]:
+    """Raises node kernel settings to the minimum the image needs, never lowers them (a node whose
+    administrator chose a higher value keeps it). Runs the workload's own image, privileged."""
+    script = "set -e\n" + "".join(
+        f'[ "$(cat /proc/sys/{key.replace(".", "/")})" -ge {value} ] || '
+        f'echo {value} > /proc/sys/{key.replace(".", "/")}\n' for key, value in w.node_sysctls)
+    return {"name": "sysctl", "image": args.images[c.image], "command": ["/bin/sh", "-c", script],
+            "security_context": {"privileged": True}}
 
 
 def pull_container(c: Container, w: KubeWorkload, args: KubernetesServiceArgs) -> dict[str, Any]:

@@ -234,7 +234,9 @@ def render(cfg: StackConfig, services: list[Service], images: tuple[ImagePlan, .
                 service_account=names.service_name(rel, "invoker")
                 if s.name == "invoker" and cfg.container_factory == "kubernetes" else None,
                 node_selector=(k.node_label,) if kind == "DaemonSet" and k.node_label else (),
-                fs_group=_fs_group(own), pull_images=s.prepull if kind == "DaemonSet" else ())
+                fs_group=_fs_group(own), pull_images=s.prepull if kind == "DaemonSet" else (),
+                node_sysctls=(("vm.max_map_count", hostplan.ES_MAX_MAP_COUNT),)
+                if s.name == "elasticsearch" else ())
         out.append(replace(s, containers=tuple(containers), volumes=tuple(claims)))
         kube_services[s.name] = _services(cfg, s, stateful)
         if stateful:

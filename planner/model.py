@@ -305,6 +305,9 @@ class KubeWorkload:
     """Group the claims are made writable for, when the image does not run as root."""
     pull_images: tuple[str, ...] = ()
     """DaemonSet: image keys an init container pulls with the node's Docker daemon first."""
+    node_sysctls: tuple[tuple[str, int], ...] = ()
+    """Kernel settings of the node that a privileged init container raises to at least the value
+    (what host preparation does on Docker hosts), e.g. vm.max_map_count for ElasticSearch."""
 
 
 @dataclass(frozen=True)

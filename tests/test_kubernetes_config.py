@@ -84,6 +84,11 @@ CASES = [
         "remove it (pulumi config rm --path 'verify.enabled') and check a kubernetes stack with wsk "
         "(see the README, Kubernetes)",
     ], id="docker-only-sections"),
+    pytest.param(K8S, {"verify": {"enabled": False, "timeout_s": 900}}, [
+        "openwhisk:verify.timeout_s: the post-deploy check runs only on the docker platform (got "
+        "900); remove it (pulumi config rm --path 'verify.timeout_s') and check a kubernetes stack "
+        "with wsk (see the README, Kubernetes)",
+    ], id="verify-timeout"),
     pytest.param(K8S, {"couchdb": {"port": 5985}, "controller": {"http_port": 10002},
                        "scheduler": {"http_port": 14002}, "invoker": {"http_port": 12002}}, [
         f"openwhisk:couchdb.port: a port published on a Docker host; {PORT_FIX} (got 5985); remove it "

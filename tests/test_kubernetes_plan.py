@@ -270,6 +270,8 @@ def test_claims_are_named_sized_and_made_writable_for_the_image_user():
     assert (groups["couchdb-0"], groups["zookeeper-0"], groups["elasticsearch-0"], groups["kafka-0"],
             groups["etcd-0"], groups["controller-0"]) == (5984, 1000, 1000, None, None, None)
     assert container(p, "kafka-0").mounts == (Mount("/kafka", volume="kafka-0-data"),)
+    sysctls = {k: w.node_sysctls for k, w in p.kubernetes.workloads.items() if w.node_sysctls}
+    assert sysctls == {f"elasticsearch-{i}": (("vm.max_map_count", 262144),) for i in range(3)}
 
 
 def test_services_and_budgets():

@@ -232,6 +232,16 @@ def test_start_order_follows_the_real_dependencies():
     assert deps(DEPLOYMENT, "edge-0") == ["controller-0", "controller-1"]
 
 
+def test_load_balancing_services_wait_for_their_pods_headless_ones_do_not():
+    run = k8s_run()
+
+    def deps(name):
+        return sorted(d.split("::")[-1] for d in run.monitor.opts("kubernetes:core/v1:Service", name)
+                      ["dependencies"] if "apps/v1" in d)
+    assert (deps("controller"), deps("controller-api")) == ([], ["controller-0"])
+    assert (deps("edge"), deps("edge-backend"), deps("kafka")) == (["edge-0"], ["edge-0"], [])
+
+
 def test_seed_001_scheduler_with_kafka_sasl_and_elasticsearch():
     run = seed_run()
     sched = env_of(run.mocks.named("scheduler-1", STS))
@@ -263,6 +273,12 @@ def test_seed_001_scheduler_with_kafka_sasl_and_elasticsearch():
                                                         "key": "ADMIN_PASSWORD"}}
     es = run.mocks.named("elasticsearch-0", STS)["inputs"]["spec"]["template"]["spec"]
     assert es["securityContext"] == {"fsGroup": 1000.0, "fsGroupChangePolicy": "OnRootMismatch"}
+    assert es["initContainers"] == [{
+        "name": "sysctl", "image": "docker.elastic.co/elasticsearch/elasticsearch:6.7.2",
+        "command": ["/bin/sh", "-c", 'set -e\n[ "$(cat /proc/sys/vm/max_map_count)" -ge 262144 ] || '
+                    "echo 262144 > /proc/sys/vm/max_map_count\n"],
+        "securityContext": {"privileged": True}}]
+    assert "securityContext" not in es["containers"][0]
     assert len(run.mocks.of_type(STS)) == 1 + 3 + 3 + 1 + 1 + 2 + 2 + 1
 
 
