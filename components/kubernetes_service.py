@@ -65,13 +65,18 @@ class KubernetesService(pulumi.ComponentResource):
                                                    deps + list(args.ready))
         child = pulumi.ResourceOptions(parent=self)
         for svc in kube.services.get(args.service.name, ()):
-            # A load-balancing Service is awaited until it has endpoints (and a load balancer its
-            # address), so it comes after the pods; a headless one is not awaited, and must exist
-            # first: quorum members and brokers resolve each other before they can become ready.
-            after = None if svc.type is None else list(self.workloads.values())
-            k8s.core.v1.Service(_short(svc.name, kube), metadata=_meta(svc.name, args, svc.labels),
-                                spec=service_spec(svc),
-                                opts=pulumi.ResourceOptions(parent=self, depends_on=after))
+            # Headless Services come first (quorum members and brokers resolve each other before
+            # they can be ready; the provider does not await them), and so do Services that pods
+            # address by name, unawaited. The others are awaited until they have endpoints (and a
+            # load balancer its address), so they follow their pods.
+            first = svc.type is None or svc.early
+            meta = _meta(svc.name, args, svc.labels)
+            if svc.type is not None and svc.early:
+                meta["annotations"] = {"pulumi.com/skipAwait": "true"}
+            k8s.core.v1.Service(_short(svc.name, kube), metadata=meta, spec=service_spec(svc),
+                                opts=pulumi.ResourceOptions(
+                                    parent=self,
+                                    depends_on=None if first else list(self.workloads.values())))
         budget = kube.budgets.get(args.service.name)
         if budget is not None:
             k8s.policy.v1.PodDisruptionBudget(

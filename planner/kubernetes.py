@@ -268,7 +268,8 @@ def _services(cfg: StackConfig, s: Service, stateful: list[Container]) -> tuple[
                                select, labels))
     if s.name == "controller":
         out.append(KubeService(names.service_name(rel, "controller-api"), "ClusterIP",
-                               (KubePort("http", jvm.JVM_PORT, jvm.JVM_PORT),), select, labels))
+                               (KubePort("http", jvm.JVM_PORT, jvm.JVM_PORT),), select, labels,
+                               early=True))
     if s.name == "edge":
         node_port = cfg.kube.edge_service_type == "NodePort"
         public = [KubePort(p.name, p.published, p.container, p.published if node_port else None)

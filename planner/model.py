@@ -328,6 +328,10 @@ class KubeService:
     ports: tuple[KubePort, ...]
     selector: Labels
     labels: Labels
+    early: bool = False
+    """Must exist before the pods that address it by name (nginx resolves its upstream once, at
+    start), so it is declared first and not awaited; otherwise it follows its pods and is awaited
+    (endpoints, a load balancer's address). Headless Services always come first."""
 
 
 @dataclass(frozen=True)

@@ -284,6 +284,7 @@ def test_services_and_budgets():
         "scheduler": [("ow-scheduler", None)], "invoker": [("ow-invoker", None)],
         "edge": [("ow-edge", "LoadBalancer"), ("ow-edge-backend", "ClusterIP")],
     }
+    assert [s.name for group in k.services.values() for s in group if s.early] == ["ow-controller-api"]
     [zk] = k.services["zookeeper"]
     assert [(p.name, p.port, p.target) for p in zk.ports] == [
         ("client", 2181, 2181), ("peer", 2888, 2888), ("election", 3888, 3888)]
