@@ -35,6 +35,8 @@ EDGE_PLAIN_PORT = 8080
 MANIFEST_REF = ConfigMapRef("runtimes", "runtimes.json")
 """RUNTIMES_MANIFEST of every component, read from one ConfigMap."""
 POD_TEMPLATE = "/ow-invoker/pod-template.yaml"
+RUNTIME_DELETE_TIMEOUT = "30 seconds"
+"""How long an invoker waits at start for its previous run's action pods to be deleted."""
 """Base pod of every action pod (the kubernetes factory's podTemplate), with a private registry."""
 
 QUORUM = ("zookeeper", "etcd", "elasticsearch")
@@ -88,6 +90,9 @@ def kubernetes_factory_env(cfg: StackConfig, registry: RegistryPlan | None) -> d
     env: dict[str, Value] = {
         "CONFIG_whisk_spi_ContainerFactoryProvider": jvm.KUBERNETES_FACTORY,
         "CONFIG_whisk_helm_release": cfg.kube.release,
+        # Read with loadConfigOrThrow next to the release; set to its documented default so that
+        # no image depends on shipping one (extra_env may change it).
+        "CONFIG_whisk_runtime_delete_timeout": RUNTIME_DELETE_TIMEOUT,
     }
     label = cfg.kube.node_label
     # The factory's default requires nodes labelled openwhisk-role=invoker: without such nodes

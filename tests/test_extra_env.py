@@ -364,8 +364,16 @@ def test_every_planned_key_of_every_plan_is_owned_by_a_rule():
 
 
 def test_overridable_planned_keys_are_all_planned():
-    keys = {k for c in planner.plan(cluster()).containers() for k, _ in c.env}
+    keys = {k for p in [planner.plan(cluster()), *k8s_plans()] for c in p.containers()
+            for k, _ in c.env}
     assert extra_env.OVERRIDABLE <= keys
+
+
+def test_an_overridable_key_replaces_the_planned_value():
+    from tests.test_kubernetes_plan import BASE, plan_of  # noqa: PLC0415
+    raw = dict(BASE, invoker={"extra_env": {"CONFIG_whisk_runtime_delete_timeout": "2 minutes"}})
+    assert dict(next(c for c in plan_of(raw).containers() if c.key == "invoker-0").env)[
+        "CONFIG_whisk_runtime_delete_timeout"] == "2 minutes"
 
 
 # -- INVOKER_USE_RUNC and other rules of config --------------------------------------------------

@@ -311,6 +311,7 @@ def test_namespace_wide_objects_and_the_provider():
 
 
 FACTORY_KEYS = ("CONFIG_whisk_spi_ContainerFactoryProvider", "CONFIG_whisk_helm_release",
+                "CONFIG_whisk_runtime_delete_timeout",
                 "CONFIG_whisk_docker_containerFactory_useRunc",
                 "CONFIG_whisk_containerFactory_containerArgs_network", "ZOOKEEPER_HOSTS")
 
@@ -326,6 +327,7 @@ def test_kubernetes_factory_invoker():
         "CONFIG_whisk_spi_ContainerFactoryProvider":
             "org.apache.openwhisk.core.containerpool.kubernetes.KubernetesContainerFactoryProvider",
         "CONFIG_whisk_helm_release": "ow",
+        "CONFIG_whisk_runtime_delete_timeout": "30 seconds",
         "CONFIG_whisk_kubernetes_userPodNodeAffinity_enabled": "false",
     }
     assert (c.command, c.mounts, c.privileged, c.host_pid, c.files) == (
@@ -341,6 +343,7 @@ def test_a_node_label_turns_on_action_pod_affinity():
     assert factory_env(e) | {"CONFIG_whisk_spi_ContainerFactoryProvider": ""} == {
         "CONFIG_whisk_spi_ContainerFactoryProvider": "",
         "CONFIG_whisk_helm_release": "ow",
+        "CONFIG_whisk_runtime_delete_timeout": "30 seconds",
         "CONFIG_whisk_kubernetes_userPodNodeAffinity_enabled": "true",
         "CONFIG_whisk_kubernetes_userPodNodeAffinity_key": "openwhisk-role",
         "CONFIG_whisk_kubernetes_userPodNodeAffinity_value": "invoker",

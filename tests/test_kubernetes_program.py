@@ -135,10 +135,12 @@ def test_invoker_statefulset_with_its_service_account_and_no_docker():
         False, False, False, False)
     assert c["args"] == ["/init.sh", "--id", "0", "--uniqueName", "0"]
     env = env_of(run.mocks.named("invoker-0", STS))
-    assert {k: v for k, v in env.items() if "Factory" in k or "kubernetes" in k or "helm" in k} == {
+    assert {k: v for k, v in env.items()
+            if "Factory" in k or "kubernetes" in k or "helm" in k or "runtime_" in k} == {
         "CONFIG_whisk_spi_ContainerFactoryProvider":
             "org.apache.openwhisk.core.containerpool.kubernetes.KubernetesContainerFactoryProvider",
         "CONFIG_whisk_helm_release": "ow",
+        "CONFIG_whisk_runtime_delete_timeout": "30 seconds",
         "CONFIG_whisk_kubernetes_userPodNodeAffinity_enabled": "false",
     }
     deps = {d.split("::")[-1] for d in run.monitor.opts(STS, "invoker-0")["dependencies"]}
