@@ -292,3 +292,17 @@ def test_many_replicas_lengthen_the_longest_name():
         "openwhisk:kubernetes.release: too long for the object names made from it: StatefulSet "
         f"'{'r' * 35}-elasticsearch-100' would have 53 characters, more than 52 (got '{'r' * 35}'); "
         "use at most 34 characters"]
+
+
+def test_the_manifest_rules_are_the_docker_ones(tmp_path):
+    import copy
+    import json
+
+    from tests.test_config import BASE_MANIFEST, HEALTH
+    data = copy.deepcopy(BASE_MANIFEST)
+    data["runtimes"].pop("nodejs")
+    (tmp_path / "runtimes.json").write_text(json.dumps(data))
+    assert problems(change(K8S, {"runtimes.manifest": "runtimes.json"}), base_dir=tmp_path) == [
+        "openwhisk:runtimes.manifest: runtimes.json: runtimes.nodejs: no nodejs family with a default "
+        f"kind (got families: 'python'); add one: {HEALTH}",
+    ]

@@ -290,6 +290,31 @@ def test_seed_001_scheduler_with_kafka_sasl_and_elasticsearch():
     assert len(run.mocks.of_type(STS)) == 1 + 3 + 3 + 1 + 1 + 2 + 2 + 1
 
 
+def test_seed_001_with_plain_sasl_keeps_the_users_in_the_brokers_jaas_file():
+    plain, secret = load_stack_file("k8s")
+    plain["openwhisk:kafka"] = {"sasl": {"mechanism": "PLAIN"}}
+    plain["openwhisk:activation_store"] = {"backend": "elasticsearch"}
+    run = run_program(plain, secret, stack="seed")
+    assert not [r for r in run.mocks.of_type(JOB) if r["name"].startswith("kafka-scram-users")]
+    assert env_of(run.mocks.named("scheduler-0", STS))["CONFIG_whisk_kafka_common_saslMechanism"] == "PLAIN"
+    jaas, _ = unwrap(run.mocks.named("kafka-0-secrets", "kubernetes:core/v1:Secret")["inputs"]["stringData"])
+    assert 'user_openwhisk="pw-kafka_client_password"' in jaas["kafka_server_jaas.conf"]
+    assert env_of(run.mocks.named("kafka-0", STS))["KAFKA_SASL_ENABLED_MECHANISMS"] == "PLAIN"
+
+
+def test_a_supplied_edge_certificate_serves_nginx_and_the_ingress():
+    plain, _ = load_stack_file("k8s")
+    plain["openwhisk:edge"] = {"tls": "provided"}
+    run = run_program(plain, {"openwhisk:edge_tls_cert": "MY-CERT", "openwhisk:edge_tls_key": "MY-KEY"},
+                      stack="k8s")
+    assert not run.mocks.of_type("tls:index/selfSignedCert:SelfSignedCert")
+    tls, _ = unwrap(run.mocks.named("edge-ingress-tls", "kubernetes:core/v1:Secret")["inputs"]["stringData"])
+    edge, _ = unwrap(run.mocks.named("edge-0-secrets", "kubernetes:core/v1:Secret")["inputs"]["stringData"])
+    assert (tls, edge) == ({"tls.crt": "MY-CERT", "tls.key": "MY-KEY"},
+                           {"cert.pem": "MY-CERT", "key.pem": "MY-KEY"})
+    assert run.exports["wskInsecure"] is False
+
+
 def test_no_secret_reaches_plain_values_configmaps_or_command_lines():
     for run in (k8s_run(), seed_run()):
         for r in objects(run):
