@@ -35,6 +35,8 @@ EDGE_PLAIN_PORT = 8080
 MANIFEST_REF = ConfigMapRef("runtimes", "runtimes.json")
 """RUNTIMES_MANIFEST of every component, read from one ConfigMap."""
 POD_TEMPLATE = "/ow-invoker/pod-template.yaml"
+NODE_INVOKER = "invoker-nodes"
+"""Key of the one planned container of docker-factory invokers (a DaemonSet, one per node)."""
 RUNTIME_DELETE_TIMEOUT = "30 seconds"
 """How long an invoker waits at start for its previous run's action pods to be deleted."""
 """Base pod of every action pod (the kubernetes factory's podTemplate), with a private registry."""
@@ -140,7 +142,7 @@ def node_invoker(cfg: StackConfig, ctx: jvm.Context, api_host: str, api_port: in
                           jvm.docker_factory_env(cfg.invoker.runc), api_port=api_port)
     env |= {"ZOOKEEPER_HOSTS": ctx.zk_hosts, "NODE_NAME": FieldRef("spec.nodeName")}
     return Container(
-        key="invoker-nodes", service="invoker", host=None, name="invoker-nodes", image="invoker",
+        key=NODE_INVOKER, service="invoker", host=None, name=NODE_INVOKER, image="invoker",
         env=tuple(sorted(env.items())),
         # Kubernetes expands $(NODE_NAME) from the container's environment: no shell involved.
         command=("/init.sh", "--uniqueName", "$(NODE_NAME)"),
@@ -163,7 +165,7 @@ def _kind(c: Container) -> str:
         return "Job"
     if c.service == "edge":
         return "Deployment"
-    if c.key == "invoker-nodes":
+    if c.key == NODE_INVOKER:
         return "DaemonSet"
     return "StatefulSet"
 

@@ -358,3 +358,38 @@ def test_external_registry_mirrors_on_the_builder_and_pods_pull_by_digest():
     assert {json.dumps(p["imagePullSecrets"]) for p in pods} == {'[{"name": "ow-registry"}]'}
     manifest = run.mocks.named("runtimes", "kubernetes:core/v1:ConfigMap")["inputs"]["data"]["runtimes.json"]
     assert "@sha256:" in manifest
+
+
+def test_docker_factory_daemonset_on_labelled_nodes_pulls_the_runtimes_first():
+    plain, _ = load_stack_file("k8s")
+    plain["openwhisk:invoker"] = {"container_factory": "docker"}
+    plain["openwhisk:kubernetes"] = {**plain["openwhisk:kubernetes"],
+                                     "invoker_node_label": "openwhisk-role=invoker"}
+    plain["openwhisk:registry"] = {"mode": "external", "address": "registry.example.com",
+                                   "builder": "unix:///var/run/docker.sock"}
+    run = run_program(plain, {"openwhisk:registry_password": "reg-pw"}, stack="k8s")
+    assert "invoker-0" not in {r["name"] for r in run.mocks.of_type(STS)}
+    assert not run.mocks.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")
+    ds = run.mocks.named("invoker-nodes", "kubernetes:apps/v1:DaemonSet")["inputs"]
+    assert (ds["metadata"]["name"], ds["spec"]["updateStrategy"]) == (
+        "ow-invoker", {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1.0}})
+    spec = ds["spec"]["template"]["spec"]
+    [c] = spec["containers"]
+    assert (spec["nodeSelector"], spec["hostPID"], c["securityContext"], spec["automountServiceAccountToken"]) == (
+        {"openwhisk-role": "invoker"}, True, {"privileged": True}, False)
+    assert c["args"] == ["/init.sh", "--uniqueName", "$(NODE_NAME)"]
+    assert {v["name"]: v.get("hostPath", {}).get("path") for v in spec["volumes"]} == {
+        "host-0": "/var/run/docker.sock", "host-1": "/var/lib/docker/containers",
+        "host-2": "/sys/fs/cgroup", "docker-config": None}
+    env = env_of(run.mocks.named("invoker-nodes", "kubernetes:apps/v1:DaemonSet"))
+    assert (env["NODE_NAME"], env["ZOOKEEPER_HOSTS"], env["CONFIG_whisk_docker_containerFactory_useRunc"]) == (
+        {"fieldRef": {"fieldPath": "spec.nodeName"}}, f"{pod('zookeeper', 0)}:2181", "false")
+    [pull] = spec["initContainers"]
+    refs = pull["command"][4:]
+    assert pull["command"][:4] == ["/bin/sh", "-c", 'for image in "$@"; do docker pull "$image" || exit 1; done',
+                                   "pull-runtimes"]
+    assert len(refs) == 5 and all(r.startswith("registry.example.com/openwhisk/") and "@sha256:" in r for r in refs)
+    assert (pull["env"], pull["volumeMounts"]) == (
+        [{"name": "DOCKER_CONFIG", "value": "/ow-docker"}],
+        [{"name": "host-0", "mountPath": "/var/run/docker.sock"},
+         {"name": "docker-config", "mountPath": "/ow-docker", "readOnly": True}])
