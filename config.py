@@ -127,6 +127,15 @@ HOST_NAME = r"^[a-z][a-z0-9-]{0,30}$"
 _DOCKER_ENDPOINT = re.compile(r"unix:///\S+|ssh://[A-Za-z0-9._-]+@[A-Za-z0-9.-]+(:(?P<port>\d{1,5}))?")
 
 
+def _docker_endpoint(value: str) -> str:
+    match = _DOCKER_ENDPOINT.fullmatch(value)
+    if not match or not 1 <= int(match.group("port") or 22) <= 65535:
+        raise _invalid("not a supported docker endpoint",
+                       "use unix:///var/run/docker.sock for the local daemon or "
+                       "ssh://user@host[:port] for a remote one")
+    return value
+
+
 class Host(Model):
     """One machine running Docker."""
 
@@ -158,14 +167,7 @@ class Host(Model):
     @field_validator("docker")
     @classmethod
     def _docker(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        match = _DOCKER_ENDPOINT.fullmatch(value)
-        if not match or not 1 <= int(match.group("port") or 22) <= 65535:
-            raise _invalid("not a supported docker endpoint",
-                           "use unix:///var/run/docker.sock for the local daemon or "
-                           "ssh://user@host[:port] for a remote one")
-        return value
+        return value if value is None else _docker_endpoint(value)
 
     @field_validator("roles")
     @classmethod
@@ -247,7 +249,9 @@ ExtraEnv = dict[str, Annotated[str, BeforeValidator(_env_text)]]
 class Invoker(Model):
     """Invoker settings shared by every invoker (hosts may override some)."""
 
-    container_factory: Literal["docker", "kubernetes"] = "docker"
+    container_factory: Literal["docker", "kubernetes"] | None = None
+    """How invokers run actions; None: the platform's default, `docker` on Docker hosts and
+    `kubernetes` (action pods) on Kubernetes (see `StackConfig.container_factory`)."""
     use_runc: bool = False
     """Pause/resume warm containers with the runc bundled in the image; must match the host's runc."""
     runc_state_dir: str = "/run/docker/runtime-runc/moby"
@@ -359,12 +363,20 @@ class Registry(Model):
     username: str = Field(default="openwhisk", pattern=r"^[A-Za-z0-9._-]+$")
     build_host: str | None = None
     """Host whose Docker daemon pulls upstream images, builds and pushes; default: the registry
-    host (deploy) or the host with the lowest id (external)."""
+    host (deploy) or the host with the lowest id (external). Docker platform only."""
+    builder: str | None = None
+    """Kubernetes platform: the Docker endpoint (`unix:///path` or `ssh://user@host[:port]`) that
+    pulls upstream images, builds and pushes, since there are no Docker hosts."""
     ca_cert: str | None = None
     """PEM certificate of the CA that signed an external registry's certificate, when it is not
     publicly trusted; hosts are set up to trust it."""
     image: str = "registry:2.8.3"
     """Image of the deployed registry (pulled from upstream on its host)."""
+
+    @field_validator("builder")
+    @classmethod
+    def _builder(cls, value: str | None) -> str | None:
+        return value if value is None else _docker_endpoint(value)
 
     @field_validator("address")
     @classmethod
@@ -455,6 +467,105 @@ class Verify(Model):
     """Overall time limit of the check, in seconds."""
 
 
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+RELEASE = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+QUANTITY = r"^[1-9][0-9]*(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_NODE_LABEL = re.compile(rf"(?P<key>(?P<prefix>[a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_LABEL_NAME})"
+                         rf"=(?P<value>{_LABEL_NAME})")
+Quantity = Annotated[str, Field(pattern=QUANTITY)]
+
+
+class KubernetesReplicas(Model):
+    """Instances of each service: each is its own single-replica StatefulSet with a stable id."""
+
+    controller: int = Field(default=1, ge=1, le=255)
+    invoker: int = Field(default=1, ge=1, le=1000)
+    """Invokers with the kubernetes container factory (the docker factory runs one per node)."""
+    kafka: int = Field(default=1, ge=1, le=255)
+    zookeeper: int = Field(default=1, ge=1, le=255)
+    etcd: int = Field(default=1, ge=1, le=255)
+    scheduler: int = Field(default=1, ge=1, le=255)
+    elasticsearch: int = Field(default=1, ge=1, le=255)
+
+
+class VolumeSizes(Model):
+    """Size of each instance's PersistentVolumeClaim(s), as a Kubernetes quantity."""
+
+    couchdb: Quantity = "10Gi"
+    kafka: Quantity = "10Gi"
+    zookeeper: Quantity = "2Gi"
+    """Each of ZooKeeper's two claims (data and transaction log)."""
+    etcd: Quantity = "2Gi"
+    elasticsearch: Quantity = "10Gi"
+
+
+INGRESS_HOST_FIX = ("use the DNS name wsk clients reach the ingress controller at, e.g. "
+                    "openwhisk.example.com (lowercase letters, digits, '-' and '.')")
+
+
+class Ingress(Model):
+    """An Ingress in front of the edge; the ingress controller terminates TLS with the edge
+    certificate and the API host is `host`."""
+
+    host: str
+    class_name: str | None = Field(default=None, pattern=DNS_SUBDOMAIN, max_length=253)
+    """IngressClass to use; None: the cluster's default class."""
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            pass
+        else:
+            raise _invalid("an IP address, but an Ingress host must be a DNS name", INGRESS_HOST_FIX)
+        if len(value) > 253 or not re.fullmatch(DNS_SUBDOMAIN, value) \
+                or any(len(x) > 63 for x in value.split(".")):
+            raise _invalid("not a DNS name", INGRESS_HOST_FIX)
+        return value
+
+
+class Kubernetes(Model):
+    """The Kubernetes target: where and how the plan is rendered as Kubernetes objects."""
+
+    namespace: str = Field(default="openwhisk", pattern=DNS_LABEL)
+    release: str = Field(default="ow", pattern=RELEASE)
+    """Prefix of every object name (`<release>-<service>...`) and the `release` label of action pods."""
+    context: str | None = Field(default=None, min_length=1)
+    """kubeconfig context; None: the kubeconfig's current context."""
+    kubeconfig: str | None = Field(default=None, min_length=1)
+    """Path of the kubeconfig file; None: $KUBECONFIG or ~/.kube/config."""
+    cluster_domain: str = Field(default="cluster.local", pattern=DNS_SUBDOMAIN, max_length=253)
+    storage_class: str | None = Field(default=None, pattern=DNS_SUBDOMAIN, max_length=253)
+    """StorageClass of every claim; None: the cluster's default class."""
+    replicas: KubernetesReplicas = KubernetesReplicas()
+    volume_size: VolumeSizes = VolumeSizes()
+    edge_service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "LoadBalancer"
+    ingress: Ingress | None = None
+    invoker_node_label: str | None = None
+    """`key=value` of the nodes for action pods (kubernetes factory) or invokers (docker factory)."""
+
+    @field_validator("invoker_node_label")
+    @classmethod
+    def _node_label(cls, value: str | None) -> str | None:
+        if value is not None and not _NODE_LABEL.fullmatch(value):
+            raise _invalid("expected a node label written key=value",
+                           "use the label your invoker nodes carry, e.g. openwhisk-role=invoker "
+                           "(label it with kubectl label node <node> openwhisk-role=invoker)")
+        return value
+
+    @property
+    def node_label(self) -> tuple[str, str] | None:
+        """(key, value) of invoker_node_label."""
+        if self.invoker_node_label is None:
+            return None
+        key, value = self.invoker_node_label.split("=", 1)
+        return key, value
+
+
 class StackConfig(Model):
     """Every non-secret `openwhisk:*` key of a stack."""
 
@@ -480,6 +591,19 @@ class StackConfig(Model):
     """Reach hosts without an explicit docker endpoint over ssh; null: the local Docker socket."""
     storage: Storage = Storage()
     verify: Verify = Verify()
+    kubernetes: Kubernetes | None = None
+    """The Kubernetes target (platform: kubernetes only); None there means every default."""
+
+    @property
+    def kube(self) -> Kubernetes:
+        """The Kubernetes settings, defaults filled in."""
+        return self.kubernetes or Kubernetes()
+
+    @property
+    def container_factory(self) -> Literal["docker", "kubernetes"]:
+        """invoker.container_factory, or the platform's default."""
+        return self.invoker.container_factory or (
+            "kubernetes" if self.platform == "kubernetes" else "docker")
 
     @property
     def actor_system(self) -> ActorSystem:
@@ -601,6 +725,11 @@ _PATTERNS = {
     CouchDB.model_fields["db_prefix"].metadata[0].pattern:
         "expected lowercase letters, digits or '_', starting with a letter",
     SSH_USER: "expected a user name: up to 32 letters, digits, '.', '_' or '-', not starting with '-'",
+    DNS_LABEL: "expected a DNS label: up to 63 lowercase letters, digits or '-', starting and ending "
+               "with a letter or digit",
+    RELEASE: "expected a short DNS label: lowercase letters, digits or '-', starting with a letter",
+    DNS_SUBDOMAIN: "expected a DNS name: lowercase letters, digits, '-' and '.'",
+    QUANTITY: "expected a Kubernetes quantity such as 10Gi or 500Mi",
 }
 
 
@@ -729,19 +858,17 @@ def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
         mode = version.mode or (known.default_mode if known else None)
 
     platform, invoker, hosts = s.get("platform"), s.get("invoker"), s.get("hosts")
-    if platform == "kubernetes":
-        out.append(f"{NAMESPACE}:platform: the kubernetes platform is not available yet (got "
-                   f"'kubernetes'); use 'docker' (the default) and list the Docker hosts under "
-                   f"{NAMESPACE}:hosts")
-    if invoker is not None and invoker.container_factory == "kubernetes":
-        if platform == "docker":
-            out.append(f"{NAMESPACE}:invoker.container_factory: the kubernetes container factory "
-                       f"needs platform: kubernetes (got 'kubernetes' with platform 'docker'); use "
-                       f"'docker' on Docker hosts")
-        if invoker.use_runc:
-            out.append(f"{NAMESPACE}:invoker.use_runc: runc pause/resume works only with the docker "
-                       f"container factory (got true with container_factory 'kubernetes'); set "
-                       f"use_runc: false or use container_factory: docker")
+    factory = None
+    if invoker is not None and platform is not None:
+        factory = invoker.container_factory or ("kubernetes" if platform == "kubernetes" else "docker")
+    if invoker is not None and invoker.container_factory == "kubernetes" and platform == "docker":
+        out.append(f"{NAMESPACE}:invoker.container_factory: the kubernetes container factory "
+                   f"needs platform: kubernetes (got 'kubernetes' with platform 'docker'); use "
+                   f"'docker' on Docker hosts")
+    if invoker is not None and factory == "kubernetes" and invoker.use_runc:
+        out.append(f"{NAMESPACE}:invoker.use_runc: runc pause/resume works only with the docker "
+                   f"container factory (got true with container_factory 'kubernetes'); set "
+                   f"use_runc: false or use container_factory: docker")
     edge = s.get("edge")
     for key, file in (("edge_tls_cert", "cert.pem"), ("edge_tls_key", "key.pem")):
         if edge is not None and edge.tls == "provided" and key not in supplied:
@@ -753,28 +880,222 @@ def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
                        f"ignored (got a secret value); set edge.tls: provided to use it, or remove "
                        f"it (pulumi config rm {NAMESPACE}:{key})")
     out += _extra_env_checks(s, mode)
+    if platform == "kubernetes":
+        return out + _kubernetes_checks(s, supplied, manifest, mode, factory, base_dir)
+    if platform == "docker" and s.get("kubernetes") is not None:
+        out.append(f"{NAMESPACE}:kubernetes: used only with platform: kubernetes (got "
+                   f"{_show(s['kubernetes'].model_dump(exclude_defaults=True))}); remove it "
+                   f"(pulumi config rm {NAMESPACE}:kubernetes) or set platform: kubernetes")
+    registry = s.get("registry")
+    if platform == "docker" and registry is not None and registry.builder is not None:
+        out.append(f"{NAMESPACE}:registry.builder: used only with platform: kubernetes (got "
+                   f"{registry.builder!r}); remove it: on Docker hosts registry.build_host names "
+                   f"the host that builds and pushes")
     if hosts is None or platform != "docker":
         return out
     out += _host_checks(hosts, mode, s.get("activation_store"))
-    out += _registry_checks(hosts, s.get("registry"), s.get("builds"), supplied, base_dir)
+    out += _registry_checks(hosts, registry, s.get("builds"), supplied, base_dir)
     if invoker is not None and manifest is not None:
         out += _memory_checks(hosts, invoker, manifest, s["runtimes"].manifest)
-    controller = s.get("controller")
     controllers = sum("controller" in h.roles for h in hosts)
-    if controller is not None and controller.seed_count and controllers \
-            and controller.seed_count > controllers:
-        out.append(f"{NAMESPACE}:controller.seed_count: seed nodes are chosen among the "
-                   f"{controllers} controller(s), so at most {controllers} (got "
-                   f"{controller.seed_count}); lower it or give the controller role to more hosts")
+    out += _seed_count_check(s.get("controller"), controllers, "give the controller role to more hosts")
     if "ssh" in s:
         out += _ssh_key_checks(hosts, s["ssh"], supplied)
-    kafka = s.get("kafka")
     brokers = sum("kafka" in h.roles for h in hosts)
-    if kafka is not None and brokers and kafka.replication_factor > brokers:
-        out.append(f"{NAMESPACE}:kafka.replication_factor: more than the number of Kafka brokers, "
-                   f"{brokers} (got {kafka.replication_factor}); lower it to at most {brokers} or "
-                   f"give the kafka role to more hosts")
+    out += _replication_check(s.get("kafka"), brokers, "give the kafka role to more hosts")
     return out
+
+
+def _kubernetes_checks(s: dict[str, Any], supplied: frozenset[str],
+                       manifest: runtimes.Manifest | None, mode: str | None, factory: str | None,
+                       base_dir: Path) -> list[str]:
+    """platform: kubernetes: the instances come from kubernetes.replicas, not from hosts, and
+    what only Docker hosts have (ssh, host directories, published ports) is refused."""
+    out: list[str] = []
+    hosts = s.get("hosts")
+    if hosts:
+        out.append(f"{NAMESPACE}:hosts: used only with platform: docker (got {len(hosts)} "
+                   f"host(s)); remove it (pulumi config rm {NAMESPACE}:hosts): on kubernetes the "
+                   f"instances of each service come from kubernetes.replicas")
+    where = f"{NAMESPACE}:kubernetes"
+    kube: Kubernetes | None = (s["kubernetes"] or Kubernetes()) if "kubernetes" in s else None
+    store = s.get("activation_store")
+    es = store is not None and store.backend == "elasticsearch"
+    if kube is not None:
+        r = kube.replicas
+        explicit = r.model_fields_set
+        for name in ("zookeeper", "etcd"):
+            n = getattr(r, name)
+            if n % 2 == 0:
+                out.append(f"{where}.replicas.{name}: a quorum needs an odd number of members "
+                           f"(got {n}); set it to {n - 1} or {n + 1}")
+        if mode == "classic":
+            out += [f"{where}.replicas.{name}: used only in scheduler mode, but the stack runs in "
+                    f"classic mode (got {getattr(r, name)}); remove it or set version.mode: "
+                    f"scheduler" for name in ("etcd", "scheduler") if name in explicit]
+        if not es and store is not None and "elasticsearch" in explicit:
+            out.append(f"{where}.replicas.elasticsearch: used only with activation_store.backend: "
+                       f"elasticsearch (got {r.elasticsearch}); remove it or set "
+                       f"activation_store.backend: elasticsearch")
+        if factory == "docker" and "invoker" in explicit:
+            out.append(f"{where}.replicas.invoker: the docker container factory runs one invoker "
+                       f"on every node that matches kubernetes.invoker_node_label (a DaemonSet) "
+                       f"(got {r.invoker}); remove it, or use invoker.container_factory: "
+                       f"kubernetes for a fixed number of invokers")
+        out += _replication_check(s.get("kafka"), r.kafka, "raise kubernetes.replicas.kafka")
+        out += _seed_count_check(s.get("controller"), r.controller,
+                                 "raise kubernetes.replicas.controller")
+        out += _kubernetes_edge_checks(kube, s.get("edge"))
+        if mode is not None and factory is not None:
+            out += _kubernetes_name_checks(kube, mode, es, factory, s.get("kafka"))
+    out += _kubernetes_registry_checks(s.get("registry"), s.get("builds"), supplied, base_dir)
+    out += _docker_only_checks(s, supplied, factory)
+    invoker = s.get("invoker")
+    if invoker is not None and manifest is not None:
+        need = runtimes.stem_cell_memory_mb(manifest)
+        if need > invoker.user_memory_mb:
+            out.append(f"{NAMESPACE}:invoker.user_memory_mb: less than the {need} MB that the stem "
+                       f"cells of the runtime manifest take when an invoker starts (got "
+                       f"{invoker.user_memory_mb}); raise it to at least {need} or lower stemCells "
+                       f"in {s['runtimes'].manifest}")
+    return out
+
+
+def _kubernetes_edge_checks(kube: Kubernetes, edge: Edge | None) -> list[str]:
+    out: list[str] = []
+    if edge is None:
+        return out
+    if kube.ingress is None and edge.api_host is None:
+        out.append(f"{NAMESPACE}:edge.api_host: required on kubernetes without kubernetes.ingress "
+                   f"(got none); set it to the name or address wsk reaches the edge Service at "
+                   f"(e.g. the load balancer's DNS name), or set kubernetes.ingress.host")
+    if kube.ingress is not None and edge.api_host not in (None, kube.ingress.host):
+        out.append(f"{NAMESPACE}:edge.api_host: differs from kubernetes.ingress.host, which is the "
+                   f"API host with an ingress (got {edge.api_host!r}); remove it or set it to "
+                   f"{kube.ingress.host!r}")
+    if kube.edge_service_type == "NodePort":
+        for key in ("https_port", "http_port"):
+            port = getattr(edge, key)
+            if port is not None and not 30000 <= port <= 32767:
+                out.append(f"{NAMESPACE}:edge.{key}: with kubernetes.edge_service_type NodePort it "
+                           f"is the node port, which Kubernetes takes from 30000-32767 (got "
+                           f"{port}); set it to a free port in that range, e.g. "
+                           f"{31001 if key == 'https_port' else 31080}")
+    return out
+
+
+def _kubernetes_name_checks(kube: Kubernetes, mode: str, es: bool, factory: str,
+                            kafka: Kafka | None) -> list[str]:
+    from planner import kube_names  # noqa: PLC0415 - config is loaded; planner imports config
+
+    r = kube.replicas
+    replicas = {"couchdb": 1, "zookeeper": r.zookeeper, "kafka": r.kafka,
+                "controller": r.controller}
+    if mode == "scheduler":
+        replicas |= {"etcd": r.etcd, "scheduler": r.scheduler}
+    if es:
+        replicas["elasticsearch"] = r.elasticsearch
+    if factory == "kubernetes":
+        replicas["invoker"] = r.invoker
+    scram = kafka is not None and kafka.sasl is not None and kafka.sasl.mechanism != "PLAIN"
+    names = kube_names.expected_names(
+        kube.release, replicas, jobs=("couchdb-init",) + (("kafka-scram-users",) if scram else ()),
+        deployments=("edge",), daemonsets=("invoker",) if factory == "docker" else (),
+        extra_services=("controller-api", "edge-backend"))
+    over = [(len(n) - kube_names.limit(k), k, n) for k, n in names if len(n) > kube_names.limit(k)]
+    if not over:
+        return []
+    excess, kind, name = max(over)
+    return [f"{NAMESPACE}:kubernetes.release: too long for the object names made from it: "
+            f"{kind} {name!r} would have {len(name)} characters, more than "
+            f"{kube_names.limit(kind)} (got {kube.release!r}); use at most "
+            f"{len(kube.release) - excess} characters"]
+
+
+def _kubernetes_registry_checks(registry: Registry | None, builds: dict[str, Build] | None,
+                                supplied: frozenset[str], base_dir: Path) -> list[str]:
+    out: list[str] = []
+    if registry is None:
+        return out
+    where = f"{NAMESPACE}:registry"
+    if registry.mode == "deploy":
+        out.append(f"{where}.mode: deploy runs the registry on a Docker host, and kubernetes has "
+                   f"none (got 'deploy'); use mode: external with a registry the cluster's nodes "
+                   f"can pull from, or none")
+    out += _external_registry_checks(registry, supplied)
+    if registry.mode == "external" and registry.builder is None:
+        out.append(f"{where}.builder: required on kubernetes with mode external, to pull, build "
+                   f"and push the images (got none); set it to a Docker endpoint, e.g. "
+                   f"unix:///var/run/docker.sock or ssh://user@build-host")
+    if registry.mode == "none" and registry.builder is not None:
+        out.append(f"{where}.builder: used only with a registry (got {registry.builder!r}); remove "
+                   f"it or set registry.mode: external")
+    if registry.build_host is not None:
+        out.append(f"{where}.build_host: names a Docker host, and kubernetes has none (got "
+                   f"{registry.build_host!r}); remove it and set registry.builder instead")
+    if registry.ca_cert is not None:
+        out.append(f"{where}.ca_cert: the program cannot make the cluster's nodes trust a CA (got "
+                   f"a certificate); install the CA on every node's container runtime and on the "
+                   f"builder, then remove it")
+    return out + _build_checks(registry, builds, base_dir, "external")
+
+
+def _docker_only_checks(s: dict[str, Any], supplied: frozenset[str], factory: str | None) -> list[str]:
+    """Settings that only mean something on Docker hosts (or with the docker factory)."""
+    out: list[str] = []
+    rm = "remove it (pulumi config rm --path '{}')"
+    if s.get("ssh") is not None:
+        out.append(f"{NAMESPACE}:ssh: used only to reach Docker hosts (got "
+                   f"{_show(s['ssh'].model_dump(exclude_defaults=True))}); remove it (pulumi "
+                   f"config rm {NAMESPACE}:ssh); an ssh:// registry.builder uses your ssh agent")
+    if "ssh_private_key" in supplied:
+        out.append(f"{NAMESPACE}:ssh_private_key: used only to prepare Docker hosts over ssh (got a "
+                   f"secret value); remove it (pulumi config rm {NAMESPACE}:ssh_private_key)")
+    storage = s.get("storage")
+    if storage is not None and storage.data_dir is not None:
+        out.append(f"{NAMESPACE}:storage.data_dir: a directory on Docker hosts (got "
+                   f"{storage.data_dir!r}); {rm.format('storage.data_dir')}: on kubernetes data "
+                   f"lives on PersistentVolumeClaims (kubernetes.storage_class, volume_size)")
+    verify = s.get("verify")
+    for key in ("enabled", "timeout_s"):
+        if verify is not None and key in verify.model_fields_set and getattr(verify, key) is not False:
+            out.append(f"{NAMESPACE}:verify.{key}: the post-deploy check runs only on the docker "
+                       f"platform (got {_show(getattr(verify, key))}); "
+                       f"{rm.format(f'verify.{key}')} and check a kubernetes stack with wsk (see "
+                       f"the README, Kubernetes)")
+    for section, key in (("couchdb", "port"), ("controller", "http_port"),
+                         ("scheduler", "http_port"), ("invoker", "http_port")):
+        model = s.get(section)
+        if model is not None and key in model.model_fields_set:
+            out.append(f"{NAMESPACE}:{section}.{key}: a port published on a Docker host; on "
+                       f"kubernetes components reach each other at their container ports (got "
+                       f"{getattr(model, key)}); {rm.format(f'{section}.{key}')}")
+    invoker = s.get("invoker")
+    if invoker is not None and factory == "kubernetes":
+        for key in ("docker_root", "runc_state_dir"):
+            if key in invoker.model_fields_set:
+                out.append(f"{NAMESPACE}:invoker.{key}: used only with the docker container "
+                           f"factory (got {getattr(invoker, key)!r}); "
+                           f"{rm.format(f'invoker.{key}')} or set invoker.container_factory: "
+                           f"docker")
+    return out
+
+
+def _seed_count_check(controller: Controller | None, controllers: int, more: str) -> list[str]:
+    if controller is not None and controller.seed_count and controllers \
+            and controller.seed_count > controllers:
+        return [f"{NAMESPACE}:controller.seed_count: seed nodes are chosen among the "
+                f"{controllers} controller(s), so at most {controllers} (got "
+                f"{controller.seed_count}); lower it or {more}"]
+    return []
+
+
+def _replication_check(kafka: Kafka | None, brokers: int, more: str) -> list[str]:
+    if kafka is not None and brokers and kafka.replication_factor > brokers:
+        return [f"{NAMESPACE}:kafka.replication_factor: more than the number of Kafka brokers, "
+                f"{brokers} (got {kafka.replication_factor}); lower it to at most {brokers} or "
+                f"{more}"]
+    return []
 
 
 def _extra_env_checks(s: dict[str, Any], mode: str | None) -> list[str]:
@@ -871,20 +1192,7 @@ def _registry_checks(hosts: tuple[Host, ...], registry: Registry | None,
             out += [f"{NAMESPACE}:hosts[{i}].roles: role 'registry' is used only with "
                     f"registry.mode: deploy (got mode {registry.mode!r}); remove the role or set "
                     f"registry.mode: deploy" for i, _ in carriers]
-        if registry.mode == "external":
-            if registry.address is None:
-                out.append(f"{where}.address: required with mode external (got none); set it "
-                           f"with pulumi config set --path 'registry.address' host:port")
-            if "registry_password" not in supplied:
-                out.append(f"{NAMESPACE}:registry_password: required with registry.mode: external "
-                           f"(got none); set it with pulumi config set --secret registry_password")
-        elif registry.address is not None:
-            out.append(f"{where}.address: used only with mode external (got "
-                       f"{registry.address!r}); remove it or set registry.mode: external")
-        if registry.mode != "external" and "registry_password" in supplied:
-            out.append(f"{NAMESPACE}:registry_password: used only with registry.mode: external "
-                       f"(got a secret value); remove it (pulumi config rm "
-                       f"{NAMESPACE}:registry_password); deploy mode generates its own")
+        out += _external_registry_checks(registry, supplied)
         if registry.ca_cert is not None and registry.mode != "external":
             out.append(f"{where}.ca_cert: used only with mode external (got a certificate); "
                        f"remove it (deploy mode makes its own CA)")
@@ -895,10 +1203,37 @@ def _registry_checks(hosts: tuple[Host, ...], registry: Registry | None,
         if registry.build_host is not None and registry.mode == "none":
             out.append(f"{where}.build_host: used only with a registry (got "
                        f"{registry.build_host!r}); remove it or set registry.mode")
+    return out + _build_checks(registry, builds, base_dir, "deploy or external")
+
+
+def _external_registry_checks(registry: Registry, supplied: frozenset[str]) -> list[str]:
+    """What external mode needs, and what only it uses (both platforms)."""
+    out = []
+    where = f"{NAMESPACE}:registry"
+    if registry.mode == "external":
+        if registry.address is None:
+            out.append(f"{where}.address: required with mode external (got none); set it "
+                       f"with pulumi config set --path 'registry.address' host:port")
+        if "registry_password" not in supplied:
+            out.append(f"{NAMESPACE}:registry_password: required with registry.mode: external "
+                       f"(got none); set it with pulumi config set --secret registry_password")
+    elif registry.address is not None:
+        out.append(f"{where}.address: used only with mode external (got "
+                   f"{registry.address!r}); remove it or set registry.mode: external")
+    if registry.mode != "external" and "registry_password" in supplied:
+        out.append(f"{NAMESPACE}:registry_password: used only with registry.mode: external "
+                   f"(got a secret value); remove it (pulumi config rm "
+                   f"{NAMESPACE}:registry_password); deploy mode generates its own")
+    return out
+
+
+def _build_checks(registry: Registry | None, builds: dict[str, Build] | None, base_dir: Path,
+                  modes: str) -> list[str]:
+    out = []
     if builds and registry is not None and registry.mode == "none":
         out.append(f"{NAMESPACE}:builds: built images reach the hosts through a registry (got "
                    f"builds for {', '.join(sorted(builds))} with registry.mode 'none'); set "
-                   f"registry.mode: deploy or external")
+                   f"registry.mode: {modes}")
     for key, build in sorted((builds or {}).items()):
         context = Path(base_dir) / build.context
         if not context.is_dir():

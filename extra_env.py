@@ -31,6 +31,7 @@ TRANSLATED = frozenset({"INVOKER_USE_RUNC"})
 OVERRIDABLE = frozenset({
     "CONFIG_whisk_etcd_pool_threads",
     "CONFIG_whisk_containerFactory_containerArgs_network",
+    "CONFIG_whisk_runtime_delete_timeout",
 })
 """Planned keys that are plain tuning with no other part of the plan depending on them."""
 
@@ -213,6 +214,17 @@ PLANNED: tuple[_Rule, ...] = (
            also=" (or hosts[].user_memory_mb for one host)"),
     _field("CONFIG_whisk_containerFactory_runtimesRegistry_url", "registry.mode",
            sections=("invoker",), also=", which also mirrors the runtime images by digest"),
+    # The kubernetes container factory (Kubernetes platform).
+    _field("CONFIG_whisk_helm_release", "kubernetes.release", sections=("invoker",),
+           also=", the label the invokers find their action pods by"),
+    _fixed("CONFIG_whisk_runtime_delete_timeout",
+           "how long an invoker waits at start for its old action pods to go", sections=("invoker",)),
+    _field("CONFIG_whisk_kubernetes_userPodNodeAffinity_(enabled|key|value)",
+           "kubernetes.invoker_node_label", sections=("invoker",)),
+    _field("CONFIG_whisk_kubernetes_podTemplate", "registry.mode", sections=("invoker",),
+           also=", whose pod template gives action pods the registry's pull secret"),
+    _fixed("NODE_NAME", "the name of the node a DaemonSet invoker runs on, its --uniqueName",
+           sections=("invoker",)),
     _field("WHISK_API_HOST_NAME", "edge.api_host"),
     _field("WHISK_API_HOST_PORT", "edge.https_port"),
     _fixed("WHISK_API_HOST_PROTO", "the edge serves HTTPS only"),

@@ -1,8 +1,11 @@
 """OpenWhisk: the composition root that declares a whole deployment from its plan.
 
-Creates the Secrets, a HostPrep for each host with preparation steps, one DockerHost per host,
-the private registry and image pipeline when the plan has one, one DockerService per planned
-service, in dependency order, then the Verification when the plan has one. Exposes the API host,
+Creates the Secrets, then by the plan's platform either the Docker rendering (a HostPrep for each
+host with preparation steps, one DockerHost per host, the private registry and image pipeline when
+the plan has one, one DockerService per planned service in dependency order, then the
+Verification when the plan has one) or the Kubernetes rendering (the image pipeline on the
+builder when there is a registry, the KubernetesCluster, the invokers' RBAC, one
+KubernetesService per planned service in dependency order, and the Ingress). Exposes the API host,
 the `wskprops` file contents (secret), the guest and system auth keys (secret), the edge
 certificate, every component's endpoint and the image references in use.
 """
@@ -15,11 +18,15 @@ import pulumi
 
 from components.docker_host import DockerHost, DockerHostArgs, RegistryAuth
 from components.docker_service import DockerService, DockerServiceArgs
-from components.image_pipeline import ImagePipeline, ImagePipelineArgs
 from components.host_prep import HostPrep, HostPrepArgs
+from components.image_pipeline import ImagePipeline, ImagePipelineArgs
+from components.kubernetes_cluster import KubernetesCluster, KubernetesClusterArgs, PullCredentials
+from components.kubernetes_ingress import KubernetesIngress, KubernetesIngressArgs
+from components.kubernetes_invoker_rbac import KubernetesInvokerRbac, KubernetesInvokerRbacArgs
+from components.kubernetes_service import KubernetesService, KubernetesServiceArgs
 from components.secrets import Secrets, SecretsArgs
 from components.verification import Verification, VerificationArgs
-from planner.model import Plan
+from planner.model import KubernetesPlan, Plan
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,35 +59,11 @@ class OpenWhisk(pulumi.ComponentResource):
         reg = plan.registry
         auth = reg and RegistryAuth(address=reg.address, username=reg.username,
                                     password=secrets.values["registry_password"])
-        preps = {h.name: HostPrep(h.name, HostPrepArgs(host=h, secrets=values), opts=child)
-                 for h in plan.hosts if h.prep}
-        hosts = {h.name: DockerHost(h.name, DockerHostArgs(
-            host=h, registry=auth, ready=preps.get(h.name)), opts=child) for h in plan.hosts}
         self.images = {i.key: i.ref for i in plan.images}
-        declared: dict[str, pulumi.Resource] = {}
-        digests: dict[str, pulumi.Output[str]] = {}
-        for s in plan.services:
-            if s.name != "registry" and reg is not None and not digests:
-                running = [r for k, r in declared.items() if k.startswith("registry-")]
-                for h in plan.hosts:
-                    if h.login:
-                        HostPrep(f"{h.name}-registry", HostPrepArgs(
-                            host=h, secrets=values, steps=h.login, after=running), opts=child)
-                # Every image goes into the registry once it runs; hosts then pull by digest.
-                build_host = hosts[reg.build_host]
-                pipeline = ImagePipeline("images", ImagePipelineArgs(
-                    images=plan.images, provider=build_host.provider,
-                    registry=reg.address, username=reg.username,
-                    password=secrets.values["registry_password"],
-                    after=running + ([build_host.ready] if build_host.ready else [])), opts=child)
-                self.images |= pipeline.refs
-                digests = pipeline.digests
-            declared |= DockerService(s.name, DockerServiceArgs(
-                service=s, hosts=hosts, images=dict(self.images), secrets=values,
-                after=dict(declared), digests=digests), opts=child).containers
-        if plan.verify is not None:
-            Verification("verify", VerificationArgs(
-                plan=plan.verify, secrets=values, containers=declared), opts=child)
+        if plan.kubernetes is not None:
+            self._declare_kubernetes(plan, plan.kubernetes, values, auth)
+        else:
+            self._declare_docker(plan, values, auth)
 
         self.api_host = pulumi.Output.from_input(str(plan.endpoints["apiHost"]))
         self.guest_auth = secrets.values["guest_auth"]
@@ -96,3 +79,75 @@ class OpenWhisk(pulumi.ComponentResource):
             "system_auth": self.system_auth, "edge_certificate": self.edge_certificate,
             "endpoints": self.endpoints, "images": self.images,
         })
+
+    def _declare_docker(self, plan: Plan, values: dict[str, pulumi.Output[str]],
+                        auth: RegistryAuth | None) -> None:
+        """Hosts (preparation, Docker providers), the registry and image pipeline, a DockerService
+        per planned service in dependency order, then the verification."""
+        child = pulumi.ResourceOptions(parent=self)
+        reg = plan.registry
+        preps = {h.name: HostPrep(h.name, HostPrepArgs(host=h, secrets=values), opts=child)
+                 for h in plan.hosts if h.prep}
+        hosts = {h.name: DockerHost(h.name, DockerHostArgs(
+            host=h, registry=auth, ready=preps.get(h.name)), opts=child) for h in plan.hosts}
+        declared: dict[str, pulumi.Resource] = {}
+        digests: dict[str, pulumi.Output[str]] = {}
+        for s in plan.services:
+            if s.name != "registry" and reg is not None and not digests:
+                running = [r for k, r in declared.items() if k.startswith("registry-")]
+                for h in plan.hosts:
+                    if h.login:
+                        HostPrep(f"{h.name}-registry", HostPrepArgs(
+                            host=h, secrets=values, steps=h.login, after=running), opts=child)
+                # Every image goes into the registry once it runs; hosts then pull by digest.
+                build_host = hosts[reg.build_host]
+                pipeline = ImagePipeline("images", ImagePipelineArgs(
+                    images=plan.images, provider=build_host.provider,
+                    registry=reg.address, username=reg.username,
+                    password=values["registry_password"],
+                    after=running + ([build_host.ready] if build_host.ready else [])), opts=child)
+                self.images |= pipeline.refs
+                digests = pipeline.digests
+            declared |= DockerService(s.name, DockerServiceArgs(
+                service=s, hosts=hosts, images=dict(self.images), secrets=values,
+                after=dict(declared), digests=digests), opts=child).containers
+        if plan.verify is not None:
+            Verification("verify", VerificationArgs(
+                plan=plan.verify, secrets=values, containers=declared), opts=child)
+
+    def _declare_kubernetes(self, plan: Plan, kube: KubernetesPlan,
+                            values: dict[str, pulumi.Output[str]], auth: RegistryAuth | None) -> None:
+        """The image pipeline on the builder (with a registry), the cluster (provider, namespace,
+        pull secret, runtime manifest), the invokers' RBAC, a KubernetesService per planned
+        service in dependency order, and the Ingress. No verification on Kubernetes."""
+        child = pulumi.ResourceOptions(parent=self)
+        digests: dict[str, pulumi.Output[str]] = {}
+        if plan.registry is not None:
+            builder = DockerHost(plan.registry.build_host, DockerHostArgs(
+                host=plan.hosts[0], registry=auth), opts=child)
+            pipeline = ImagePipeline("images", ImagePipelineArgs(
+                images=plan.images, provider=builder.provider, registry=plan.registry.address,
+                username=plan.registry.username, password=values["registry_password"]), opts=child)
+            self.images |= pipeline.refs
+            digests = pipeline.digests
+        cluster = KubernetesCluster("cluster", KubernetesClusterArgs(
+            plan=kube, secrets=values, digests=digests,
+            registry=auth and PullCredentials(address=auth.address, username=auth.username,
+                                              password=auth.password)), opts=child)
+        on_cluster = pulumi.ResourceOptions(parent=self, providers=[cluster.provider])
+        ready: list[pulumi.Resource] = []
+        if kube.rbac is not None:
+            ready.append(KubernetesInvokerRbac("invoker", KubernetesInvokerRbacArgs(
+                rbac=kube.rbac, namespace=cluster.namespace), opts=on_cluster))
+        declared: dict[str, pulumi.Resource] = {}
+        for s in plan.services:
+            declared |= KubernetesService(s.name, KubernetesServiceArgs(
+                service=s, kube=kube, namespace=cluster.namespace, images=dict(self.images),
+                secrets=values, config_maps=cluster.config_maps, after=dict(declared),
+                digests=digests, pull_secret=cluster.pull_secret,
+                ready=ready if s.name == "invoker" else ()), opts=on_cluster).workloads
+        if kube.ingress is not None:
+            KubernetesIngress("edge-ingress", KubernetesIngressArgs(
+                ingress=kube.ingress, namespace=cluster.namespace,
+                certificate=values["edge_tls_cert"], private_key=values["edge_tls_key"]),
+                opts=on_cluster)

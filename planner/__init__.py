@@ -15,6 +15,7 @@ from config import Stack, StackConfig, docker_endpoint
 from planner import env as jvm
 from planner import hosts as hostplan
 from planner import kafka
+from planner import kubernetes as kube
 from planner.images import manifest_value, plan_images
 from planner.model import (
     Container, File, Health, HostPlan, ImagePlan, Mount, Plan, Port, RegistryPlan, Secret,
@@ -22,27 +23,33 @@ from planner.model import (
 )
 from planner.nginx import nginx_conf
 from planner.couchdb_init import couchdb_init_files
-from planner.placement import PREFIX, Placed
+from planner.placement import PREFIX, Placed, reach_port
 from planner.placement import placed as _placed
 from planner.verify import verify_plan
 
 __all__ = ["plan"]
 
 COUCHDB_ADMIN_USER = "whisk_admin"
-JVM_PORT = 8080
+JVM_PORT = jvm.JVM_PORT
 # uid:gid each image writes its data as (VolumePlan.owner): couchdb 5984:5984, zookeeper
 # 1000:1000, elasticsearch 1000:0; kafka (wurstmeister) and etcd run as root.
 ZK_OWNER = (1000, 1000)
 
 
 def _invokers(cfg: StackConfig) -> list[Placed]:
-    out = [Placed(h, n) for h in cfg.hosts_with("invoker") for n in (h.invoker_ids or (0,))]
+    """Invokers with a fixed id: per host on Docker, per replica with the kubernetes factory. The
+    docker factory on Kubernetes has none: its DaemonSet's invokers get their ids from ZooKeeper."""
+    if cfg.platform == "kubernetes":
+        return _placed(cfg, "invoker") if cfg.container_factory == "kubernetes" else []
+    out = [Placed(h.name, n, h.address, h) for h in cfg.hosts_with("invoker")
+           for n in (h.invoker_ids or (0,))]
     return sorted(out, key=lambda p: p.id)
 
 
 def plan(stack: Stack) -> Plan:
     """Compute the whole deployment from a validated stack."""
     cfg, manifest = stack.config, stack.manifest
+    on_k8s = cfg.platform == "kubernetes"
     scheduler_mode = cfg.mode == "scheduler"
     es_store = cfg.activation_store.backend == "elasticsearch"
     db_users = ["controller", "invoker"] + (["scheduler"] if scheduler_mode else [])
@@ -56,22 +63,24 @@ def plan(stack: Stack) -> Plan:
     invokers = _invokers(cfg)
     edge = _placed(cfg, "edge")[0]
 
-    couch_url = f"http://{couch.address}:{cfg.couchdb.port}"
+    couch_port = reach_port(cfg, 5984, cfg.couchdb.port)
+    couch_url = f"http://{couch.address}:{couch_port}"
     kafka_hosts = ",".join(f"{b.address}:{cfg.kafka.port}" for b in brokers)
     zk_hosts = ",".join(f"{z.address}:2181" for z in zks)
     etcd_hosts = ",".join(f"{e.address}:2379" for e in etcds)
     es_hosts = ",".join(f"{e.address}:9200" for e in ess)
-    api_host = cfg.edge.api_host or edge.address
-    https_port = cfg.edge.https_port
+    api_host = kube.api_host(cfg) if on_k8s else cfg.edge.api_host or edge.address
+    https_port = 443 if on_k8s and cfg.kube.ingress else cfg.edge.https_port
     registry = _registry(cfg)
     image_keys = ["controller", "invoker"] + (["scheduler"] if scheduler_mode else []) \
         + ["couchdb", "zookeeper", "kafka"] + (["etcd"] if scheduler_mode else []) \
         + (["elasticsearch"] if es_store else []) + ["nginx"]
     images = plan_images(cfg, manifest, image_keys, registry and registry.address)
+    manifest_json = manifest_value(manifest, images, registry and registry.address)
 
     ctx = jvm.Context(
-        cfg=cfg, manifest_json=manifest_value(manifest, images, registry and registry.address),
-        couch=(couch.address, cfg.couchdb.port), kafka_hosts=kafka_hosts, zk_hosts=zk_hosts,
+        cfg=cfg, manifest_json=kube.MANIFEST_REF if on_k8s else manifest_json,
+        couch=(couch.address, couch_port), kafka_hosts=kafka_hosts, zk_hosts=zk_hosts,
         etcd_hosts=etcd_hosts, es_hosts=es_hosts,
         runtimes_registry=f"{registry.address}/" if registry else None,
     )
@@ -80,7 +89,7 @@ def plan(stack: Stack) -> Plan:
     if registry is not None and registry.deployed:
         services.append(_registry_service(cfg, _placed(cfg, "registry")[0]))
         images += (ImagePlan("registry", cfg.registry.image, "service"),)
-    init_key = f"couchdb-init-{couch.host.name}"
+    init_key = f"couchdb-init-{couch.name}"
     services.append(_couchdb(cfg, couch, db_users, init_key, couch_url))
     services.append(_zookeeper(zks))
     services.append(kafka.service(cfg, brokers, zks, zk_hosts))
@@ -88,49 +97,67 @@ def plan(stack: Stack) -> Plan:
         services.append(_etcd(etcds))
     if ess:
         services.append(_elasticsearch(ess))
-    stores = [init_key] + [f"kafka-{b.host.name}" for b in brokers] \
-        + [f"etcd-{e.host.name}" for e in etcds] + [f"elasticsearch-{e.host.name}" for e in ess]
+    stores = [init_key] + [f"kafka-{b.name}" for b in brokers] \
+        + [f"etcd-{e.name}" for e in etcds] + [f"elasticsearch-{e.name}" for e in ess]
 
     seed_count = cfg.controller.seed_count or len(controllers)
     controller_seeds = [(c.address, cfg.controller.remoting_port) for c in controllers[:seed_count]] \
         if len(controllers) > 1 else []
     services.append(Service("controller", tuple(
         _jvm_container(
-            "controller", c, cfg.controller.http_port, cfg.controller.remoting_port,
+            cfg, "controller", c, cfg.controller.http_port, cfg.controller.remoting_port,
             env=jvm.controller_env(ctx, c.address, controller_seeds),
             command=("/init.sh", str(c.id)), depends_on=tuple(stores))
         for c in controllers)))
-    controller_keys = tuple(f"controller-{c.host.name}" for c in controllers)
+    controller_keys = tuple(f"controller-{c.name}" for c in controllers)
 
     if schedulers:
         sched_seeds = [(s.address, cfg.scheduler.remoting_port) for s in schedulers] \
             if len(schedulers) > 1 else []
         services.append(Service("scheduler", tuple(
             _jvm_container(
-                "scheduler", s, cfg.scheduler.http_port, cfg.scheduler.remoting_port,
+                cfg, "scheduler", s, cfg.scheduler.http_port, cfg.scheduler.remoting_port,
                 env=jvm.scheduler_env(ctx, s.address, sched_seeds),
                 command=("/init.sh", str(s.id)), depends_on=tuple(stores),
                 extra_ports=(Port(cfg.scheduler.rpc_port, cfg.scheduler.rpc_port, "rpc"),))
             for s in schedulers)))
-    scheduler_keys = tuple(f"scheduler-{s.host.name}" for s in schedulers)
+    scheduler_keys = tuple(f"scheduler-{s.name}" for s in schedulers)
 
-    # The invoker never pulls managed runtime images itself: pre-pull them on its hosts.
-    services.append(Service("invoker", tuple(
-        _invoker(cfg, ctx, i, api_host, depends_on=(init_key,) + controller_keys + scheduler_keys)
-        for i in invokers), prepull=tuple(i.key for i in images if i.kind == "runtime")))
-    services.append(_edge(cfg, edge, controllers, controller_keys))
+    # The invoker never pulls managed runtime images itself: pre-pull them where it runs actions
+    # with Docker (its hosts, or the DaemonSet's nodes). Action pods are pulled by their kubelet.
+    runtime_images = tuple(i.key for i in images if i.kind == "runtime")
+    invoker_deps = (init_key,) + controller_keys + scheduler_keys
+    if on_k8s and cfg.container_factory == "kubernetes":
+        services.append(Service("invoker", tuple(
+            kube.invoker(cfg, ctx, i, api_host, https_port, registry, invoker_deps)
+            for i in invokers)))
+    elif on_k8s:
+        services.append(Service("invoker", (
+            kube.node_invoker(cfg, ctx, api_host, https_port, invoker_deps),), prepull=runtime_images))
+    else:
+        services.append(Service("invoker", tuple(
+            _invoker(cfg, ctx, i, api_host, depends_on=invoker_deps)
+            for i in invokers), prepull=runtime_images))
+    upstreams = [(kube.controller_api(cfg), JVM_PORT)] if on_k8s else \
+        [(c.address, cfg.controller.http_port) for c in controllers]
+    services.append(_edge(cfg, edge, upstreams, controller_keys))
 
     volumes = [v for s in services for v in s.volumes]
     if cfg.storage.data_dir is not None:
         services = [hostplan.bind_data_dirs(s, cfg.storage.data_dir) for s in services]
     api_url = f"https://{api_host}" + ("" if https_port == 443 else f":{https_port}")
-    controller_urls = [f"http://{c.address}:{cfg.controller.http_port}" for c in controllers]
+    controller_port = reach_port(cfg, JVM_PORT, cfg.controller.http_port)
+    controller_urls = [f"http://{c.address}:{controller_port}" for c in controllers]
+    secrets = _secrets(cfg, db_users, es_store, _tls(api_host, edge.address), registry)
+    kube_plan = None
+    if on_k8s:
+        services, kube_plan = kube.render(cfg, services, images, secrets, manifest_json, registry)
     by_key = {c.key: c for s in services for c in s.containers}
     return Plan(
         platform=cfg.platform,
-        hosts=_hosts(cfg, services, volumes, registry),
+        hosts=kube.builder_hosts(cfg, registry) if on_k8s else _hosts(cfg, services, volumes, registry),
         images=images,
-        secrets=_secrets(cfg, db_users, es_store, _tls(api_host, edge.address), registry),
+        secrets=secrets,
         services=tuple(services),
         api_host=api_host if https_port == 443 else f"{api_host}:{https_port}",
         endpoints={
@@ -139,20 +166,23 @@ def plan(stack: Stack) -> Plan:
             "kafka": kafka_hosts,
             "zookeeper": zk_hosts,
             "controllers": controller_urls,
-            "invokers": [f"http://{i.address}:{cfg.invoker.http_port + i.id}" for i in invokers],
+            "invokers": [f"http://{i.address}:{reach_port(cfg, JVM_PORT, cfg.invoker.http_port + i.id)}"
+                         for i in invokers],
             **({"etcd": etcd_hosts,
-                "schedulers": [f"http://{s.address}:{cfg.scheduler.http_port}" for s in schedulers]}
+                "schedulers": [f"http://{s.address}:{reach_port(cfg, JVM_PORT, cfg.scheduler.http_port)}"
+                               for s in schedulers]}
                if scheduler_mode else {}),
             **({"elasticsearch": f"http://{es_hosts.split(',')[0]}"} if es_store else {}),
         },
         insecure_tls=cfg.edge.tls == "self-signed",
         registry=registry,
         warnings=_warnings(cfg),
-        verify=verify_plan(
+        verify=None if on_k8s else verify_plan(
             cfg, api_url=api_url,
             controllers=[(url, by_key[k]) for url, k in zip(controller_urls, controller_keys)],
             invokers=[(i.id, by_key[f"invoker-{i.id}"]) for i in invokers],
-            edge=by_key[f"edge-{edge.host.name}"], insecure_tls=cfg.edge.tls == "self-signed"),
+            edge=by_key[f"edge-{edge.name}"], insecure_tls=cfg.edge.tls == "self-signed"),
+        kubernetes=kube_plan,
     )
 
 
@@ -161,15 +191,15 @@ def plan(stack: Stack) -> Plan:
 
 
 def _couchdb(cfg: StackConfig, p: Placed, users: list[str], init_key: str, url: str) -> Service:
-    host = p.host.name
-    volume = VolumePlan(f"couchdb-{host}-data", host, f"{PREFIX}-couchdb-data", owner=(5984, 5984))
+    host = p.host_name
+    volume = VolumePlan(f"couchdb-{p.name}-data", host, f"{PREFIX}-couchdb-data", owner=(5984, 5984))
     prefix = cfg.couchdb.db_prefix
     server = Container(
-        key=f"couchdb-{host}", service="couchdb", host=host, name=f"{PREFIX}-couchdb",
+        key=f"couchdb-{p.name}", service="couchdb", host=host, name=f"{PREFIX}-couchdb",
         image="couchdb",
         env=(("COUCHDB_PASSWORD", Secret.of("couchdb_admin_password")),
              ("COUCHDB_USER", COUCHDB_ADMIN_USER)),
-        ports=(Port(5984, cfg.couchdb.port, "http"),),
+        ports=(Port(5984, reach_port(cfg, 5984, cfg.couchdb.port), "http"),),
         mounts=(Mount("/opt/couchdb/data", volume=volume.key),),
         health=Health(("CMD-SHELL", "curl -fsS http://127.0.0.1:5984/_up"), wait=True),
     )
@@ -198,15 +228,16 @@ def _couchdb(cfg: StackConfig, p: Placed, users: list[str], init_key: str, url: 
 def _zookeeper(zks: list[Placed]) -> Service:
     containers, volumes = [], []
     for z in zks:
-        host = z.host.name
+        host = z.host_name
         servers = " ".join(
             f"server.{o.id + 1}={'0.0.0.0' if o is z else o.address}:2888:3888;2181" for o in zks)
-        data = VolumePlan(f"zookeeper-{host}-data", host, f"{PREFIX}-zookeeper-data", owner=ZK_OWNER)
-        log = VolumePlan(f"zookeeper-{host}-datalog", host, f"{PREFIX}-zookeeper-datalog",
+        data = VolumePlan(f"zookeeper-{z.name}-data", host, f"{PREFIX}-zookeeper-data",
+                          owner=ZK_OWNER)
+        log = VolumePlan(f"zookeeper-{z.name}-datalog", host, f"{PREFIX}-zookeeper-datalog",
                          owner=ZK_OWNER)
         volumes += [data, log]
         containers.append(Container(
-            key=f"zookeeper-{host}", service="zookeeper", host=host, name=f"{PREFIX}-zookeeper",
+            key=f"zookeeper-{z.name}", service="zookeeper", host=host, name=f"{PREFIX}-zookeeper",
             image="zookeeper",
             env=(("ZOO_4LW_COMMANDS_WHITELIST", "ruok,srvr,stat"),
                  ("ZOO_ADMINSERVER_ENABLED", "false"),
@@ -224,11 +255,11 @@ def _etcd(etcds: list[Placed]) -> Service:
     containers, volumes = [], []
     cluster = ",".join(f"etcd{e.id}=http://{e.address}:2380" for e in etcds)
     for e in etcds:
-        host = e.host.name
-        data = VolumePlan(f"etcd-{host}-data", host, f"{PREFIX}-etcd-data")
+        host = e.host_name
+        data = VolumePlan(f"etcd-{e.name}-data", host, f"{PREFIX}-etcd-data")
         volumes.append(data)
         containers.append(Container(
-            key=f"etcd-{host}", service="etcd", host=host, name=f"{PREFIX}-etcd", image="etcd",
+            key=f"etcd-{e.name}", service="etcd", host=host, name=f"{PREFIX}-etcd", image="etcd",
             command=(
                 "/usr/local/bin/etcd", "--name", f"etcd{e.id}", "--data-dir", "/etcd-data",
                 "--listen-client-urls", "http://0.0.0.0:2379",
@@ -250,8 +281,8 @@ def _elasticsearch(ess: list[Placed]) -> Service:
     containers, volumes = [], []
     peers = ",".join(f"{e.address}:9300" for e in ess)
     for e in ess:
-        host = e.host.name
-        data = VolumePlan(f"elasticsearch-{host}-data", host, f"{PREFIX}-elasticsearch-data",
+        host = e.host_name
+        data = VolumePlan(f"elasticsearch-{e.name}-data", host, f"{PREFIX}-elasticsearch-data",
                           owner=(1000, 0))
         volumes.append(data)
         env = {"ES_JAVA_OPTS": "-Xms1g -Xmx1g", "cluster.name": "openwhisk",
@@ -263,7 +294,7 @@ def _elasticsearch(ess: list[Placed]) -> Service:
             env["discovery.zen.ping.unicast.hosts"] = peers
             env["discovery.zen.minimum_master_nodes"] = str(len(ess) // 2 + 1)
         containers.append(Container(
-            key=f"elasticsearch-{host}", service="elasticsearch", host=host,
+            key=f"elasticsearch-{e.name}", service="elasticsearch", host=host,
             name=f"{PREFIX}-elasticsearch", image="elasticsearch", env=tuple(sorted(env.items())),
             ports=(Port(9200, 9200, "http"), Port(9300, 9300, "transport")),
             mounts=(Mount("/usr/share/elasticsearch/data", volume=data.key),),
@@ -278,55 +309,50 @@ def _elasticsearch(ess: list[Placed]) -> Service:
 # OpenWhisk components and the edge
 
 
-def _jvm_container(service: str, p: Placed, http_port: int, remoting_port: int, *, env: dict,
-                   command: tuple[str, ...], depends_on: tuple[str, ...],
+def _jvm_container(cfg: StackConfig, service: str, p: Placed, http_port: int, remoting_port: int,
+                   *, env: dict, command: tuple[str, ...], depends_on: tuple[str, ...],
                    extra_ports: tuple[Port, ...] = ()) -> Container:
     return Container(
-        key=f"{service}-{p.host.name}", service=service, host=p.host.name,
+        key=f"{service}-{p.name}", service=service, host=p.host_name,
         name=f"{PREFIX}-{service}", image=service, env=tuple(sorted(env.items())), command=command,
-        ports=(Port(JVM_PORT, http_port, "http"), Port(remoting_port, remoting_port, "remoting"))
-        + extra_ports,
-        health=Health(("CMD-SHELL", f"curl -fsS http://127.0.0.1:{JVM_PORT}/ping"), wait=False,
-                      start_period_s=120),
-        depends_on=depends_on,
+        ports=(Port(JVM_PORT, reach_port(cfg, JVM_PORT, http_port), "http"),
+               Port(remoting_port, remoting_port, "remoting")) + extra_ports,
+        health=jvm.PING, depends_on=depends_on,
     )
 
 
 def _invoker(cfg: StackConfig, ctx: jvm.Context, p: Placed, api_host: str,
              depends_on: tuple[str, ...]) -> Container:
+    assert p.host is not None
     use_runc = cfg.invoker.runc if p.host.use_runc is None else p.host.use_runc
     memory = p.host.user_memory_mb or cfg.invoker.user_memory_mb
-    mounts = [
-        Mount("/var/run/docker.sock", host_path="/var/run/docker.sock"),
-        # Activation logs are read from the daemon's json-file logs under containers/.
-        Mount("/containers", host_path=f"{cfg.invoker.docker_root.rstrip('/')}/containers"),
-        Mount("/sys/fs/cgroup", host_path="/sys/fs/cgroup"),
-    ]
-    if use_runc:
-        mounts.append(Mount("/run/runc", host_path=cfg.invoker.runc_state_dir))
     return Container(
-        key=f"invoker-{p.id}", service="invoker", host=p.host.name, name=f"{PREFIX}-invoker{p.id}",
+        key=f"invoker-{p.id}", service="invoker", host=p.host_name, name=f"{PREFIX}-invoker{p.id}",
         image="invoker",
-        env=tuple(sorted(jvm.invoker_env(ctx, api_host, use_runc, memory).items())),
+        env=tuple(sorted(jvm.invoker_env(ctx, api_host, memory, jvm.docker_factory_env(use_runc))
+                         .items())),
         command=("/init.sh", "--id", str(p.id), "--uniqueName", str(p.id)),
         ports=(Port(JVM_PORT, cfg.invoker.http_port + p.id, "http"),),
-        mounts=tuple(mounts), privileged=True, host_pid=True, host_userns=True,
-        health=Health(("CMD-SHELL", f"curl -fsS http://127.0.0.1:{JVM_PORT}/ping"), wait=False,
-                      start_period_s=120),
-        depends_on=depends_on,
+        mounts=jvm.docker_factory_mounts(cfg, use_runc), privileged=True, host_pid=True,
+        host_userns=True, health=jvm.PING, depends_on=depends_on,
     )
 
 
-def _edge(cfg: StackConfig, p: Placed, controllers: list[Placed],
+def _edge(cfg: StackConfig, p: Placed, upstreams: list[tuple[str, int]],
           controller_keys: tuple[str, ...]) -> Service:
-    upstreams = [(c.address, cfg.controller.http_port) for c in controllers]
+    """nginx in front of the controllers. On Kubernetes with an ingress it also serves plain HTTP
+    on 8080 to the ingress controller, which terminates TLS (Ingress backends speak HTTP)."""
     ports = [Port(443, cfg.edge.https_port, "https")]
     if cfg.edge.http_port is not None:
         ports.append(Port(80, cfg.edge.http_port, "http"))
+    ingress = cfg.platform == "kubernetes" and cfg.kube.ingress is not None
+    if ingress:
+        ports.append(Port(kube.EDGE_PLAIN_PORT, kube.EDGE_PLAIN_PORT, "ingress"))
     conf = nginx_conf(upstreams, https_port=cfg.edge.https_port,
-                      redirect=cfg.edge.http_port is not None)
+                      redirect=cfg.edge.http_port is not None,
+                      plain_port=kube.EDGE_PLAIN_PORT if ingress else None)
     return Service("edge", (Container(
-        key=f"edge-{p.host.name}", service="edge", host=p.host.name, name=f"{PREFIX}-edge",
+        key=f"edge-{p.name}", service="edge", host=p.host_name, name=f"{PREFIX}-edge",
         image="nginx", ports=tuple(ports),
         files=(File("/etc/nginx/nginx.conf", conf),
                File("/etc/nginx/tls/cert.pem", Secret.of("edge_tls_cert")),
@@ -390,9 +416,12 @@ def _registry(cfg: StackConfig) -> RegistryPlan | None:
     reg = cfg.registry
     if reg.mode == "none":
         return None
+    if cfg.platform == "kubernetes":
+        return RegistryPlan(address=reg.address or "", username=reg.username,
+                            build_host=kube.BUILDER, ca_cert=None, deployed=False)
     lowest = sorted(cfg.hosts, key=lambda h: (h.id or 0, h.name))[0].name
     if reg.mode == "deploy":
-        host = _placed(cfg, "registry")[0].host
+        host = _placed(cfg, "registry")[0]
         return RegistryPlan(address=f"{host.address}:{reg.port}", username=reg.username,
                             build_host=reg.build_host or host.name,
                             ca_cert=Secret.of("registry_ca_cert"), deployed=True)
@@ -401,7 +430,7 @@ def _registry(cfg: StackConfig) -> RegistryPlan | None:
 
 
 def _registry_service(cfg: StackConfig, p: Placed) -> Service:
-    host = p.host.name
+    host = p.name
     data = VolumePlan(f"registry-{host}-data", host, f"{PREFIX}-registry-data")
     return Service("registry", (Container(
         key=f"registry-{host}", service="registry", host=host, name=f"{PREFIX}-registry",

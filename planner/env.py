@@ -1,7 +1,9 @@
 """Environment of the JVM components (controller, invoker, scheduler), by image version and mode.
 
 Only keys the chosen image reads are emitted (see the OpenWhisk reference, sections 1 and 8);
-dead keys such as INVOKER_USE_RUNC, CONTROLLER_INSTANCES or DB_* never appear.
+dead keys such as INVOKER_USE_RUNC, CONTROLLER_INSTANCES or DB_* never appear. Also what the
+components share on both platforms: their HTTP port and health check, and what an invoker with
+the docker container factory needs from its host.
 """
 
 from __future__ import annotations
@@ -12,7 +14,13 @@ from dataclasses import dataclass
 import extra_env as env_rules
 from config import StackConfig
 from planner import kafka
-from planner.model import Secret, Value
+from planner.model import Health, Mount, Secret, Value
+
+JVM_PORT = 8080
+"""HTTP port of every JVM component inside its container."""
+PING = Health(("CMD-SHELL", f"curl -fsS http://127.0.0.1:{JVM_PORT}/ping"), wait=False,
+              start_period_s=120)
+"""`GET /ping` answers `pong` once the component serves HTTP."""
 
 PKG = "org.apache.openwhisk.core"
 SPIS = {
@@ -30,6 +38,7 @@ SPIS = {
     },
 }
 DOCKER_FACTORY = f"{PKG}.containerpool.docker.DockerContainerFactoryProvider"
+KUBERNETES_FACTORY = f"{PKG}.containerpool.kubernetes.KubernetesContainerFactoryProvider"
 ES_STORE = f"{PKG}.database.elasticsearch.ElasticSearchActivationStoreProvider"
 ES_DURATION = f"{PKG}.scheduler.queue.ElasticSearchDurationCheckerProvider"
 NOOP_DURATION = f"{PKG}.scheduler.queue.NoopDurationCheckerProvider"
@@ -176,20 +185,42 @@ def scheduler_env(ctx: Context, address: str, seeds: list[tuple[str, int]]) -> d
     return _with_extra(env | _admin(ctx, "scheduler"), s.extra_env)
 
 
-def invoker_env(ctx: Context, api_host: str, use_runc: bool, user_memory_mb: int) -> dict[str, Value]:
+def docker_factory_env(use_runc: bool) -> dict[str, Value]:
+    """The docker container factory: action containers on the daemon behind the mounted socket."""
+    return {
+        "CONFIG_whisk_spi_ContainerFactoryProvider": DOCKER_FACTORY,
+        "CONFIG_whisk_docker_containerFactory_useRunc": "true" if use_runc else "false",
+        "CONFIG_whisk_containerFactory_containerArgs_network": "bridge",
+    }
+
+
+def docker_factory_mounts(cfg: StackConfig, use_runc: bool) -> tuple[Mount, ...]:
+    """What the docker container factory needs from the host whose daemon runs the actions."""
+    mounts = [
+        Mount("/var/run/docker.sock", host_path="/var/run/docker.sock"),
+        # Activation logs are read from the daemon's json-file logs under containers/.
+        Mount("/containers", host_path=f"{cfg.invoker.docker_root.rstrip('/')}/containers"),
+        Mount("/sys/fs/cgroup", host_path="/sys/fs/cgroup"),
+    ]
+    if use_runc:
+        mounts.append(Mount("/run/runc", host_path=cfg.invoker.runc_state_dir))
+    return tuple(mounts)
+
+
+def invoker_env(ctx: Context, api_host: str, user_memory_mb: int, factory: dict[str, Value], *,
+                api_port: int | None = None) -> dict[str, Value]:
+    """`factory`: the container factory's keys (docker_factory_env, or the kubernetes factory's
+    from planner/kubernetes.py); `api_port` defaults to edge.https_port."""
     cfg = ctx.cfg
     spi = SPIS[cfg.mode]
     env = _common(ctx, "invoker") | {
         "WHISK_API_HOST_PROTO": "https",
         "WHISK_API_HOST_NAME": api_host,
-        "WHISK_API_HOST_PORT": str(cfg.edge.https_port),
+        "WHISK_API_HOST_PORT": str(api_port or cfg.edge.https_port),
         "CONFIG_whisk_spi_InvokerProvider": spi["InvokerProvider"],
         "CONFIG_whisk_spi_InvokerServerProvider": spi["InvokerServerProvider"],
-        "CONFIG_whisk_spi_ContainerFactoryProvider": DOCKER_FACTORY,
-        "CONFIG_whisk_docker_containerFactory_useRunc": "true" if use_runc else "false",
-        "CONFIG_whisk_containerFactory_containerArgs_network": "bridge",
         "CONFIG_whisk_containerPool_userMemory": f"{user_memory_mb} m",
-    }
+    } | factory
     if ctx.scheduler_mode:
         env["CONFIG_whisk_invoker_containerCreation_maxPeek"] = str(cfg.scheduler.max_peek)
     if ctx.runtimes_registry:

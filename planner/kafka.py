@@ -1,7 +1,7 @@
 """Kafka: the brokers, their SASL setup and the client keys every JVM component needs. No Pulumi.
 
-Each broker has one listener, `EXTERNAL`, on its host's address; brokers talk to each other on it
-too. Without `kafka.sasl` it is PLAINTEXT. With it, the listener speaks SASL_PLAINTEXT: brokers and
+Each broker has one listener, `EXTERNAL`, on its static address (its host's, or on Kubernetes its
+pod's DNS name); brokers talk to each other on it too. Without `kafka.sasl` it is PLAINTEXT. With it, the listener speaks SASL_PLAINTEXT: brokers and
 clients authenticate, but nothing is encrypted on the wire.
 
 The wurstmeister/kafka start script turns every `KAFKA_X_Y` variable into the server property
@@ -85,14 +85,14 @@ def scram_script() -> str:
 def service(cfg: StackConfig, brokers: list[Placed], zks: list[Placed], zk_hosts: str) -> Service:
     """The brokers, preceded with SCRAM by the one-shot step that stores their users in ZooKeeper."""
     sasl = cfg.kafka.sasl
-    zk_keys = tuple(f"zookeeper-{z.host.name}" for z in zks)
+    zk_keys = tuple(f"zookeeper-{z.name}" for z in zks)
     containers: list[Container] = []
     if is_scram(sasl):
         containers.append(_scram_users(sasl, brokers[0], zk_keys, zk_hosts))  # type: ignore[arg-type]
     broker_deps = zk_keys + tuple(c.key for c in containers)
     volumes = []
     for b in brokers:
-        data = VolumePlan(f"kafka-{b.host.name}-data", b.host.name, f"{PREFIX}-kafka-data")
+        data = VolumePlan(f"kafka-{b.name}-data", b.host_name, f"{PREFIX}-kafka-data")
         volumes.append(data)
         containers.append(_broker(cfg, b, zk_hosts, data, broker_deps))
     return Service("kafka", tuple(containers), tuple(volumes))
@@ -127,9 +127,9 @@ def _broker(cfg: StackConfig, b: Placed, zk_hosts: str, data: VolumePlan,
             "KAFKA_OPTS": f"-Djava.security.auth.login.config={JAAS_PATH}",
         }
         files = (File(JAAS_PATH, broker_jaas(sasl)),)
-    host = b.host.name
     return Container(
-        key=f"kafka-{host}", service="kafka", host=host, name=f"{PREFIX}-kafka", image="kafka",
+        key=f"kafka-{b.name}", service="kafka", host=b.host_name, name=f"{PREFIX}-kafka",
+        image="kafka",
         env=tuple(sorted(env.items())),
         ports=(Port(port, port, "kafka"),),
         mounts=(Mount("/kafka", volume=data.key),),
@@ -144,7 +144,6 @@ def _scram_users(sasl: KafkaSasl, first: Placed, zk_keys: tuple[str, ...],
     """SCRAM credentials live in ZooKeeper and must exist before brokers authenticate each other.
     Passwords reach the script through its environment only, never through the container's
     command line."""
-    host = first.host.name
     env: dict[str, Value] = {
         "ZOOKEEPER_CONNECT": zk_hosts,
         "SCRAM_MECHANISM": sasl.mechanism,
@@ -154,7 +153,7 @@ def _scram_users(sasl: KafkaSasl, first: Placed, zk_keys: tuple[str, ...],
         "CLIENT_PASSWORD": Secret.of(CLIENT_SECRET),
     }
     return Container(
-        key=f"kafka-scram-users-{host}", service="kafka", host=host,
+        key=f"kafka-scram-users-{first.name}", service="kafka", host=first.host_name,
         name=f"{PREFIX}-kafka-scram-users", image="kafka",
         entrypoint=("/bin/sh", SCRAM_SCRIPT), env=tuple(sorted(env.items())),
         files=(File(SCRAM_SCRIPT, scram_script()),),

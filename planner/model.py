@@ -38,7 +38,23 @@ class Digests(_Template):
     """A value naming images by digest: `${digest_<image key>}` placeholders (not secret)."""
 
 
-Value = Union[str, Secret, Digests]
+@dataclass(frozen=True)
+class ConfigMapRef:
+    """Kubernetes only: a value read from `key` of the cluster-wide ConfigMap `name` (a key of
+    KubernetesPlan.config_maps), so that a large value such as the runtime manifest is stored once."""
+
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    """Kubernetes only: a value from the pod's own fields (the downward API), e.g. `spec.nodeName`."""
+
+    path: str
+
+
+Value = Union[str, Secret, Digests, ConfigMapRef, FieldRef]
 
 
 @dataclass(frozen=True)
@@ -82,11 +98,14 @@ class Container:
     """One container (Docker) or one pod replica's main container (Kubernetes)."""
 
     key: str
-    """Stable logical name, keyed by host name or a stable id, e.g. `kafka-core-1`, `invoker-3`."""
+    """Stable logical name, keyed by host name or a stable id, e.g. `kafka-core-1`, `invoker-3`
+    (on Kubernetes by the replica index, e.g. `kafka-0`)."""
     service: str
-    host: str
+    host: str | None
+    """Docker host name; None on Kubernetes."""
     name: str
-    """Container name on its host, e.g. `ow-kafka`."""
+    """Container name on its host, e.g. `ow-kafka`; on Kubernetes the name of the workload object
+    (StatefulSet, Job, Deployment or DaemonSet), e.g. `ow-kafka-0`."""
     image: str
     """Key into Plan.images."""
     env: tuple[tuple[str, Value], ...] = ()
@@ -112,13 +131,19 @@ class Container:
 
 @dataclass(frozen=True)
 class VolumePlan:
-    """A named data volume on a host, retained when its container or the stack goes away."""
+    """A named data volume on a host, retained when its container or the stack goes away; on
+    Kubernetes a PersistentVolumeClaim template of the container's StatefulSet."""
 
     key: str
-    host: str
+    host: str | None
+    """Docker host name; None on Kubernetes."""
     name: str
+    """Docker volume name, e.g. `ow-kafka-data`; on Kubernetes the claim template's name, e.g.
+    `data` (its claims are named `data-<StatefulSet>-0`)."""
     owner: tuple[int, int] = (0, 0)
     """uid and gid the image writes its data as; the owner of the directory when bind-mounted."""
+    size: str | None = None
+    """Kubernetes: the claim's requested storage, e.g. `10Gi`."""
 
 
 @dataclass(frozen=True)
@@ -248,6 +273,134 @@ class VerifyPlan:
     env: tuple[tuple[str, Value], ...]
 
 
+# --------------------------------------------------------------------------------------------
+# Kubernetes: how each planned container and service becomes Kubernetes objects
+
+Labels = tuple[tuple[str, str], ...]
+WorkloadKind = Literal["StatefulSet", "Job", "Deployment", "DaemonSet"]
+
+
+@dataclass(frozen=True)
+class KubeWorkload:
+    """The workload object that runs one planned container."""
+
+    key: str
+    """The container's key."""
+    kind: WorkloadKind
+    """StatefulSet (long-running, one replica), Job (one-shot), Deployment (the edge) or DaemonSet
+    (docker-factory invokers, one per node)."""
+    name: str
+    component: str
+    """`app.kubernetes.io/component` and the container's name in the pod, e.g. `couchdb-init`."""
+    labels: Labels
+    """Labels of the object, its pod template, Secret and ConfigMap."""
+    selector: Labels
+    """The pod template labels the object selects (not for Jobs)."""
+    service_name: str | None = None
+    """StatefulSet: its headless Service, which gives the pod its DNS name."""
+    service_account: str | None = None
+    """The pod's ServiceAccount; None: no API token is mounted."""
+    node_selector: Labels = ()
+    fs_group: int | None = None
+    """Group the claims are made writable for, when the image does not run as root."""
+    pull_images: tuple[str, ...] = ()
+    """DaemonSet: image keys an init container pulls with the node's Docker daemon first."""
+    node_sysctls: tuple[tuple[str, int], ...] = ()
+    """Kernel settings of the node that a privileged init container raises to at least the value
+    (what host preparation does on Docker hosts), e.g. vm.max_map_count for ElasticSearch."""
+
+
+@dataclass(frozen=True)
+class KubePort:
+    name: str
+    port: int
+    target: int
+    node_port: int | None = None
+
+
+@dataclass(frozen=True)
+class KubeService:
+    """A Service object: headless (`type` None) for pod DNS names, or a ClusterIP, NodePort or
+    LoadBalancer Service in front of pods."""
+
+    name: str
+    type: Literal["ClusterIP", "NodePort", "LoadBalancer"] | None
+    ports: tuple[KubePort, ...]
+    selector: Labels
+    labels: Labels
+    early: bool = False
+    """Must exist before the pods that address it by name (nginx resolves its upstream once, at
+    start), so it is declared first and not awaited; otherwise it follows its pods and is awaited
+    (endpoints, a load balancer's address). Headless Services always come first."""
+
+
+@dataclass(frozen=True)
+class KubeBudget:
+    """A PodDisruptionBudget: at most `max_unavailable` pods of the selection evicted at a time."""
+
+    name: str
+    selector: Labels
+    labels: Labels
+    max_unavailable: int = 1
+
+
+@dataclass(frozen=True)
+class RbacRule:
+    api_groups: tuple[str, ...]
+    resources: tuple[str, ...]
+    verbs: tuple[str, ...]
+    why: str
+    """What the container factory does with it (a comment in the docs and the Role)."""
+
+
+@dataclass(frozen=True)
+class InvokerRbac:
+    """The invokers' ServiceAccount, a Role limited to `rules` in the namespace, and its binding,
+    all named `name`."""
+
+    name: str
+    labels: Labels
+    rules: tuple[RbacRule, ...]
+
+
+@dataclass(frozen=True)
+class IngressPlan:
+    name: str
+    host: str
+    class_name: str | None
+    service: str
+    """The Service (and its port `port`) the Ingress routes to."""
+    port: str
+    labels: Labels
+
+
+@dataclass(frozen=True)
+class KubernetesPlan:
+    namespace: str
+    release: str
+    cluster_domain: str
+    context: str | None
+    kubeconfig: str | None
+    cluster_identifier: str
+    """The provider is replaced (with every object) only when this changes: the context, not the
+    kubeconfig file's path or contents."""
+    storage_class: str | None
+    labels: Labels
+    """Labels of the namespace-wide objects (Namespace, pull Secret, runtime manifest)."""
+    workloads: dict[str, KubeWorkload]
+    """Container key -> its workload."""
+    services: dict[str, tuple[KubeService, ...]]
+    """Planned service name -> its Service objects."""
+    budgets: dict[str, KubeBudget]
+    """Planned service name -> its PodDisruptionBudget (services that keep running pods)."""
+    config_maps: dict[str, tuple[tuple[str, Value], ...]]
+    """Logical name -> (key, value) of a namespace-wide ConfigMap that ConfigMapRef values read."""
+    pull_secret: str | None = None
+    """Name of the image pull Secret for the private registry, if any."""
+    rbac: InvokerRbac | None = None
+    ingress: IngressPlan | None = None
+
+
 @dataclass(frozen=True)
 class Plan:
     platform: str
@@ -267,7 +420,9 @@ class Plan:
     warnings: tuple[str, ...] = ()
     """Config that works but should be changed, one line each; logged before anything is declared."""
     verify: VerifyPlan | None = None
-    """None when verification is switched off."""
+    """None when verification is switched off (and on Kubernetes)."""
+    kubernetes: KubernetesPlan | None = None
+    """How the services become Kubernetes objects; None on Docker hosts."""
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)

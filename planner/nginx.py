@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 
-def nginx_conf(controllers: list[tuple[str, int]], *, https_port: int, redirect: bool) -> str:
-    """TLS on 443 in front of every controller; port 80 redirects to HTTPS when `redirect`."""
+def nginx_conf(controllers: list[tuple[str, int]], *, https_port: int, redirect: bool,
+               plain_port: int | None = None) -> str:
+    """TLS on 443 in front of every controller; port 80 redirects to HTTPS when `redirect`;
+    `plain_port` serves the same routes in plain HTTP to a TLS-terminating ingress controller."""
     servers = "\n".join(f"        server {host}:{port} fail_timeout=60s;" for host, port in controllers)
     port_suffix = "" if https_port == 443 else f":{https_port}"
-    plain = f"""
+    extra = f"""
     server {{
         listen 80;
         return 308 https://$host{port_suffix}$request_uri;
     }}
 """ if redirect else ""
+    routes = """        # Controller administration and metrics stay off the public edge.
+        location = /disable { return 403; }
+        location = /metrics { return 403; }
+
+        location / {
+            proxy_pass http://controllers;
+        }"""
+    if plain_port is not None:
+        extra += f"""
+    # Plain HTTP for the ingress controller, which terminates TLS; not on the edge Service.
+    server {{
+        listen {plain_port};
+
+{routes}
+    }}
+"""
     return f"""# Rendered by the OpenWhisk Pulumi program; edits are overwritten on the next `pulumi up`.
 worker_processes auto;
 events {{
@@ -31,7 +49,7 @@ http {{
 {servers}
         keepalive 64;
     }}
-{plain}
+{extra}
     server {{
         listen 443 ssl;
         ssl_certificate /etc/nginx/tls/cert.pem;
@@ -39,13 +57,7 @@ http {{
         ssl_protocols TLSv1.2 TLSv1.3;
         ssl_session_timeout 10m;
 
-        # Controller administration and metrics stay off the public edge.
-        location = /disable {{ return 403; }}
-        location = /metrics {{ return 403; }}
-
-        location / {{
-            proxy_pass http://controllers;
-        }}
+{routes}
     }}
 }}
 """

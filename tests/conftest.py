@@ -72,6 +72,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outs["repoDigest"] = f"{repo}@" + fake_digest("built:" + json.dumps(args.inputs["build"], sort_keys=True))
         elif t == "docker:index/container:Container" and args.inputs.get("attach"):
             outs["exitCode"] = 0
+        elif t.startswith("kubernetes:") and "name" not in (args.inputs.get("metadata") or {}):
+            # Auto-naming, as the provider does it: the logical name and a random suffix.
+            outs["metadata"] = {**(args.inputs.get("metadata") or {}),
+                                "name": f"{args.name}-{hashlib.sha256(args.name.encode()).hexdigest()[:8]}"}
         return f"{args.name}-id", outs
 
     def call(self, args: pulumi.runtime.MockCallArgs):

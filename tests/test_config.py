@@ -229,9 +229,13 @@ CASES = [
         "true with container_factory 'kubernetes'); set use_runc: false or use container_factory: docker",
     ], id="runc-with-kubernetes-factory"),
     pytest.param(SINGLE, {"platform": "kubernetes"}, [
-        "openwhisk:platform: the kubernetes platform is not available yet (got 'kubernetes'); use "
-        "'docker' (the default) and list the Docker hosts under openwhisk:hosts",
-    ], id="platform-kubernetes"),
+        "openwhisk:hosts: used only with platform: docker (got 1 host(s)); remove it (pulumi config "
+        "rm openwhisk:hosts): on kubernetes the instances of each service come from "
+        "kubernetes.replicas",
+        "openwhisk:edge.api_host: required on kubernetes without kubernetes.ingress (got none); set "
+        "it to the name or address wsk reaches the edge Service at (e.g. the load balancer's DNS "
+        "name), or set kubernetes.ingress.host",
+    ], id="platform-kubernetes-with-hosts"),
     pytest.param(SINGLE, {"kafka.replication_factor": 2}, [
         "openwhisk:kafka.replication_factor: more than the number of Kafka brokers, 1 (got 2); lower it "
         "to at most 1 or give the kafka role to more hosts",
@@ -692,7 +696,9 @@ def test_dev_stack_parses_to_the_documented_defaults():
     assert (cfg.edge, cfg.invoker, cfg.controller, cfg.limits) == (
         config.Edge(), config.Invoker(), config.Controller(), config.Limits())
     assert (cfg.edge.https_port, cfg.edge.http_port, cfg.edge.tls) == (443, 80, "self-signed")
-    assert (cfg.invoker.container_factory, cfg.invoker.use_runc, cfg.invoker.user_memory_mb) == ("docker", False, 2048)
+    assert (cfg.invoker.container_factory, cfg.container_factory) == (None, "docker")
+    assert (cfg.invoker.use_runc, cfg.invoker.user_memory_mb) == (False, 2048)
+    assert cfg.kubernetes is None
     assert (cfg.activation_store.backend, cfg.kafka.replication_factor, cfg.rotate) == ("couchdb", 1, {})
     assert cfg.images == config.Images()
     assert stack.manifest == runtimes.load_manifest(runtimes.DEFAULT_MANIFEST)

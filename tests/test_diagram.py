@@ -55,9 +55,10 @@ def test_topology_is_exported():
 def render_doc() -> str:
     parts = ["# Topology of the example stacks\n",
              "Rendered from each stack's plan (`pulumi stack output topology` gives the same text for "
-             "a deployed stack). Cylinders hold data on retained volumes; arrows point from a "
-             "container to what it needs first. Regenerate with `python -m pytest "
-             "tests/test_diagram.py --update-golden`.\n"]
+             "a deployed stack). Docker stacks group containers by host; Kubernetes stacks group "
+             "workloads (named as in the cluster, with container ports) by service. Cylinders hold "
+             "data on retained volumes or claims; arrows point from a container to what it needs "
+             "first. Regenerate with `python -m pytest tests/test_diagram.py --update-golden`.\n"]
     for stack in STACKS:
         parts.append(f"## `{stack}`\n\n```mermaid\n{mermaid(plan_of(stack))}```\n")
     return "\n".join(parts)

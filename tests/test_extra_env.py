@@ -288,6 +288,14 @@ PLANNED = [
     ("invoker", "WHISK_API_HOST_PORT", " from edge.https_port (got '9000'); set edge.https_port "
      "instead"),
     ("invoker", "WHISK_API_HOST_PROTO", ": the edge serves HTTPS only (got '9000'); remove it"),
+    ("invoker", "CONFIG_whisk_helm_release", " from kubernetes.release (got '9000'); set "
+     "kubernetes.release instead, the label the invokers find their action pods by"),
+    ("invoker", "CONFIG_whisk_kubernetes_userPodNodeAffinity_enabled", " from "
+     "kubernetes.invoker_node_label (got '9000'); set kubernetes.invoker_node_label instead"),
+    ("invoker", "CONFIG_whisk_kubernetes_podTemplate", " from registry.mode (got '9000'); set "
+     "registry.mode instead, whose pod template gives action pods the registry's pull secret"),
+    ("invoker", "NODE_NAME", ": the name of the node a DaemonSet invoker runs on, its --uniqueName "
+     "(got '9000'); remove it"),
     ("scheduler", "WHISK_SCHEDULER_ENDPOINTS_HOST", f" from the scheduler host's address (got '9000'); "
      f"{HOSTS}"),
     ("scheduler", "WHISK_SCHEDULER_ENDPOINTS_RPCPORT", " from scheduler.rpc_port (got '9000'); set "
@@ -329,6 +337,11 @@ def _with_registry():
     return parse_stack_file("prod")
 
 
+def k8s_plans():
+    from tests.test_kubernetes_plan import every_plan  # noqa: PLC0415
+    return every_plan()
+
+
 def test_every_planned_key_of_every_plan_is_owned_by_a_rule():
     """A key the planner starts emitting must be added to extra_env.PLANNED (or OVERRIDABLE)."""
     es_hosts = [h.model_dump(exclude_none=True) for h in cluster().config.hosts]
@@ -342,6 +355,7 @@ def test_every_planned_key_of_every_plan_is_owned_by_a_rule():
                              kafka={"replication_factor": 3, "sasl": {"mechanism": "SCRAM-SHA-512"}})),
         planner.plan(cluster(hosts=es_hosts, activation_store={"backend": "elasticsearch"})),
         planner.plan(_with_registry()),
+        *k8s_plans(),
     ]
     unowned = {(c.service, key) for p in plans for c in p.containers()
                if c.service in extra_env.SECTIONS for key, _ in c.env
@@ -350,8 +364,16 @@ def test_every_planned_key_of_every_plan_is_owned_by_a_rule():
 
 
 def test_overridable_planned_keys_are_all_planned():
-    keys = {k for c in planner.plan(cluster()).containers() for k, _ in c.env}
+    keys = {k for p in [planner.plan(cluster()), *k8s_plans()] for c in p.containers()
+            for k, _ in c.env}
     assert extra_env.OVERRIDABLE <= keys
+
+
+def test_an_overridable_key_replaces_the_planned_value():
+    from tests.test_kubernetes_plan import BASE, plan_of  # noqa: PLC0415
+    raw = dict(BASE, invoker={"extra_env": {"CONFIG_whisk_runtime_delete_timeout": "2 minutes"}})
+    assert dict(next(c for c in plan_of(raw).containers() if c.key == "invoker-0").env)[
+        "CONFIG_whisk_runtime_delete_timeout"] == "2 minutes"
 
 
 # -- INVOKER_USE_RUNC and other rules of config --------------------------------------------------

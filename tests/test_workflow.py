@@ -94,6 +94,16 @@ def test_cli_is_pinned_to_the_sdk_version():
     assert f"pulumi=={cli}" in (ROOT / "policy" / "requirements.txt").read_text().split()
 
 
+def test_k8s_preview_gets_the_kubeconfig_of_its_context(workflow):
+    [kube] = [s for s in steps(workflow, "preview") if "KUBECONFIG" in str(s.get("env"))]
+    assert kube["if"] == "matrix.stack == 'k8s'"
+    assert kube["env"]["KUBECONFIG_CONTENT"] == "${{ secrets.KUBECONFIG }}"
+    assert "~/.kube/config" in kube["run"]
+    k8s = yaml.safe_load((ROOT / "Pulumi.k8s.yaml").read_text())["config"]
+    assert k8s["openwhisk:kubernetes"]["context"]
+    assert "kubernetes" in k8s["pulumi:disable-default-providers"]
+
+
 def test_prod_preview_loads_the_deploy_key(workflow):
     [ssh] = [s for s in steps(workflow, "preview") if "ssh-add" in s.get("run", "")]
     assert ssh["if"] == "matrix.stack == 'prod'"

@@ -1,0 +1,325 @@
+"""The Kubernetes rendering of the plan: which object runs each planned container, its name and
+labels, the Services, disruption budgets, invoker RBAC and ingress, and the invoker's shape on
+Kubernetes. Pure, no Pulumi.
+
+The planner builds the same services on both platforms (placements give each instance its id and
+static address, see planner/placement.py); `render` then maps them onto Kubernetes:
+
+- every long-running instance is a single-replica StatefulSet `<release>-<service>-<i>` (stable pod
+  DNS name, its own claims, its own planned environment), behind one headless Service per service;
+- one-shot steps are Jobs named by a hash of their inputs;
+- the edge is a Deployment behind a Service of `kubernetes.edge_service_type`, optionally with an
+  Ingress; docker-factory invokers are a DaemonSet.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, replace
+
+from config import StackConfig
+from planner import env as jvm
+from planner import hosts as hostplan
+from planner import kube_names as names
+from planner.model import (
+    ConfigMapRef, Container, FieldRef, File, HostPlan, ImagePlan, IngressPlan, InvokerRbac,
+    KubeBudget, KubePort, KubernetesPlan, KubeService, KubeWorkload, Port, RbacRule, RegistryPlan,
+    SecretSpec, Service, SshTarget, Value, VolumePlan,
+)
+from planner.placement import Placed
+
+BUILDER = "builder"
+"""Name of the Docker endpoint (registry.builder) that mirrors and builds images for the cluster."""
+EDGE_PLAIN_PORT = 8080
+"""nginx's plain-HTTP port for the ingress controller (never on the edge Service)."""
+MANIFEST_REF = ConfigMapRef("runtimes", "runtimes.json")
+"""RUNTIMES_MANIFEST of every component, read from one ConfigMap."""
+POD_TEMPLATE = "/ow-invoker/pod-template.yaml"
+NODE_INVOKER = "invoker-nodes"
+"""Key of the one planned container of docker-factory invokers (a DaemonSet, one per node)."""
+RUNTIME_DELETE_TIMEOUT = "30 seconds"
+"""How long an invoker waits at start for its previous run's action pods to be deleted."""
+"""Base pod of every action pod (the kubernetes factory's podTemplate), with a private registry."""
+
+QUORUM = ("zookeeper", "etcd", "elasticsearch")
+"""Services whose first member cannot become ready before the others start (it waits for a
+quorum), so their instances start, and roll, together."""
+ONE_AT_A_TIME = ("kafka", "controller", "scheduler", "invoker")
+"""Services whose instance i waits for instance i-1 to be ready, on creation and on every update,
+so that a change rolls through them one instance at a time."""
+
+#: Why the invoker's Role holds each right on pods; the KubernetesContainerFactory needs nothing
+#: else, and only in its own namespace.
+POD_VERBS: tuple[tuple[str, str], ...] = (
+    ("create", "start an action pod for each new action container"),
+    ("get", "poll a new action pod until it is ready, and read a pod back before editing it"),
+    ("list", "find the action pods left by the invoker's previous run, selected by label"),
+    ("watch", "follow an action pod's status changes"),
+    ("delete", "remove the pod of a destroyed action container"),
+    ("deletecollection", "at startup, delete its previous run's action pods in one request (labels "
+                         "invoker=invoker<id> and release=<release>)"),
+    ("patch", "add labels to a running action pod"),
+)
+LOG_VERBS: tuple[tuple[str, str], ...] = (
+    ("get", "read an activation's logs from its action pod through the API"),
+)
+
+
+def api_host(cfg: StackConfig) -> str:
+    """The API host: the ingress host, else edge.api_host (config requires one of them)."""
+    ingress = cfg.kube.ingress
+    host = ingress.host if ingress is not None else cfg.edge.api_host
+    assert host is not None, "config requires edge.api_host without an ingress"
+    return host
+
+
+def controller_api(cfg: StackConfig) -> str:
+    """The ClusterIP Service in front of every controller's HTTP port, nginx's upstream. A Service
+    address never changes, while pod addresses do whenever a controller's pod is replaced, and
+    nginx resolves its upstreams only when it starts."""
+    k = cfg.kube
+    return names.service_address(k.release, k.namespace, k.cluster_domain, "controller-api")
+
+
+# --------------------------------------------------------------------------------------------
+# Invokers
+
+
+def kubernetes_factory_env(cfg: StackConfig, registry: RegistryPlan | None) -> dict[str, Value]:
+    """The keys the KubernetesContainerFactory reads: the release label it puts on action pods
+    and cleans up by, where action pods may run and, with a private registry, the base pod that
+    carries the pull secret."""
+    env: dict[str, Value] = {
+        "CONFIG_whisk_spi_ContainerFactoryProvider": jvm.KUBERNETES_FACTORY,
+        "CONFIG_whisk_helm_release": cfg.kube.release,
+        # Read with loadConfigOrThrow next to the release; set to its documented default so that
+        # no image depends on shipping one (extra_env may change it).
+        "CONFIG_whisk_runtime_delete_timeout": RUNTIME_DELETE_TIMEOUT,
+    }
+    label = cfg.kube.node_label
+    # The factory's default requires nodes labelled openwhisk-role=invoker: without such nodes
+    # every action pod stays Pending, so affinity is only on when a node label is configured.
+    env["CONFIG_whisk_kubernetes_userPodNodeAffinity_enabled"] = "true" if label else "false"
+    if label is not None:
+        env["CONFIG_whisk_kubernetes_userPodNodeAffinity_key"] = label[0]
+        env["CONFIG_whisk_kubernetes_userPodNodeAffinity_value"] = label[1]
+    if registry is not None:
+        env["CONFIG_whisk_kubernetes_podTemplate"] = f"file:{POD_TEMPLATE}"
+    return env
+
+
+def pod_template(pull_secret: str) -> str:
+    return ("apiVersion: v1\nkind: Pod\nmetadata: {}\nspec:\n  imagePullSecrets:\n"
+            f"    - name: {pull_secret}\n")
+
+
+def pull_secret_name(cfg: StackConfig) -> str:
+    """Named, not generated: action pods name it in their template. A changed password replaces
+    it in place; kubelets read it at each pull, so nothing needs to restart."""
+    return f"{cfg.kube.release}-registry"
+
+
+def invoker(cfg: StackConfig, ctx: jvm.Context, p: Placed, api_host: str, api_port: int,
+            registry: RegistryPlan | None, depends_on: tuple[str, ...]) -> Container:
+    """An invoker with the kubernetes factory: no Docker socket, not privileged, no runc."""
+    env = jvm.invoker_env(ctx, api_host, cfg.invoker.user_memory_mb,
+                          kubernetes_factory_env(cfg, registry), api_port=api_port)
+    files = (File(POD_TEMPLATE, pod_template(pull_secret_name(cfg))),) if registry else ()
+    return Container(
+        key=f"invoker-{p.name}", service="invoker", host=None, name=f"invoker-{p.name}",
+        image="invoker", env=tuple(sorted(env.items())),
+        command=("/init.sh", "--id", str(p.id), "--uniqueName", str(p.id)),
+        ports=(Port(jvm.JVM_PORT, jvm.JVM_PORT, "http"),), files=files,
+        health=jvm.PING, depends_on=depends_on)
+
+
+def node_invoker(cfg: StackConfig, ctx: jvm.Context, api_host: str, api_port: int,
+                 depends_on: tuple[str, ...]) -> Container:
+    """invoker.container_factory: docker on Kubernetes: one invoker per node (a DaemonSet) driving
+    the node's dockerd. A DaemonSet cannot give its pods planned ids, so each invoker is named
+    after its node and gets its id from ZooKeeper, the same id for the same node every time."""
+    env = jvm.invoker_env(ctx, api_host, cfg.invoker.user_memory_mb,
+                          jvm.docker_factory_env(cfg.invoker.runc), api_port=api_port)
+    env |= {"ZOOKEEPER_HOSTS": ctx.zk_hosts, "NODE_NAME": FieldRef("spec.nodeName")}
+    return Container(
+        key=NODE_INVOKER, service="invoker", host=None, name=NODE_INVOKER, image="invoker",
+        env=tuple(sorted(env.items())),
+        # Kubernetes expands $(NODE_NAME) from the container's environment: no shell involved.
+        command=("/init.sh", "--uniqueName", "$(NODE_NAME)"),
+        ports=(Port(jvm.JVM_PORT, jvm.JVM_PORT, "http"),),
+        mounts=jvm.docker_factory_mounts(cfg, cfg.invoker.runc), privileged=True, host_pid=True,
+        health=jvm.PING, depends_on=depends_on)
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _role(c: Container) -> str:
+    """`kafka-scram-users` of `kafka-scram-users-0`: the key without its placement name."""
+    return c.key.rsplit("-", 1)[0]
+
+
+def _kind(c: Container) -> str:
+    if c.one_shot:
+        return "Job"
+    if c.service == "edge":
+        return "Deployment"
+    if c.key == NODE_INVOKER:
+        return "DaemonSet"
+    return "StatefulSet"
+
+
+def _job_inputs(c: Container, images: dict[str, ImagePlan],
+                secrets: dict[str, SecretSpec]) -> dict:
+    """What a one-shot step's Job is versioned by: everything it runs with that the plan knows,
+    including the generation of every secret it reads (so rotating one runs the step again)."""
+    used = sorted({n for _, v in c.env if hasattr(v, "names") for n in v.names}  # type: ignore[union-attr]
+                  | {n for f in c.files if hasattr(f.content, "names")
+                     for n in f.content.names})  # type: ignore[union-attr]
+    image = images[c.image]
+    return {"container": asdict(replace(c, name="")), "image": [image.ref, image.target],
+            "secrets": {n: secrets[n].generation for n in used if n in secrets}}
+
+
+def _fs_group(volumes: list[VolumePlan]) -> int | None:
+    """Images that write their data as a non-root user get their claims made writable for that
+    user's group (the first non-zero of gid and uid: ElasticSearch writes as 1000:0)."""
+    for v in volumes:
+        group = v.owner[1] or v.owner[0]
+        if group:
+            return group
+    return None
+
+
+def render(cfg: StackConfig, services: list[Service], images: tuple[ImagePlan, ...],
+           secrets: tuple[SecretSpec, ...], manifest: Value,
+           registry: RegistryPlan | None) -> tuple[list[Service], KubernetesPlan]:
+    """The services with Kubernetes names, claims and rolling order, and the plan of their objects."""
+    k = cfg.kube
+    rel = k.release
+    by_image = {i.key: i for i in images}
+    by_secret = {s.name: s for s in secrets}
+    workloads: dict[str, KubeWorkload] = {}
+    kube_services: dict[str, tuple[KubeService, ...]] = {}
+    budgets: dict[str, KubeBudget] = {}
+    out: list[Service] = []
+    for s in services:
+        volumes = {v.key: v for v in s.volumes}
+        containers: list[Container] = []
+        claims: list[VolumePlan] = []
+        stateful: list[Container] = []
+        for c in s.containers:
+            role, kind = _role(c), _kind(c)
+            own = [volumes[m.volume] for m in c.mounts if m.volume]
+            base = names.labels(rel, s.name, role)
+            select = names.selector(rel, s.name, role)
+            service_name = None
+            if kind == "StatefulSet":
+                index = c.key.rsplit("-", 1)[1]
+                name = names.workload_name(rel, role, int(index))
+                base |= {names.REPLICA_LABEL: index}
+                select |= {names.REPLICA_LABEL: index}
+                service_name = names.service_name(rel, s.name)
+                if s.name in ONE_AT_A_TIME and int(index) > 0:
+                    c = replace(c, depends_on=c.depends_on + (f"{role}-{int(index) - 1}",))
+                stateful.append(c)
+            elif kind == "Job":
+                name = names.job_name(rel, role, _job_inputs(c, by_image, by_secret))
+            else:
+                name = names.service_name(rel, s.name)
+            # Claim templates are named after the volume's role (`data`, `datalog`).
+            renamed = [replace(v, host=None, name=v.key[len(c.key) + 1:],
+                               size=getattr(k.volume_size, s.name)) for v in own]
+            claims += renamed
+            containers.append(replace(c, name=name))
+            workloads[c.key] = KubeWorkload(
+                key=c.key, kind=kind, name=name, component=role,  # type: ignore[arg-type]
+                labels=tuple(base.items()),
+                selector=() if kind == "Job" else tuple(select.items()),
+                service_name=service_name,
+                service_account=names.service_name(rel, "invoker")
+                if s.name == "invoker" and cfg.container_factory == "kubernetes" else None,
+                node_selector=(k.node_label,) if kind == "DaemonSet" and k.node_label else (),
+                fs_group=_fs_group(own), pull_images=s.prepull if kind == "DaemonSet" else (),
+                node_sysctls=(("vm.max_map_count", hostplan.ES_MAX_MAP_COUNT),)
+                if s.name == "elasticsearch" else ())
+        out.append(replace(s, containers=tuple(containers), volumes=tuple(claims)))
+        kube_services[s.name] = _services(cfg, s, stateful)
+        if stateful:
+            budgets[s.name] = KubeBudget(
+                names.service_name(rel, s.name), tuple(names.selector(rel, s.name, s.name).items()),
+                tuple(names.labels(rel, s.name, s.name).items()))
+    plan = KubernetesPlan(
+        namespace=k.namespace, release=rel, cluster_domain=k.cluster_domain, context=k.context,
+        kubeconfig=k.kubeconfig, cluster_identifier=k.context or "kubeconfig-current-context",
+        storage_class=k.storage_class,
+        labels=tuple(names.labels(rel, "openwhisk", "namespace").items()),
+        workloads=workloads, services={n: v for n, v in kube_services.items() if v},
+        budgets=budgets, config_maps={MANIFEST_REF.name: ((MANIFEST_REF.key, manifest),)},
+        pull_secret=pull_secret_name(cfg) if registry is not None else None,
+        rbac=_rbac(cfg) if cfg.container_factory == "kubernetes" else None,
+        ingress=_ingress(cfg))
+    return out, plan
+
+
+def _services(cfg: StackConfig, s: Service, stateful: list[Container]) -> tuple[KubeService, ...]:
+    rel = cfg.kube.release
+    labels = tuple(names.labels(rel, s.name, s.name).items())
+    select = tuple(names.selector(rel, s.name, s.name).items())
+    out: list[KubeService] = []
+    if stateful:
+        ports = {p.name: KubePort(p.name, p.container, p.container)
+                 for c in stateful for p in c.ports}
+        out.append(KubeService(names.service_name(rel, s.name), None, tuple(ports.values()),
+                               select, labels))
+    if s.name == "controller":
+        out.append(KubeService(names.service_name(rel, "controller-api"), "ClusterIP",
+                               (KubePort("http", jvm.JVM_PORT, jvm.JVM_PORT),), select, labels,
+                               early=True))
+    if s.name == "edge":
+        node_port = cfg.kube.edge_service_type == "NodePort"
+        public = [KubePort(p.name, p.published, p.container, p.published if node_port else None)
+                  for p in s.containers[0].ports if p.name != "ingress"]
+        out.append(KubeService(names.service_name(rel, "edge"), cfg.kube.edge_service_type,
+                               tuple(public), select, labels))
+        if cfg.kube.ingress is not None:
+            out.append(KubeService(names.service_name(rel, "edge-backend"), "ClusterIP",
+                                   (KubePort("ingress", EDGE_PLAIN_PORT, EDGE_PLAIN_PORT),),
+                                   select, labels))
+    return tuple(out)
+
+
+def _rbac(cfg: StackConfig) -> InvokerRbac:
+    rel = cfg.kube.release
+    return InvokerRbac(
+        names.service_name(rel, "invoker"), tuple(names.labels(rel, "invoker", "invoker").items()),
+        (RbacRule(("",), ("pods",), tuple(v for v, _ in POD_VERBS),
+                  "; ".join(f"{v}: {why}" for v, why in POD_VERBS)),
+         RbacRule(("",), ("pods/log",), tuple(v for v, _ in LOG_VERBS),
+                  "; ".join(f"{v}: {why}" for v, why in LOG_VERBS))))
+
+
+def _ingress(cfg: StackConfig) -> IngressPlan | None:
+    ingress = cfg.kube.ingress
+    if ingress is None:
+        return None
+    rel = cfg.kube.release
+    return IngressPlan(names.service_name(rel, "edge"), ingress.host, ingress.class_name,
+                       names.service_name(rel, "edge-backend"), "ingress",
+                       tuple(names.labels(rel, "edge", "edge").items()))
+
+
+_ENDPOINT = re.compile(r"ssh://(?P<user>[^@]+)@(?P<host>[^:]+)(:(?P<port>\d+))?")
+
+
+def builder_hosts(cfg: StackConfig, registry: RegistryPlan | None) -> tuple[HostPlan, ...]:
+    """The one Docker endpoint on Kubernetes: registry.builder, which mirrors and builds images
+    into the registry. Its ssh connection uses your ssh agent, like a Docker host's."""
+    endpoint = cfg.registry.builder
+    if registry is None or endpoint is None:
+        return ()
+    match = _ENDPOINT.fullmatch(endpoint)
+    target = match and SshTarget(match["user"], match["host"], int(match["port"] or 22), "")
+    return (HostPlan(BUILDER, match["host"] if match else "localhost", endpoint,
+                     ssh_opts=hostplan.ssh_opts(target or None, cfg)),)

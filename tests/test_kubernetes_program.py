@@ -1,0 +1,395 @@
+"""Whole-program tests of platform: kubernetes: the real __main__.py under recording mocks, for
+Pulumi.k8s.yaml and for seed 001's setup (scheduler, Kafka SASL, ElasticSearch)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import pulumi
+import pytest
+
+from planner import kube_names
+from tests.conftest import Run, inventory, load_stack_file, run_program, unwrap
+
+STS = "kubernetes:apps/v1:StatefulSet"
+JOB = "kubernetes:batch/v1:Job"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+PROVIDER = "pulumi:providers:kubernetes"
+NS = "openwhisk.svc.cluster.local"
+LABELS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component",
+          "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by"}
+
+
+def pod(service: str, i: int) -> str:
+    return f"ow-{service}-{i}-0.ow-{service}.{NS}"
+
+
+def k8s_run(**kw: Any) -> Run:
+    return run_program(*load_stack_file("k8s"), stack="k8s", **kw)
+
+
+def seed_run() -> Run:
+    """Seed 001: Kubernetes with the scheduler, Kafka with SASL (SCRAM) and ElasticSearch as the
+    activation store, three brokers and ZooKeepers, two controllers and schedulers."""
+    plain, secret = load_stack_file("k8s")
+    plain["openwhisk:kafka"] = {"replication_factor": 3, "sasl": {"mechanism": "SCRAM-SHA-512"}}
+    plain["openwhisk:activation_store"] = {"backend": "elasticsearch"}
+    plain["openwhisk:kubernetes"] = {**plain["openwhisk:kubernetes"], "replicas": {
+        "kafka": 3, "zookeeper": 3, "controller": 2, "scheduler": 2}}
+    return run_program(plain, secret, stack="seed")
+
+
+def objects(run: Run) -> list[dict[str, Any]]:
+    return [r for r in run.mocks.resources
+            if r["type"].startswith("kubernetes:") and r["custom"]]
+
+
+def env_of(workload: dict[str, Any]) -> dict[str, Any]:
+    [c] = workload["inputs"]["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in c["env"]}
+
+
+def test_k8s_stack_inventory_matches_golden(golden):
+    golden("k8s.inventory.txt", inventory(k8s_run()))
+
+
+def test_k8s_stack_exports():
+    run = k8s_run()
+    e = run.exports
+    assert e["apiHost"] == "https://openwhisk.example.com"
+    assert e["wskprops"] == (
+        "# OpenWhisk stack k8s: the edge certificate is self-signed, so run wsk with -i (--insecure)\n"
+        "APIHOST=https://openwhisk.example.com\nAUTH=uuid-guest_auth-uuid:pw-guest_auth-key\n")
+    assert (e["wskInsecure"], e["edgeCertificate"]) == (True, "CERT-edge_tls_cert")
+    assert e["endpoints"]["controllers"] == [f"http://{pod('controller', 0)}:8080"]
+    assert e["images"]["invoker"] == "openwhisk/invoker:1fae641"
+    assert e["topology"].startswith('flowchart LR\n  subgraph svc_couchdb["couchdb"]\n')
+    assert run.secret_exports == {"wskprops", "guestAuth", "systemAuth"}
+
+
+def test_one_explicit_provider_with_the_context_and_no_default_provider():
+    run = k8s_run()
+    [provider] = run.mocks.of_type(PROVIDER)
+    assert provider["inputs"] == {"context": "openwhisk-cluster", "namespace": "openwhisk",
+                                  "clusterIdentifier": "openwhisk-cluster"}
+    urn = run.monitor.opts(PROVIDER, "kubernetes")["urn"]
+    for r in objects(run):
+        used = run.monitor.opts(r["type"], r["name"])["provider"]
+        assert used.startswith(urn + "::"), (r["type"], r["name"], used)
+    assert not run.mocks.of_type("pulumi:providers:docker")  # no registry, so no builder
+
+
+def test_every_object_is_labelled_named_within_limits_and_unique():
+    for run in (k8s_run(), seed_run()):
+        seen: Counter[tuple[str, str]] = Counter()
+        for r in objects(run):
+            kind = r["type"].rsplit(":", 1)[-1]
+            meta = r["inputs"]["metadata"]
+            name = meta.get("name") or run.monitor.opts(r["type"], r["name"])["urn"]
+            if "name" in meta:
+                assert len(name) <= kube_names.limit(kind), name
+                seen[(kind, meta.get("namespace", ""), name)] += 1
+            assert LABELS <= set(meta.get("labels", {})), (kind, r["name"])
+            template = r["inputs"].get("spec", {}).get("template")
+            if template is not None:
+                assert LABELS <= set(template["metadata"]["labels"]), (kind, r["name"])
+        assert [k for k, n in seen.items() if n > 1] == []
+
+
+def test_controller_statefulset():
+    run = k8s_run()
+    sts = run.mocks.named("controller-0", STS)["inputs"]
+    assert sts["metadata"]["name"] == "ow-controller-0"
+    assert (sts["spec"]["serviceName"], sts["spec"]["replicas"]) == ("ow-controller", 1.0)
+    pod_spec = sts["spec"]["template"]["spec"]
+    [c] = pod_spec["containers"]
+    assert (c["image"], c["args"], "command" in c) == ("openwhisk/controller:1fae641", ["/init.sh", "0"], False)
+    assert c["ports"] == [{"name": "http", "containerPort": 8080.0},
+                          {"name": "remoting", "containerPort": 25520.0}]
+    assert c["readinessProbe"] == {"httpGet": {"path": "/ping", "port": 8080.0}, "periodSeconds": 10.0,
+                                   "timeoutSeconds": 5.0, "failureThreshold": 3.0}
+    env = env_of(run.mocks.named("controller-0", STS))
+    assert env["CONFIG_pekko_remote_artery_canonical_hostname"] == pod("controller", 0)
+    assert env["CONFIG_whisk_couchdb_host"] == pod("couchdb", 0)
+    assert env["CONFIG_whisk_couchdb_password"] == {"secretKeyRef": {
+        "name": _auto("controller-0-secrets"), "key": "CONFIG_whisk_couchdb_password"}}
+    assert env["RUNTIMES_MANIFEST"] == {"configMapKeyRef": {"name": _auto("runtimes"), "key": "runtimes.json"}}
+    assert (pod_spec["enableServiceLinks"], pod_spec["automountServiceAccountToken"]) == (False, False)
+    assert "volumeClaimTemplates" not in sts["spec"]
+
+
+def _auto(logical: str) -> str:
+    import hashlib
+    return f"{logical}-{hashlib.sha256(logical.encode()).hexdigest()[:8]}"
+
+
+def test_invoker_statefulset_with_its_service_account_and_no_docker():
+    run = k8s_run()
+    sts = run.mocks.named("invoker-0", STS)["inputs"]
+    pod_spec = sts["spec"]["template"]["spec"]
+    [c] = pod_spec["containers"]
+    assert (pod_spec["serviceAccountName"], pod_spec["automountServiceAccountToken"]) == ("ow-invoker", True)
+    assert ("volumes" in pod_spec, "volumeMounts" in c, "securityContext" in c, "hostPID" in pod_spec) == (
+        False, False, False, False)
+    assert c["args"] == ["/init.sh", "--id", "0", "--uniqueName", "0"]
+    env = env_of(run.mocks.named("invoker-0", STS))
+    assert {k: v for k, v in env.items()
+            if "Factory" in k or "kubernetes" in k or "helm" in k or "runtime_" in k} == {
+        "CONFIG_whisk_spi_ContainerFactoryProvider":
+            "org.apache.openwhisk.core.containerpool.kubernetes.KubernetesContainerFactoryProvider",
+        "CONFIG_whisk_helm_release": "ow",
+        "CONFIG_whisk_runtime_delete_timeout": "30 seconds",
+        "CONFIG_whisk_kubernetes_userPodNodeAffinity_enabled": "false",
+    }
+    deps = {d.split("::")[-1] for d in run.monitor.opts(STS, "invoker-0")["dependencies"]}
+    assert {"controller-0", "scheduler-0", "couchdb-init-0", "invoker"} <= deps  # "invoker": its RBAC
+
+
+def test_kafka_statefulset_keeps_its_data_on_a_claim():
+    run = k8s_run()
+    spec = run.mocks.named("kafka-0", STS)["inputs"]["spec"]
+    assert spec["volumeClaimTemplates"] == [{
+        "metadata": {"name": "data", "labels": spec["template"]["metadata"]["labels"]},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
+                 "resources": {"requests": {"storage": "10Gi"}}}}]
+    assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    [c] = spec["template"]["spec"]["containers"]
+    assert c["volumeMounts"] == [{"name": "data", "mountPath": "/kafka"}]
+    env = env_of(run.mocks.named("kafka-0", STS))
+    assert (env["KAFKA_ADVERTISED_LISTENERS"], env["KAFKA_ZOOKEEPER_CONNECT"], env["KAFKA_BROKER_ID"]) == (
+        f"EXTERNAL://{pod('kafka', 0)}:9092", f"{pod('zookeeper', 0)}:2181", "0")
+
+
+def test_couchdb_init_job():
+    run = k8s_run()
+    job = run.mocks.named("couchdb-init-0", JOB)["inputs"]
+    assert job["metadata"]["name"].startswith("ow-couchdb-init-") and "ttlSecondsAfterFinished" not in job["spec"]
+    assert job["spec"]["backoffLimit"] == 4.0
+    pod_spec = job["spec"]["template"]["spec"]
+    [c] = pod_spec["containers"]
+    assert (c["name"], c["image"], c["command"], pod_spec["restartPolicy"]) == (
+        "couchdb-init", "apache/couchdb:2.3.1", ["/bin/sh", "/ow-init/init.sh"], "Never")
+    env = env_of(run.mocks.named("couchdb-init-0", JOB))
+    assert env["COUCHDB_URL"] == f"http://{pod('couchdb', 0)}:5984"
+    for key in ("COUCHDB_ADMIN_PASSWORD", "GUEST_AUTH", "SYSTEM_AUTH", "CONTROLLER_DB_PASSWORD"):
+        assert env[key] == {"secretKeyRef": {"name": _auto("couchdb-init-0-secrets"), "key": key}}
+    files = run.mocks.named("couchdb-init-0-files", "kubernetes:core/v1:ConfigMap")["inputs"]["data"]
+    from planner.couchdb_init import couchdb_init_files
+    assert files == dict(couchdb_init_files())  # the assets, unchanged
+    assert sorted(m["mountPath"] for m in c["volumeMounts"]) == sorted(
+        f"/ow-init/{name}" for name in files)
+    deps = {d.split("::")[-1] for d in run.monitor.opts(JOB, "couchdb-init-0")["dependencies"]}
+    assert "couchdb-0" in deps
+    assert run.monitor.opts(JOB, "couchdb-init-0")["delete_before_replace"] is False
+
+
+def test_edge_deployment_service_and_ingress():
+    run = k8s_run()
+    dep = run.mocks.named("edge-0", DEPLOYMENT)["inputs"]
+    assert dep["metadata"]["name"] == "ow-edge"
+    assert dep["spec"]["strategy"] == {"type": "RollingUpdate",
+                                       "rollingUpdate": {"maxSurge": 1.0, "maxUnavailable": 0.0}}
+    [c] = dep["spec"]["template"]["spec"]["containers"]
+    assert c["image"] == "nginx:1.27.3"
+    assert {m["mountPath"]: m["name"] for m in c["volumeMounts"]} == {
+        "/etc/nginx/nginx.conf": "files", "/etc/nginx/tls/cert.pem": "secrets",
+        "/etc/nginx/tls/key.pem": "secrets"}
+    conf = run.mocks.named("edge-0-files", "kubernetes:core/v1:ConfigMap")["inputs"]["data"]
+    assert set(conf) == {"nginx.conf"} and "KEY-" not in conf["nginx.conf"]
+    secret, is_secret = unwrap(run.mocks.named("edge-0-secrets", "kubernetes:core/v1:Secret")["inputs"]["stringData"])
+    assert is_secret and secret == {"cert.pem": "CERT-edge_tls_cert", "key.pem": "KEY-edge_tls_key"}
+    services = {r["inputs"]["metadata"]["name"]: r["inputs"]["spec"]
+                for r in run.mocks.of_type("kubernetes:core/v1:Service")}
+    assert services["ow-edge"] == {"type": "ClusterIP", "selector": {
+        "app.kubernetes.io/name": "edge", "app.kubernetes.io/instance": "ow",
+        "app.kubernetes.io/component": "edge"}, "ports": [
+        {"name": "https", "port": 443.0, "targetPort": 443.0},
+        {"name": "http", "port": 80.0, "targetPort": 80.0}]}
+    assert services["ow-edge-backend"]["ports"] == [{"name": "ingress", "port": 8080.0, "targetPort": 8080.0}]
+    ingress = run.mocks.named("edge-ingress", "kubernetes:networking.k8s.io/v1:Ingress")["inputs"]["spec"]
+    assert (ingress["ingressClassName"], ingress["tls"][0]["hosts"], ingress["rules"][0]["host"]) == (
+        "nginx", ["openwhisk.example.com"], "openwhisk.example.com")
+    deps = {d.split("::")[-1] for d in run.monitor.opts(DEPLOYMENT, "edge-0")["dependencies"]}
+    assert "controller-0" in deps
+
+
+def test_start_order_follows_the_real_dependencies():
+    run = seed_run()
+
+    def deps(typ, name):
+        return sorted(d.split("::")[-1] for d in run.monitor.opts(typ, name)["dependencies"]
+                      if "apps/v1" in d or "batch/v1" in d)
+    assert deps(JOB, "couchdb-init-0") == ["couchdb-0"]
+    assert deps(JOB, "kafka-scram-users-0") == ["zookeeper-0", "zookeeper-1", "zookeeper-2"]
+    assert deps(STS, "kafka-0") == ["kafka-scram-users-0", "zookeeper-0", "zookeeper-1", "zookeeper-2"]
+    assert deps(STS, "kafka-1") == ["kafka-0", "kafka-scram-users-0", "zookeeper-0", "zookeeper-1",
+                                    "zookeeper-2"]
+    assert deps(STS, "zookeeper-1") == []
+    assert deps(STS, "controller-1") == ["controller-0", "couchdb-init-0", "elasticsearch-0", "etcd-0",
+                                         "kafka-0", "kafka-1", "kafka-2"]
+    assert deps(STS, "invoker-0") == ["controller-0", "controller-1", "couchdb-init-0", "scheduler-0",
+                                      "scheduler-1"]
+    assert deps(DEPLOYMENT, "edge-0") == ["controller-0", "controller-1"]
+
+
+def test_load_balancing_services_wait_for_their_pods_headless_ones_do_not():
+    run = k8s_run()
+
+    def deps(name):
+        return sorted(d.split("::")[-1] for d in run.monitor.opts("kubernetes:core/v1:Service", name)
+                      ["dependencies"] if "apps/v1" in d)
+    assert (deps("controller"), deps("kafka")) == ([], [])
+    assert (deps("edge"), deps("edge-backend")) == (["edge-0"], ["edge-0"])
+    # nginx resolves its upstream when it starts: the controllers' Service exists before any pod.
+    assert deps("controller-api") == []
+    annotations = {r["name"]: r["inputs"]["metadata"].get("annotations")
+                   for r in run.mocks.of_type("kubernetes:core/v1:Service")}
+    assert annotations["controller-api"] == {"pulumi.com/skipAwait": "true"}
+    assert [n for n, a in annotations.items() if a] == ["controller-api"]
+
+
+def test_seed_001_scheduler_with_kafka_sasl_and_elasticsearch():
+    run = seed_run()
+    sched = env_of(run.mocks.named("scheduler-1", STS))
+    secret = _auto("scheduler-1-secrets")
+    assert sched["CONFIG_whisk_kafka_common_securityProtocol"] == "SASL_PLAINTEXT"
+    assert sched["CONFIG_whisk_kafka_common_saslMechanism"] == "SCRAM-SHA-512"
+    assert sched["CONFIG_whisk_kafka_common_saslJaasConfig"] == {"secretKeyRef": {
+        "name": secret, "key": "CONFIG_whisk_kafka_common_saslJaasConfig"}}
+    assert sched["CONFIG_whisk_spi_DurationCheckerProvider"] == \
+        "org.apache.openwhisk.core.scheduler.queue.ElasticSearchDurationCheckerProvider"
+    assert sched["CONFIG_whisk_activationStore_elasticsearch_hosts"] == f"{pod('elasticsearch', 0)}:9200"
+    assert sched["CONFIG_whisk_activationStore_elasticsearch_password"] == {"secretKeyRef": {
+        "name": secret, "key": "CONFIG_whisk_activationStore_elasticsearch_password"}}
+    assert sched["WHISK_SCHEDULER_ENDPOINTS_HOST"] == pod("scheduler", 1)
+    assert sched["CONFIG_whisk_etcd_hosts"] == f"{pod('etcd', 0)}:2379"
+    data, is_secret = unwrap(run.mocks.named("scheduler-1-secrets", "kubernetes:core/v1:Secret")
+                             ["inputs"]["stringData"])
+    assert is_secret and data["CONFIG_whisk_kafka_common_saslJaasConfig"] == (
+        'org.apache.kafka.common.security.scram.ScramLoginModule required username="openwhisk" '
+        'password="pw-kafka_client_password";')
+    broker = run.mocks.named("kafka-2", STS)["inputs"]["spec"]["template"]["spec"]
+    [c] = broker["containers"]
+    assert {m["mountPath"]: m["subPath"] for m in c["volumeMounts"] if "subPath" in m} == {
+        "/etc/ow-kafka/kafka_server_jaas.conf": "kafka_server_jaas.conf"}
+    jaas, _ = unwrap(run.mocks.named("kafka-2-secrets", "kubernetes:core/v1:Secret")["inputs"]["stringData"])
+    assert 'password="pw-kafka_admin_password"' in jaas["kafka_server_jaas.conf"]
+    users = env_of(run.mocks.named("kafka-scram-users-0", JOB))
+    assert users["ADMIN_PASSWORD"] == {"secretKeyRef": {"name": _auto("kafka-scram-users-0-secrets"),
+                                                        "key": "ADMIN_PASSWORD"}}
+    es = run.mocks.named("elasticsearch-0", STS)["inputs"]["spec"]["template"]["spec"]
+    assert es["securityContext"] == {"fsGroup": 1000.0, "fsGroupChangePolicy": "OnRootMismatch"}
+    assert es["initContainers"] == [{
+        "name": "sysctl", "image": "docker.elastic.co/elasticsearch/elasticsearch:6.7.2",
+        "command": ["/bin/sh", "-c", 'set -e\n[ "$(cat /proc/sys/vm/max_map_count)" -ge 262144 ] || '
+                    "echo 262144 > /proc/sys/vm/max_map_count\n"],
+        "securityContext": {"privileged": True}}]
+    assert "securityContext" not in es["containers"][0]
+    assert len(run.mocks.of_type(STS)) == 1 + 3 + 3 + 1 + 1 + 2 + 2 + 1
+
+
+def test_seed_001_with_plain_sasl_keeps_the_users_in_the_brokers_jaas_file():
+    plain, secret = load_stack_file("k8s")
+    plain["openwhisk:kafka"] = {"sasl": {"mechanism": "PLAIN"}}
+    plain["openwhisk:activation_store"] = {"backend": "elasticsearch"}
+    run = run_program(plain, secret, stack="seed")
+    assert not [r for r in run.mocks.of_type(JOB) if r["name"].startswith("kafka-scram-users")]
+    assert env_of(run.mocks.named("scheduler-0", STS))["CONFIG_whisk_kafka_common_saslMechanism"] == "PLAIN"
+    jaas, _ = unwrap(run.mocks.named("kafka-0-secrets", "kubernetes:core/v1:Secret")["inputs"]["stringData"])
+    assert 'user_openwhisk="pw-kafka_client_password"' in jaas["kafka_server_jaas.conf"]
+    assert env_of(run.mocks.named("kafka-0", STS))["KAFKA_SASL_ENABLED_MECHANISMS"] == "PLAIN"
+
+
+def test_a_supplied_edge_certificate_serves_nginx_and_the_ingress():
+    plain, _ = load_stack_file("k8s")
+    plain["openwhisk:edge"] = {"tls": "provided"}
+    run = run_program(plain, {"openwhisk:edge_tls_cert": "MY-CERT", "openwhisk:edge_tls_key": "MY-KEY"},
+                      stack="k8s")
+    assert not run.mocks.of_type("tls:index/selfSignedCert:SelfSignedCert")
+    tls, _ = unwrap(run.mocks.named("edge-ingress-tls", "kubernetes:core/v1:Secret")["inputs"]["stringData"])
+    edge, _ = unwrap(run.mocks.named("edge-0-secrets", "kubernetes:core/v1:Secret")["inputs"]["stringData"])
+    assert (tls, edge) == ({"tls.crt": "MY-CERT", "tls.key": "MY-KEY"},
+                           {"cert.pem": "MY-CERT", "key.pem": "MY-KEY"})
+    assert run.exports["wskInsecure"] is False
+
+
+def test_no_secret_reaches_plain_values_configmaps_or_command_lines():
+    for run in (k8s_run(), seed_run()):
+        for r in objects(run):
+            if r["type"] == "kubernetes:core/v1:Secret":
+                continue
+            text = json.dumps(r["inputs"], default=str)
+            for marker in ("pw-", "uuid-", "KEY-"):
+                assert marker not in text, (r["type"], r["name"], marker)
+
+
+def test_bad_kubernetes_config_stops_before_any_resource():
+    plain, _ = load_stack_file("k8s")
+    plain["openwhisk:kubernetes"] = {**plain["openwhisk:kubernetes"], "replicas": {"zookeeper": 2}}
+    plain["openwhisk:hosts"] = [{"name": "a", "address": "10.0.0.1", "roles": ["couchdb"]}]
+    with pytest.raises(pulumi.RunError) as err:
+        run_program(plain, stack="k8s")
+    assert str(err.value).splitlines() == [
+        "2 problem(s) in the stack config of 'k8s'; nothing was created:",
+        "  - openwhisk:hosts: used only with platform: docker (got 1 host(s)); remove it (pulumi "
+        "config rm openwhisk:hosts): on kubernetes the instances of each service come from "
+        "kubernetes.replicas",
+        "  - openwhisk:kubernetes.replicas.zookeeper: a quorum needs an odd number of members (got "
+        "2); set it to 1 or 3",
+    ]
+
+
+def test_preview_runs_with_unknown_outputs_and_declares_the_same_objects():
+    assert inventory(k8s_run(preview=True)) == inventory(k8s_run())
+
+
+def test_external_registry_mirrors_on_the_builder_and_pods_pull_by_digest():
+    plain, _ = load_stack_file("k8s")
+    plain["openwhisk:registry"] = {"mode": "external", "address": "registry.example.com",
+                                   "builder": "unix:///var/run/docker.sock"}
+    run = run_program(plain, {"openwhisk:registry_password": "reg-pw"}, stack="k8s")
+    [builder] = run.mocks.of_type("pulumi:providers:docker")
+    assert (builder["name"], builder["inputs"]["host"]) == ("builder-docker", "unix:///var/run/docker.sock")
+    [c] = run.mocks.named("controller-0", STS)["inputs"]["spec"]["template"]["spec"]["containers"]
+    assert c["image"].startswith("registry.example.com/openwhisk/controller@sha256:")
+    pods = [r["inputs"]["spec"]["template"]["spec"] for r in objects(run) if "template" in r["inputs"].get("spec", {})]
+    assert {json.dumps(p["imagePullSecrets"]) for p in pods} == {'[{"name": "ow-registry"}]'}
+    manifest = run.mocks.named("runtimes", "kubernetes:core/v1:ConfigMap")["inputs"]["data"]["runtimes.json"]
+    assert "@sha256:" in manifest
+
+
+def test_docker_factory_daemonset_on_labelled_nodes_pulls_the_runtimes_first():
+    plain, _ = load_stack_file("k8s")
+    plain["openwhisk:invoker"] = {"container_factory": "docker"}
+    plain["openwhisk:kubernetes"] = {**plain["openwhisk:kubernetes"],
+                                     "invoker_node_label": "openwhisk-role=invoker"}
+    plain["openwhisk:registry"] = {"mode": "external", "address": "registry.example.com",
+                                   "builder": "unix:///var/run/docker.sock"}
+    run = run_program(plain, {"openwhisk:registry_password": "reg-pw"}, stack="k8s")
+    assert "invoker-0" not in {r["name"] for r in run.mocks.of_type(STS)}
+    assert not run.mocks.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")
+    ds = run.mocks.named("invoker-nodes", "kubernetes:apps/v1:DaemonSet")["inputs"]
+    assert (ds["metadata"]["name"], ds["spec"]["updateStrategy"]) == (
+        "ow-invoker", {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1.0}})
+    spec = ds["spec"]["template"]["spec"]
+    [c] = spec["containers"]
+    assert (spec["nodeSelector"], spec["hostPID"], c["securityContext"], spec["automountServiceAccountToken"]) == (
+        {"openwhisk-role": "invoker"}, True, {"privileged": True}, False)
+    assert c["args"] == ["/init.sh", "--uniqueName", "$(NODE_NAME)"]
+    assert {v["name"]: v.get("hostPath", {}).get("path") for v in spec["volumes"]} == {
+        "host-0": "/var/run/docker.sock", "host-1": "/var/lib/docker/containers",
+        "host-2": "/sys/fs/cgroup", "docker-config": None}
+    env = env_of(run.mocks.named("invoker-nodes", "kubernetes:apps/v1:DaemonSet"))
+    assert (env["NODE_NAME"], env["ZOOKEEPER_HOSTS"], env["CONFIG_whisk_docker_containerFactory_useRunc"]) == (
+        {"fieldRef": {"fieldPath": "spec.nodeName"}}, f"{pod('zookeeper', 0)}:2181", "false")
+    [pull] = spec["initContainers"]
+    refs = pull["command"][4:]
+    assert pull["command"][:4] == ["/bin/sh", "-c", 'for image in "$@"; do docker pull "$image" || exit 1; done',
+                                   "pull-runtimes"]
+    assert len(refs) == 5 and all(r.startswith("registry.example.com/openwhisk/") and "@sha256:" in r for r in refs)
+    assert (pull["env"], pull["volumeMounts"]) == (
+        [{"name": "DOCKER_CONFIG", "value": "/ow-docker"}],
+        [{"name": "host-0", "mountPath": "/var/run/docker.sock"},
+         {"name": "docker-config", "mountPath": "/ow-docker", "readOnly": True}])
