@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from tests.conftest import inventory, load_stack_file, run_program
+from tests.conftest import ROOT, inventory, load_stack_file, run_program
 
 CONTAINER = "docker:index/container:Container"
 
@@ -106,10 +106,20 @@ def test_preview_runs_with_unknown_outputs():
     assert len(run.mocks.of_type(CONTAINER)) == 7
 
 
-def test_two_runs_produce_identical_graphs():
-    a = run_program(*load_stack_file("dev"), stack="dev")
-    b = run_program(*load_stack_file("dev"), stack="dev")
+STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml") if p.name != "Pulumi.yaml")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_two_runs_produce_identical_graphs(stack):
+    a = run_program(*load_stack_file(stack), stack=stack)
+    b = run_program(*load_stack_file(stack), stack=stack)
     assert inventory(a) == inventory(b)
+
     def by_name(run):
         return {(r["type"], r["name"]): r["inputs"] for r in run.mocks.resources}
     assert by_name(a) == by_name(b)
+
+
+def test_every_stack_has_a_golden_inventory():
+    assert STACKS == ["dev", "k8s", "prod"]
+    assert all((ROOT / "tests" / "golden" / f"{s}.inventory.txt").exists() for s in STACKS)
