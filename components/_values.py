@@ -1,4 +1,4 @@
-"""Turn plan values into Pulumi inputs.
+"""Inputs shared by the components, and turning plan values into Pulumi inputs.
 
 Plain strings stay plain; `Secret` templates become secret Outputs; `Digests` templates (image
 references by digest) become ordinary Outputs filled from the image pipeline.
@@ -7,6 +7,7 @@ references by digest) become ordinary Outputs filled from the image pipeline.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pulumi
 
@@ -14,6 +15,16 @@ from planner.images import ident
 from planner.model import Digests, Secret, Value
 
 Outputs = Mapping[str, pulumi.Output[str]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistryAuth:
+    """Credentials of the private registry: Docker providers pull and push with them, Kubernetes
+    pods pull with them (an image pull Secret)."""
+
+    address: str
+    username: str
+    password: pulumi.Input[str]
 
 
 def resolve(value: Value, secrets: Outputs, digests: Outputs | None = None) -> pulumi.Input[str]:

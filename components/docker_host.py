@@ -13,14 +13,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
+from components._values import RegistryAuth
 from planner.model import HostPlan
-
-
-@dataclass(frozen=True, kw_only=True)
-class RegistryAuth:
-    address: str
-    username: str
-    password: pulumi.Input[str]
 
 
 @dataclass(frozen=True, kw_only=True)

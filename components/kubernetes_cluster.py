@@ -19,15 +19,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components._values import resolve
+from components._values import RegistryAuth, resolve
 from planner.model import KubernetesPlan
-
-
-@dataclass(frozen=True, kw_only=True)
-class PullCredentials:
-    address: str
-    username: str
-    password: pulumi.Input[str]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,7 +30,7 @@ class KubernetesClusterArgs:
     """Secret name -> secret Output, for values built from secrets."""
     digests: Mapping[str, pulumi.Output[str]]
     """Image key -> digest, for values that name images by digest (the runtime manifest)."""
-    registry: PullCredentials | None = None
+    registry: RegistryAuth | None = None
     """Credentials of the private registry; the pull Secret is declared only with them."""
 
 
@@ -81,7 +74,7 @@ class KubernetesCluster(pulumi.ComponentResource):
         self.register_outputs({"namespace": self.namespace, "config_maps": self.config_maps})
 
 
-def _docker_config(reg: PullCredentials) -> pulumi.Output[str]:
+def _docker_config(reg: RegistryAuth) -> pulumi.Output[str]:
     """A Docker config.json holding the registry login; a secret."""
     def render(password: str) -> str:
         auth = base64.b64encode(f"{reg.username}:{password}".encode()).decode()

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.docker_host import DockerHost, DockerHostArgs, RegistryAuth
+from components._values import RegistryAuth
+from components.docker_host import DockerHost, DockerHostArgs
 from components.docker_service import DockerService, DockerServiceArgs
 from components.host_prep import HostPrep, HostPrepArgs
 from components.image_pipeline import ImagePipeline, ImagePipelineArgs
-from components.kubernetes_cluster import KubernetesCluster, KubernetesClusterArgs, PullCredentials
+from components.kubernetes_cluster import KubernetesCluster, KubernetesClusterArgs
 from components.kubernetes_ingress import KubernetesIngress, KubernetesIngressArgs
 from components.kubernetes_invoker_rbac import KubernetesInvokerRbac, KubernetesInvokerRbacArgs
 from components.kubernetes_service import KubernetesService, KubernetesServiceArgs
@@ -131,9 +132,7 @@ class OpenWhisk(pulumi.ComponentResource):
             self.images |= pipeline.refs
             digests = pipeline.digests
         cluster = KubernetesCluster("cluster", KubernetesClusterArgs(
-            plan=kube, secrets=values, digests=digests,
-            registry=auth and PullCredentials(address=auth.address, username=auth.username,
-                                              password=auth.password)), opts=child)
+            plan=kube, secrets=values, digests=digests, registry=auth), opts=child)
         on_cluster = pulumi.ResourceOptions(parent=self, providers=[cluster.provider])
         ready: list[pulumi.Resource] = []
         if kube.rbac is not None:

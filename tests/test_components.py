@@ -10,7 +10,7 @@ import pytest
 from components import (
     DockerHost, DockerHostArgs, DockerService, DockerServiceArgs, Secrets, SecretsArgs,
 )
-from components.docker_host import RegistryAuth
+from components._values import RegistryAuth
 from components.docker_service import _check_exit
 from components.image_pipeline import ImagePipeline, ImagePipelineArgs
 from planner.model import (

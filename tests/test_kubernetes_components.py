@@ -12,7 +12,7 @@ from components import (
     KubernetesCluster, KubernetesClusterArgs, KubernetesIngress, KubernetesIngressArgs,
     KubernetesInvokerRbac, KubernetesInvokerRbacArgs, KubernetesService, KubernetesServiceArgs,
 )
-from components.kubernetes_cluster import PullCredentials
+from components._values import RegistryAuth
 from components.kubernetes_service import readiness_probe
 from planner import env as jvm
 from planner.model import (
@@ -214,7 +214,7 @@ def test_cluster_provider_namespace_pull_secret_and_manifest():
         KubernetesCluster("cluster", KubernetesClusterArgs(
             plan=KUBE.__class__(**{**KUBE.__dict__, "pull_secret": "ow-registry"}),
             secrets={}, digests={"kafka": pulumi.Output.from_input("sha256:abc")},
-            registry=PullCredentials(address="registry.example.com:5000", username="ow",
+            registry=RegistryAuth(address="registry.example.com:5000", username="ow",
                                      password=pulumi.Output.secret("pw"))))
     run = run_pulumi(declare)
     provider = run.mocks.named("kubernetes", "pulumi:providers:kubernetes")["inputs"]
