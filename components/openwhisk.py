@@ -27,7 +27,7 @@ from components.kubernetes_invoker_rbac import KubernetesInvokerRbac, Kubernetes
 from components.kubernetes_service import KubernetesService, KubernetesServiceArgs
 from components.secrets import Secrets, SecretsArgs
 from components.verification import Verification, VerificationArgs
-from planner.model import KubernetesPlan, Plan
+from planner.model import KubernetesPlan, Plan, Service
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,25 +93,33 @@ class OpenWhisk(pulumi.ComponentResource):
             host=h, registry=auth, ready=preps.get(h.name)), opts=child) for h in plan.hosts}
         declared: dict[str, pulumi.Resource] = {}
         digests: dict[str, pulumi.Output[str]] = {}
-        for s in plan.services:
-            if s.name != "registry" and reg is not None and not digests:
-                running = [r for k, r in declared.items() if k.startswith("registry-")]
-                for h in plan.hosts:
-                    if h.login:
-                        HostPrep(f"{h.name}-registry", HostPrepArgs(
-                            host=h, secrets=values, steps=h.login, after=running), opts=child)
-                # Every image goes into the registry once it runs; hosts then pull by digest.
-                build_host = hosts[reg.build_host]
-                pipeline = ImagePipeline("images", ImagePipelineArgs(
-                    images=plan.images, provider=build_host.provider,
-                    registry=reg.address, username=reg.username,
-                    password=values["registry_password"],
-                    after=running + ([build_host.ready] if build_host.ready else [])), opts=child)
-                self.images |= pipeline.refs
-                digests = pipeline.digests
-            declared |= DockerService(s.name, DockerServiceArgs(
+
+        def declare(s: Service) -> None:
+            declared.update(DockerService(s.name, DockerServiceArgs(
                 service=s, hosts=hosts, images=dict(self.images), secrets=values,
-                after=dict(declared), digests=digests), opts=child).containers
+                after=dict(declared), digests=digests), opts=child).containers)
+
+        if reg is not None:
+            # The registry runs first (from upstream images); the hosts log in once it runs, and
+            # every image goes into it; everything else then pulls by digest.
+            for s in plan.services:
+                if s.name == "registry":
+                    declare(s)
+            running = [r for k, r in declared.items() if k.startswith("registry-")]
+            for h in plan.hosts:
+                if h.login:
+                    HostPrep(f"{h.name}-registry", HostPrepArgs(
+                        host=h, secrets=values, steps=h.login, after=running), opts=child)
+            build_host = hosts[reg.build_host]
+            pipeline = ImagePipeline("images", ImagePipelineArgs(
+                images=plan.images, provider=build_host.provider, registry=reg.address,
+                username=reg.username, password=values["registry_password"],
+                after=running + ([build_host.ready] if build_host.ready else [])), opts=child)
+            self.images |= pipeline.refs
+            digests = pipeline.digests
+        for s in plan.services:
+            if s.name != "registry":
+                declare(s)
         if plan.verify is not None:
             Verification("verify", VerificationArgs(
                 plan=plan.verify, secrets=values, containers=declared), opts=child)
