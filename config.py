@@ -155,6 +155,18 @@ class Host(Model):
     """Per-host override of invoker.use_runc."""
     user_memory_mb: int | None = Field(default=None, ge=256)
     """Per-host override of invoker.user_memory_mb."""
+    ssh_host_key: str | None = None
+    """The host's public SSH key (a `ssh-keyscan` line without the host name); host preparation
+    connects only to a host presenting it."""
+
+    @field_validator("ssh_host_key")
+    @classmethod
+    def _host_key(cls, value: str | None) -> str | None:
+        if value is not None and not SSH_PUBLIC_KEY.fullmatch(value.strip()):
+            raise _invalid("not an SSH public key line",
+                           "use the key as `ssh-keyscan -t ed25519 <address>` prints it, without the "
+                           "leading host name, e.g. 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA...'")
+        return value.strip() if value is not None else None
 
     @field_validator("address")
     @classmethod
@@ -1143,7 +1155,10 @@ def _ssh_key_checks(hosts: tuple[Host, ...], ssh: Ssh | None, supplied: frozense
         return [f"{key}: set, but no host is reached over ssh://, so it would be ignored (got a "
                 f"secret value); set {NAMESPACE}:ssh to reach the hosts over ssh, or remove it "
                 f"(pulumi config rm {key})"]
-    return []
+    return [f"{NAMESPACE}:hosts[{i}].ssh_host_key: host {h.name!r} is not reached over ssh://, so "
+            f"the key would be ignored (got {h.ssh_host_key[:20] + '...'!r}); remove it"
+            for i, h in enumerate(hosts)
+            if h.ssh_host_key and not docker_endpoint(h, ssh).startswith("ssh://")]
 
 
 def _version_checks(version: Version, images: Images | None) -> list[str]:
@@ -1250,6 +1265,11 @@ def _build_checks(registry: Registry | None, builds: dict[str, Build] | None, ba
 REQUIRED_ROLES = ("couchdb", "zookeeper", "kafka", "controller", "invoker", "edge")
 SCHEDULER_ROLES = ("etcd", "scheduler")
 SINGLE_ROLES = ("couchdb", "edge")
+
+
+#: One `authorized_keys`/`ssh-keyscan` key: type, base64 blob, optional comment.
+SSH_PUBLIC_KEY = re.compile(r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|"
+                            r"sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( \S.*)?")
 
 
 def _free_ids(taken: set[int]):

@@ -44,7 +44,7 @@ class HostPrep(pulumi.ComponentResource):
         provider = command.Provider(f"{name}-command", opts=pulumi.ResourceOptions(parent=self))
         connection = host.ssh and remote.ConnectionArgs(
             host=host.ssh.host, port=host.ssh.port, user=host.ssh.user,
-            private_key=resolve(host.ssh.private_key, args.secrets))
+            private_key=resolve(host.ssh.private_key, args.secrets), host_key=host.ssh.host_key)
         self.steps = {}
         previous: list[pulumi.Resource] = list(args.after)
         for step in host.prep if args.steps is None else args.steps:

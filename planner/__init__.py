@@ -453,7 +453,15 @@ def _registry_service(cfg: StackConfig, p: Placed) -> Service:
 def _warnings(cfg: StackConfig) -> tuple[str, ...]:
     """Config that works as intended but should be written differently."""
     stale = cfg.invoker.extra_env.get("INVOKER_USE_RUNC")
-    return (env_rules.use_runc_warning(stale),) if stale is not None else ()
+    out = [env_rules.use_runc_warning(stale)] if stale is not None else []
+    for i, h in enumerate(cfg.hosts):
+        target = hostplan.ssh_target(h, cfg)
+        if target is not None and target.host_key is None:
+            out.append(f"openwhisk:hosts[{i}].ssh_host_key: not set (got none), so host preparation "
+                       f"on {h.name!r} does not check that it reached the right machine before "
+                       f"sending it scripts and secrets; set it to the line `ssh-keyscan -t ed25519 "
+                       f"{h.address}` prints, without the host name")
+    return tuple(out)
 
 
 def _tls(api_host: str, edge_address: str) -> TlsPlan:

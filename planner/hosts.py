@@ -29,7 +29,7 @@ def ssh_target(host: Host, cfg: StackConfig) -> SshTarget | None:
     if not match:
         return None
     return SshTarget(match["user"], match["host"], int(match["port"] or 22),
-                     Secret.of("ssh_private_key"))
+                     Secret.of("ssh_private_key"), host.ssh_host_key)
 
 
 def ssh_opts(target: SshTarget | None, cfg: StackConfig) -> tuple[str, ...]:

@@ -184,6 +184,8 @@ class SshTarget:
     port: int
     private_key: Value
     """Normally `Secret.of("ssh_private_key")`."""
+    host_key: str | None = None
+    """The host's public key; None: the connection does not verify the host (a plan warning)."""
 
 
 @dataclass(frozen=True)

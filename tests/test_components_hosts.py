@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 
 import pulumi
@@ -163,3 +165,15 @@ def test_verification_environment_is_secret_only_because_of_the_key():
         plan=plain, secrets={}, containers={})))
     env = run.mocks.named("verify-check", LOCAL)["inputs"]["environment"]
     assert env == {"OW_VERIFY_TIMEOUT_S": "60"} and SECRET_SIG not in env
+
+
+def test_host_prep_pins_the_host_key_when_planned():
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBQb7ojdtGMRnTmYzIr0ZoUAEAONBgNpgy+f6MN5VKc2"
+    pinned = HostPlan("h1", "10.0.0.5", "ssh://ops@10.0.0.5:2222", ssh=replace(SSH, host_key=key),
+                      prep=SSH_HOST.prep)
+    run = run_pulumi(lambda: HostPrep("h1", HostPrepArgs(host=pinned, secrets=secrets())))
+    for r in run.mocks.of_type(REMOTE):
+        assert unwrap(r["inputs"]["connection"])[0]["hostKey"] == key
+    unpinned = run_pulumi(lambda: HostPrep("h1", HostPrepArgs(host=SSH_HOST, secrets=secrets())))
+    assert all("hostKey" not in unwrap(r["inputs"]["connection"])[0]
+               for r in unpinned.mocks.of_type(REMOTE))

@@ -839,3 +839,18 @@ def test_seed_count_above_the_controller_count():
         "openwhisk:controller.seed_count: seed nodes are chosen among the 2 controller(s), so at most 2 "
         "(got 3); lower it or give the controller role to more hosts"]
     assert parse(change(MULTI, {"controller.seed_count": 2}), base_dir=ROOT)
+
+
+def test_ssh_host_key_format_and_placement():
+    bad = change(SINGLE, {"hosts[0].ssh_host_key": "AAAAC3Nza not a key"})
+    assert problems(bad) == [
+        "openwhisk:hosts[0].ssh_host_key: not an SSH public key line (got 'AAAAC3Nza not a key'); use "
+        "the key as `ssh-keyscan -t ed25519 <address>` prints it, without the leading host name, e.g. "
+        "'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA...'"]
+    local = change(SINGLE, {"hosts[0].ssh_host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBQb"})
+    assert problems(local) == [
+        "openwhisk:hosts[0].ssh_host_key: host 'dev' is not reached over ssh://, so the key would be "
+        "ignored (got 'ssh-ed25519 AAAAC3Nz...'); remove it"]
+    over_ssh = change(local, {"ssh": {"user": "ops"}})
+    st = parse(over_ssh, base_dir=ROOT, secret_keys=frozenset({"ssh_private_key"}))
+    assert st.config.hosts[0].ssh_host_key == "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBQb"

@@ -212,3 +212,18 @@ def test_verify_can_be_switched_off():
 def test_verify_command_runs_the_script_in_the_project():
     cmd = planner.plan(stack()).verify.command.split()
     assert cmd[0] == "python3" and (ROOT / cmd[1]).is_file() and not Path(cmd[1]).is_absolute()
+
+
+def test_hosts_reached_over_ssh_without_a_host_key_are_warned_about():
+    from tests.conftest import parse_stack_file
+    prod = planner.plan(parse_stack_file("prod"))
+    assert prod.warnings == ()
+    assert {h.ssh.host_key.split()[0] for h in prod.hosts} == {"ssh-ed25519"}
+    hosts = [h.model_dump(exclude_none=True) for h in parse_stack_file("prod").config.hosts]
+    del hosts[3]["ssh_host_key"]
+    p = planner.plan(parse_stack_file("prod", hosts=hosts))
+    assert p.warnings == (
+        "openwhisk:hosts[3].ssh_host_key: not set (got none), so host preparation on 'invoker-1' "
+        "does not check that it reached the right machine before sending it scripts and secrets; "
+        "set it to the line `ssh-keyscan -t ed25519 10.20.0.21` prints, without the host name",)
+    assert next(h for h in p.hosts if h.name == "invoker-1").ssh.host_key is None
