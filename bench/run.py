@@ -78,6 +78,13 @@ def _minimal(typ: str, name: str, parent: pulumi.Resource | None) -> pulumi.Reso
     return pulumi.CustomResource(typ, name, {}, opts)
 
 
+class Bare(pulumi.CustomResource):
+    """A resource with no properties at all: the literal "bare" floor."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__("bench:index:Bare", name, {})
+
+
 def floor_program(resources: list[tuple[str, str, str | None]]) -> None:
     """Declare `resources` ((type, name, parent type::name) in registration order) directly."""
     made: dict[str, pulumi.Resource] = {}
@@ -103,12 +110,15 @@ def declared(run) -> list[tuple[str, str, str | None]]:
     return out
 
 
-def measure(invokers: int, repeat: int) -> tuple[int, float, float]:
+def measure(invokers: int, repeat: int) -> tuple[int, float, float, float]:
+    """(resources, program seconds, same-resources floor seconds, bare floor seconds)."""
     plain, secret = config_for(invokers)
     resources = declared(run_program(plain, secret, stack="bench"))
     program = min(timed(lambda: run_program(plain, secret, stack="bench")) for _ in range(repeat))
     floor = min(timed(lambda: run_pulumi(lambda: floor_program(resources))) for _ in range(repeat))
-    return len(resources), program, floor
+    bare = min(timed(lambda: run_pulumi(lambda: [Bare(f"r{i}") for i in range(len(resources))]))
+               for _ in range(repeat))
+    return len(resources), program, floor, bare
 
 
 def main() -> None:
@@ -116,12 +126,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="*", default=[10, 100, 1000])
     args = parser.parse_args()
-    print("| invokers | resources | program (s) | floor (s) | ratio | program per resource (ms) |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("| invokers | resources | program (s) | floor (s) | ratio | bare floor (s) | ratio to bare "
+          "| program per resource (ms) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in args.sizes:
-        count, program, floor = measure(n, args.repeat)
+        count, program, floor, bare = measure(n, args.repeat)
         print(f"| {n} | {count} | {program:.3f} | {floor:.3f} | {program / floor:.2f} | "
-              f"{1000 * program / count:.3f} |", flush=True)
+              f"{bare:.3f} | {program / bare:.2f} | {1000 * program / count:.3f} |", flush=True)
 
 
 if __name__ == "__main__":
