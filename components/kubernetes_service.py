@@ -212,7 +212,7 @@ def pod_spec(c: Container, w: KubeWorkload, args: KubernetesServiceArgs,
         volumes.append({"name": "files", "config_map": {"name": files}})
     for i, m in enumerate(c.mounts):
         if m.volume:
-            mounts.append({"name": _claim(c, m.volume, args), "mount_path": m.target})
+            mounts.append({"name": _claim(m.volume, args), "mount_path": m.target})
         else:
             volumes.append({"name": f"host-{i}", "host_path": {"path": m.host_path}})
             mounts.append({"name": f"host-{i}", "mount_path": m.target,
@@ -280,7 +280,7 @@ def pull_container(c: Container, w: KubeWorkload, args: KubernetesServiceArgs) -
             "volume_mounts": mounts}
 
 
-def _claim(c: Container, volume_key: str, args: KubernetesServiceArgs) -> str:
+def _claim(volume_key: str, args: KubernetesServiceArgs) -> str:
     return next(v.name for v in args.service.volumes if v.key == volume_key)
 
 

@@ -153,6 +153,7 @@ def plan(stack: Stack) -> Plan:
     if on_k8s:
         services, kube_plan = kube.render(cfg, services, images, secrets, manifest_json, registry)
     by_key = {c.key: c for s in services for c in s.containers}
+    insecure_tls = cfg.edge.tls == "self-signed"
     return Plan(
         platform=cfg.platform,
         hosts=kube.builder_hosts(cfg, registry) if on_k8s else _hosts(cfg, services, volumes, registry),
@@ -174,14 +175,14 @@ def plan(stack: Stack) -> Plan:
                if scheduler_mode else {}),
             **({"elasticsearch": f"http://{es_hosts.split(',')[0]}"} if es_store else {}),
         },
-        insecure_tls=cfg.edge.tls == "self-signed",
+        insecure_tls=insecure_tls,
         registry=registry,
         warnings=_warnings(cfg),
         verify=None if on_k8s else verify_plan(
             cfg, api_url=api_url,
             controllers=[(url, by_key[k]) for url, k in zip(controller_urls, controller_keys)],
             invokers=[(i.id, by_key[f"invoker-{i.id}"]) for i in invokers],
-            edge=by_key[f"edge-{edge.name}"], insecure_tls=cfg.edge.tls == "self-signed"),
+            edge=by_key[f"edge-{edge.name}"], insecure_tls=insecure_tls),
         kubernetes=kube_plan,
     )
 
@@ -374,7 +375,7 @@ def _hosts(cfg: StackConfig, services: list[Service], volumes: list[VolumePlan],
         ctx = hostplan.HostContext(cfg, h, containers, tuple(v for v in volumes if v.host == h.name),
                                    registry)
         out.append(HostPlan(h.name, h.address, docker_endpoint(h, cfg.ssh), ssh=ssh,
-                            ssh_opts=hostplan.ssh_opts(ssh, cfg), prep=hostplan.prep_steps(ctx),
+                            ssh_opts=hostplan.ssh_opts(ssh and ssh.port, cfg), prep=hostplan.prep_steps(ctx),
                             login=hostplan.prep_steps(ctx, hostplan.LOGIN_STEPS)))
     return tuple(out)
 

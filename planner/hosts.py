@@ -23,20 +23,26 @@ SYSCTL_CONF = "/etc/sysctl.d/99-openwhisk.conf"
 _SSH_ENDPOINT = re.compile(r"ssh://(?P<user>[^@]+)@(?P<host>[^:]+)(:(?P<port>\d+))?")
 
 
+def ssh_endpoint(endpoint: str) -> tuple[str, str, int] | None:
+    """(user, host, port) of an `ssh://user@host[:port]` Docker endpoint, else None."""
+    match = _SSH_ENDPOINT.fullmatch(endpoint)
+    return (match["user"], match["host"], int(match["port"] or 22)) if match else None
+
+
 def ssh_target(host: Host, cfg: StackConfig) -> SshTarget | None:
     """Login of a host reached over ssh (from its endpoint, derived or explicit), else None."""
-    match = _SSH_ENDPOINT.fullmatch(docker_endpoint(host, cfg.ssh))
-    if not match:
+    login = ssh_endpoint(docker_endpoint(host, cfg.ssh))
+    if login is None:
         return None
-    return SshTarget(match["user"], match["host"], int(match["port"] or 22),
-                     Secret.of("ssh_private_key"), host.ssh_host_key)
+    return SshTarget(*login, Secret.of("ssh_private_key"), host.ssh_host_key)
 
 
-def ssh_opts(target: SshTarget | None, cfg: StackConfig) -> tuple[str, ...]:
-    """Arguments of the docker provider's ssh client: never prompt, give up on a dead host."""
-    if target is None:
+def ssh_opts(port: int | None, cfg: StackConfig) -> tuple[str, ...]:
+    """Arguments of the docker provider's ssh client for an ssh endpoint on `port` (None: not
+    over ssh): never prompt, give up on a dead host."""
+    if port is None:
         return ()
-    opts = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", str(target.port))
+    opts = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", str(port))
     for option in cfg.ssh.options if cfg.ssh else ():
         opts += ("-o", option)
     return opts

@@ -14,7 +14,6 @@ static address, see planner/placement.py); `render` then maps them onto Kubernet
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, replace
 
 from config import StackConfig
@@ -24,7 +23,7 @@ from planner import kube_names as names
 from planner.model import (
     ConfigMapRef, Container, FieldRef, File, HostPlan, ImagePlan, IngressPlan, InvokerRbac,
     KubeBudget, KubePort, KubernetesPlan, KubeService, KubeWorkload, Port, RbacRule, RegistryPlan,
-    SecretSpec, Service, SshTarget, Value, VolumePlan,
+    SecretSpec, Service, Value, VolumePlan,
 )
 from planner.placement import Placed
 
@@ -35,11 +34,11 @@ EDGE_PLAIN_PORT = 8080
 MANIFEST_REF = ConfigMapRef("runtimes", "runtimes.json")
 """RUNTIMES_MANIFEST of every component, read from one ConfigMap."""
 POD_TEMPLATE = "/ow-invoker/pod-template.yaml"
+"""Base pod of every action pod (the kubernetes factory's podTemplate), with a private registry."""
 NODE_INVOKER = "invoker-nodes"
 """Key of the one planned container of docker-factory invokers (a DaemonSet, one per node)."""
 RUNTIME_DELETE_TIMEOUT = "30 seconds"
 """How long an invoker waits at start for its previous run's action pods to be deleted."""
-"""Base pod of every action pod (the kubernetes factory's podTemplate), with a private registry."""
 
 QUORUM = ("zookeeper", "etcd", "elasticsearch")
 """Services whose first member cannot become ready before the others start (it waits for a
@@ -310,16 +309,12 @@ def _ingress(cfg: StackConfig) -> IngressPlan | None:
                        tuple(names.labels(rel, "edge", "edge").items()))
 
 
-_ENDPOINT = re.compile(r"ssh://(?P<user>[^@]+)@(?P<host>[^:]+)(:(?P<port>\d+))?")
-
-
 def builder_hosts(cfg: StackConfig, registry: RegistryPlan | None) -> tuple[HostPlan, ...]:
     """The one Docker endpoint on Kubernetes: registry.builder, which mirrors and builds images
     into the registry. Its ssh connection uses your ssh agent, like a Docker host's."""
     endpoint = cfg.registry.builder
     if registry is None or endpoint is None:
         return ()
-    match = _ENDPOINT.fullmatch(endpoint)
-    target = match and SshTarget(match["user"], match["host"], int(match["port"] or 22), "")
-    return (HostPlan(BUILDER, match["host"] if match else "localhost", endpoint,
-                     ssh_opts=hostplan.ssh_opts(target or None, cfg)),)
+    login = hostplan.ssh_endpoint(endpoint)
+    return (HostPlan(BUILDER, login[1] if login else "localhost", endpoint,
+                     ssh_opts=hostplan.ssh_opts(login and login[2], cfg)),)
