@@ -865,7 +865,7 @@ def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
     version: Version | None = s.get("version")
     mode = None
     if version is not None:
-        out += _version_checks(version, s.get("images"))
+        out += _version_checks(version, s.get("images"), s.get("registry"))
         known = version.known
         mode = version.mode or (known.default_mode if known else None)
 
@@ -1161,7 +1161,8 @@ def _ssh_key_checks(hosts: tuple[Host, ...], ssh: Ssh | None, supplied: frozense
             if h.ssh_host_key and not docker_endpoint(h, ssh).startswith("ssh://")]
 
 
-def _version_checks(version: Version, images: Images | None) -> list[str]:
+def _version_checks(version: Version, images: Images | None,
+                    registry: Registry | None) -> list[str]:
     out: list[str] = []
     known = version.known
     if version.tag in MUTABLE_TAGS and not version.allow_mutable_tags:
@@ -1181,13 +1182,17 @@ def _version_checks(version: Version, images: Images | None) -> list[str]:
         out.append(f"{NAMESPACE}:version.actor_system: tag {version.tag!r} reads "
                    f"{known.actor_system} keys (got {version.actor_system!r}); remove the setting "
                    f"or set it to {known.actor_system!r}")
-    if images is not None and not version.allow_mutable_tags:
-        for key, ref in images.model_dump().items():
+    # Every image reference the config holds: the third-party images and the deployed registry's.
+    refs = {f"images.{k}": ref for k, ref in (images.model_dump() if images else {}).items()}
+    if registry is not None:
+        refs["registry.image"] = registry.image
+    if not version.allow_mutable_tags:
+        for path, ref in refs.items():
             tag = _tag_of(ref)
             if tag in MUTABLE_TAGS:
                 what = f"'{tag}' is a mutable tag" if ":" in ref.rsplit("/", 1)[-1] else \
                     "no tag means 'latest', a mutable tag"
-                out.append(f"{NAMESPACE}:images.{key}: {what} (got {ref!r}); pin a version tag or "
+                out.append(f"{NAMESPACE}:{path}: {what} (got {ref!r}); pin a version tag or "
                            f"a digest, or set version.allow_mutable_tags: true")
     return out
 

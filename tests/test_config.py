@@ -854,3 +854,13 @@ def test_ssh_host_key_format_and_placement():
     over_ssh = change(local, {"ssh": {"user": "ops"}})
     st = parse(over_ssh, base_dir=ROOT, secret_keys=frozenset({"ssh_private_key"}))
     assert st.config.hosts[0].ssh_host_key == "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBQb"
+
+
+def test_the_registry_image_must_be_pinned_like_every_other_image():
+    raw = change(SINGLE, {"hosts[0].roles": [*ALL_ROLES, "registry"], "registry.mode": "deploy",
+                          "registry.image": "registry:latest"})
+    assert problems(raw) == [
+        "openwhisk:registry.image: 'latest' is a mutable tag (got 'registry:latest'); pin a version "
+        "tag or a digest, or set version.allow_mutable_tags: true"]
+    allowed = change(raw, {"version.allow_mutable_tags": True})
+    assert parse(allowed, base_dir=ROOT).config.registry.image == "registry:latest"
