@@ -3,7 +3,7 @@
 This module only defines policy objects and their validate functions; importing it starts nothing
 (constructing the `PolicyPack` in `__main__.py` does, and blocks). Tests import it directly.
 
-Policies (all mandatory):
+Policies (all mandatory except `stateful-stores-flagged`, which is advisory):
 
 - `no-mutable-image-tags`: image references must carry a fixed tag or a digest, never `latest`,
   `nightly` or no tag.
@@ -17,6 +17,10 @@ Policies (all mandatory):
   ZooKeeper, etcd, ElasticSearch, registry) mounts a data volume or a writable bind mount.
 - `no-plain-secrets`: credentials never travel as plain container environment, command-line
   arguments, Kubernetes literal env values or ConfigMap keys.
+- `stateful-data-kept`: compared with the deployed stack (policy config, from `baseline.py`), no
+  store's data volume, data directory or claim moves to new, empty storage.
+- `stateful-stores-flagged` (advisory): lists the stores a change replaces or removes, and the data
+  volumes it stops declaring.
 
 How policies see secrets: the engine sends secret properties wrapped, and pulumi-policy 1.21.0
 unwraps them to plain values before calling `validate`, so a policy cannot tell a secret from a
@@ -27,13 +31,19 @@ deserializer keep that one bit: every string inside a secret arrives as a `Secre
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
+    PolicyConfigSchema,
+    PolicyCustomTimeouts,
+    PolicyProviderResource,
     PolicyResource,
+    PolicyResourceOptions,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -586,10 +596,330 @@ no_plain_secrets = ResourceValidationPolicy(
 )
 
 
+
+# --------------------------------------------------------------------------------------------------
+# stateful-data-kept and stateful-stores-flagged: what a change does to stored data
+#
+# A policy sees the desired state, never the planned operation or the state it replaces. These two
+# policies get the deployed side from their config: `policy/baseline.py` turns
+# `pulumi stack export --show-secrets` into a `deployed` map (URN -> entry), and the policies
+# compare it with the resources of the preview, using the same `stateful_entries` on both sides.
+# An entry records a stateful resource's *data identity* in plain values (host or cluster, volume
+# names, data directories, claim names) and its *store identity* as digests of the inputs whose
+# change replaces it; credential-named env entries are left out, so no secret reaches the config.
+
+K8S_STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
+DEPLOYED_SCHEMA = PolicyConfigSchema(properties={"deployed": {
+    "type": "object",
+    "description": "URN -> stateful entry of the deployed stack, written by policy/baseline.py",
+}})
+NO_BASELINE = ("no deployed baseline in the policy config: run `pulumi stack export --show-secrets "
+               "| python policy/baseline.py > policy-config.json` and pass it with "
+               "--policy-pack-config (docs/ci.md)")
+CHANGING = "(not known until the update)"
+
+
+def plain(value: Any) -> Any:
+    """A property as plain JSON values (whole numbers as int); UNKNOWN if any part is unknown."""
+    if value is UNKNOWN or value is None or isinstance(value, (str, bool)):
+        return str(value) if isinstance(value, str) else value
+    if isinstance(value, (int, float)):
+        return int(value) if float(value).is_integer() else value
+    if isinstance(value, Mapping):
+        out = {}
+        for key in list(value.keys()):
+            item = plain(field(value, key))
+            if item is UNKNOWN:
+                return UNKNOWN
+            out[str(key)] = item
+        return out
+    if isinstance(value, Sequence):
+        items = [plain(v) for v in elements(value)]
+        return UNKNOWN if any(i is UNKNOWN for i in items) else items
+    return str(value)
+
+
+def digest(value: Any) -> str:
+    if value is UNKNOWN:
+        return CHANGING
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def target_of(resource: PolicyResource) -> str | None:
+    """The Docker host or Kubernetes cluster a resource lives on, from its provider."""
+    props = resource.provider.props if resource.provider is not None else None
+    for key in ("host", "clusterIdentifier", "context"):
+        value = field(props, key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _docker_mounts(props: Any, writable_only: bool) -> Any:
+    mounts = []
+    for m in elements(field(props, "volumes")):
+        m = plain(m)
+        if m is UNKNOWN:
+            return UNKNOWN
+        if writable_only and m.get("readOnly") is True:
+            continue
+        source = (f"volume {m['volumeName']}" if m.get("volumeName") else
+                  f"directory {m['hostPath']}" if m.get("hostPath") else None)
+        if source:
+            mounts.append(f"{source} at {m.get('containerPath')}")
+    return sorted(mounts)
+
+
+def _docker_env(props: Any) -> Any:
+    envs = plain(field(props, "envs"))
+    if envs is UNKNOWN or envs is None:
+        return envs
+    return sorted(e for e in envs if not (isinstance(e, str) and is_credential_name(e.split("=", 1)[0])))
+
+
+def _docker_store(r: PolicyResource, resources: list[PolicyResource]) -> dict[str, Any] | None:
+    if field(r.props, "attach") is True:
+        return None  # one-shot step
+    ref = container_image_reference(r, resources)
+    family = stateful_family(ref) if ref else None
+    if not family:
+        return None
+    host = target_of(r)
+    ports = plain(field(r.props, "ports"))
+    if isinstance(ports, list):
+        ports = sorted(f"{p.get('external')}:{p.get('internal')}" for p in ports)
+    return {
+        "kind": "store", "type": r.resource_type, "name": r.name,
+        "what": f"Container '{r.name}' ({family}{f' on {host}' if host else ''})",
+        "data": {"host": host, "mounts": _docker_mounts(r.props, writable_only=True)},
+        "store": {"name": plain(field(r.props, "name")), "image": plain(field(r.props, "image")),
+                  "env": _docker_env(r.props), "command": plain(field(r.props, "command")),
+                  "entrypoints": plain(field(r.props, "entrypoints")), "ports": ports,
+                  "volumes": _docker_mounts(r.props, writable_only=False)},
+    }
+
+
+def _claim(template: Any) -> dict[str, Any]:
+    return {"name": path(template, "metadata", "name"),
+            "storageClassName": path(template, "spec", "storageClassName"),
+            "accessModes": path(template, "spec", "accessModes"),
+            "storage": path(template, "spec", "resources", "requests", "storage")}
+
+
+def _k8s_store(r: PolicyResource) -> dict[str, Any] | None:
+    templates = plain(path(r.props, "spec", "volumeClaimTemplates"))
+    if not templates:
+        return None
+    claims = UNKNOWN if templates is UNKNOWN else [_claim(t) for t in templates]
+    namespace, name = plain(path(r.props, "metadata", "namespace")), plain(path(r.props, "metadata", "name"))
+    return {
+        "kind": "store", "type": r.resource_type, "name": r.name,
+        "what": f"StatefulSet '{r.name}' (namespace {namespace})",
+        "data": {"cluster": target_of(r), "namespace": namespace, "name": name,
+                 "claims": claims if claims is UNKNOWN else sorted(c["name"] for c in claims)},
+        # The fields Kubernetes cannot change in place: a change replaces the StatefulSet.
+        "store": {"serviceName": plain(path(r.props, "spec", "serviceName")),
+                  "selector": plain(path(r.props, "spec", "selector")),
+                  "podManagementPolicy": plain(path(r.props, "spec", "podManagementPolicy")),
+                  "volumeClaimTemplates": claims},
+    }
+
+
+def _volume(r: PolicyResource) -> dict[str, Any]:
+    if r.resource_type == DOCKER_VOLUME:
+        host, name = target_of(r), plain(field(r.props, "name"))
+        return {"kind": "volume", "type": r.resource_type, "name": r.name,
+                "what": f"Volume '{r.name}' (Docker volume '{name}'{f' on {host}' if host else ''})",
+                "data": {"host": host, "name": name, "driver": plain(field(r.props, "driver")),
+                         "driverOpts": plain(field(r.props, "driverOpts")) or None},
+                "store": {}}
+    namespace, name = plain(path(r.props, "metadata", "namespace")), plain(path(r.props, "metadata", "name"))
+    return {"kind": "volume", "type": r.resource_type, "name": r.name,
+            "what": f"PersistentVolumeClaim '{r.name}' (namespace {namespace})",
+            "data": {"cluster": target_of(r), "namespace": namespace, "name": name,
+                     "storageClassName": plain(path(r.props, "spec", "storageClassName"))},
+            "store": {}}
+
+
+def stateful_entries(resources: list[PolicyResource]) -> dict[str, dict[str, Any]]:
+    """URN -> entry of every stateful resource: data volumes and claims, store containers and
+    StatefulSets with claim templates. Store identities are reduced to digests."""
+    entries = {}
+    for r in resources:
+        if r.resource_type in (DOCKER_VOLUME, K8S_PVC):
+            entry = _volume(r)
+        elif r.resource_type == DOCKER_CONTAINER:
+            entry = _docker_store(r, resources)
+        elif r.resource_type == K8S_STATEFUL_SET:
+            entry = _k8s_store(r)
+        else:
+            entry = None
+        if entry:
+            entry["store"] = {k: digest(v) for k, v in entry["store"].items() if v is not None}
+            entries[r.urn] = entry
+    return entries
+
+
+def _shown(value: Any) -> str:
+    if value is UNKNOWN:
+        return CHANGING
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return str(value)
+
+
+def _data_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """How the data identity changes; fields the new side leaves unset or unknown are skipped."""
+    return [f"{k} {_shown(old.get(k))} -> {_shown(v)}" for k, v in new.items()
+            if v is not None and v is not UNKNOWN and v != old.get(k)]
+
+
+def _store_changes(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
+    return [k + (f" {CHANGING}" if v == CHANGING else "") for k, v in new.items()
+            if v != old.get(k)]
+
+
+def _left_behind(entry: Mapping[str, Any]) -> str:
+    data = entry["data"]
+    if entry["kind"] == "volume":
+        return "Pulumi forgets it, and the volume stays, retained, with its data"
+    if "mounts" in data:
+        sources = ", ".join(m.split(" at ")[0] for m in data["mounts"] or [])
+        return f"the container is deleted, and its data stays in {sources or 'nothing'}"
+    return (f"the StatefulSet is deleted, and its claims ({_shown(data['claims'])}) stay in "
+            f"namespace {data['namespace']}")
+
+
+def stateful_findings(deployed: Mapping[str, Any], resources: list[PolicyResource]
+                      ) -> tuple[list[tuple[str, str]], list[tuple[str, str | None]]]:
+    """(data findings, store findings) as (message, URN) for the preview's resources against the
+    deployed entries. Data: stored data that would no longer be mounted. Stores: store containers
+    or StatefulSets that are replaced or removed, and data volumes no longer declared."""
+    current = stateful_entries(resources)
+    by_alias = {alias: r.urn for r in resources for alias in (getattr(r.opts, "aliases", None) or [])}
+    present = {r.urn for r in resources}
+    data, stores = [], []
+    for urn, old in sorted(deployed.items()):
+        now_urn = urn if urn in present else by_alias.get(urn)
+        new = current.get(now_urn) if now_urn else None
+        if now_urn and new is None:
+            continue  # still declared, but not recognisably stateful any more
+        if new is None:
+            if any(e["type"] == old["type"] and e["data"] == old["data"] for e in current.values()):
+                continue  # declared under another name, on the same data
+            stores.append((f"{old['what']} is no longer declared: {_left_behind(old)}. Remove it by "
+                           "hand once it is no longer needed.", None))
+            continue
+        moved = _data_changes(old["data"], new["data"])
+        if moved:
+            data.append((f"{old['what']} would start on new, empty storage ({'; '.join(moved)}). The "
+                         "old data stays where it was, but nothing mounts it any more. Keep these "
+                         "settings, or move the data first and preview the change with "
+                         "stateful-data-kept set to advisory (docs/ci.md).", now_urn))
+            continue
+        changed = _store_changes(old["store"], new["store"])
+        if changed:
+            stores.append((f"{new['what']} is replaced ({', '.join(changed)} changed): the store "
+                           "restarts, on the same data.", now_urn))
+    return data, stores
+
+
+def _deployed(args: StackValidationArgs) -> Mapping[str, Any]:
+    deployed = (args.get_config() or {}).get("deployed")
+    if not isinstance(deployed, Mapping):
+        args.not_applicable(NO_BASELINE)
+    return deployed
+
+
+def validate_stateful_data(args: StackValidationArgs, report: ReportViolation) -> None:
+    for message, urn in stateful_findings(_deployed(args), args.resources)[0]:
+        report(message, urn)
+
+
+def validate_stateful_stores(args: StackValidationArgs, report: ReportViolation) -> None:
+    for message, urn in stateful_findings(_deployed(args), args.resources)[1]:
+        report(message, urn)
+
+
+stateful_data_kept = StackValidationPolicy(
+    name="stateful-data-kept",
+    description=("A change never moves a store's data, volume or claim out from under it (compared "
+                 "with the deployed stack, from the policy config)."),
+    validate=validate_stateful_data,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=DEPLOYED_SCHEMA,
+)
+
+stateful_stores_flagged = StackValidationPolicy(
+    name="stateful-stores-flagged",
+    description=("Stores that a change replaces or removes, and data volumes it stops declaring, "
+                 "are listed (compared with the deployed stack, from the policy config)."),
+    validate=validate_stateful_stores,
+    enforcement_level=EnforcementLevel.ADVISORY,
+    config_schema=DEPLOYED_SCHEMA,
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# The deployed side: entries from `pulumi stack export --show-secrets`
+
+class EncryptedStateError(ValueError):
+    pass
+
+
+def _decrypted(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decrypted(v) for v in value]
+    if isinstance(value, dict):
+        if value.get(_deserialize.SPECIAL_SIG_KEY) == _deserialize.SPECIAL_SECRET_SIG:
+            if "plaintext" not in value:
+                raise EncryptedStateError(
+                    "the export holds encrypted secrets; export with "
+                    "`pulumi stack export --show-secrets` (the baseline keeps no secret values)")
+            text = value["plaintext"]
+            try:
+                return _decrypted(json.loads(text))
+            except (TypeError, ValueError):
+                return text
+        return {k: _decrypted(v) for k, v in value.items()}
+    return value
+
+
+def deployed_entries(export: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """`stateful_entries` of the resources in a `pulumi stack export --show-secrets` document."""
+    deployment = export.get("deployment", export)
+    raw = [r for r in deployment.get("resources") or [] if not r.get("delete")]
+    providers = {f"{r['urn']}::{r.get('id', '')}": r for r in raw
+                 if r["type"].startswith("pulumi:providers:")}
+    resources: dict[str, PolicyResource] = {}
+    for r in raw:
+        prov = providers.get(r.get("provider") or "")
+        provider = None if prov is None else PolicyProviderResource(
+            prov["type"], _decrypted(prov.get("inputs") or {}), prov["urn"], prov["urn"].rsplit("::", 1)[-1])
+        opts = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], r.get("parent"))
+        resources[r["urn"]] = PolicyResource(
+            r["type"], _decrypted(r.get("outputs") or r.get("inputs") or {}), r["urn"],
+            r["urn"].rsplit("::", 1)[-1], opts, provider, None, [], {})
+    for r in raw:
+        resources[r["urn"]].property_dependencies = {
+            k: [resources[u] for u in urns if u in resources]
+            for k, urns in (r.get("propertyDependencies") or {}).items()}
+    return stateful_entries(list(resources.values()))
+
+
+def baseline_config(export: Mapping[str, Any], data_level: str = "mandatory") -> dict[str, Any]:
+    """The policy-pack config for both stateful policies, from a stack export."""
+    deployed = deployed_entries(export)
+    return {stateful_data_kept.name: {"enforcementLevel": data_level, "deployed": deployed},
+            stateful_stores_flagged.name: {"enforcementLevel": "advisory", "deployed": deployed}}
+
+
 POLICIES = [
     no_mutable_image_tags,
     actor_system_static_address,
     stateful_volumes_retained,
     stateful_containers_keep_data,
     no_plain_secrets,
+    stateful_data_kept,
+    stateful_stores_flagged,
 ]

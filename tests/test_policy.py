@@ -9,11 +9,13 @@ adds it (`retain_on_delete`) from what the program registered.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
 import select
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
@@ -22,6 +24,7 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy import (
     PolicyCustomTimeouts,
+    PolicyProviderResource,
     PolicyResource,
     PolicyResourceOptions,
     ResourceValidationArgs,
@@ -97,11 +100,12 @@ def check_stack(policy: StackValidationPolicy, resources: list[PolicyResource]) 
     return found
 
 
-def test_the_pack_holds_five_mandatory_policies_with_unique_names():
-    assert [p.name for p in POLICIES] == [
-        "no-mutable-image-tags", "actor-system-static-address", "stateful-volumes-retained",
-        "stateful-containers-keep-data", "no-plain-secrets"]
-    assert {p.enforcement_level.value for p in POLICIES} == {"mandatory"}
+def test_the_pack_holds_seven_policies_one_advisory():
+    assert [(p.name, p.enforcement_level.value) for p in POLICIES] == [
+        ("no-mutable-image-tags", "mandatory"), ("actor-system-static-address", "mandatory"),
+        ("stateful-volumes-retained", "mandatory"), ("stateful-containers-keep-data", "mandatory"),
+        ("no-plain-secrets", "mandatory"), ("stateful-data-kept", "mandatory"),
+        ("stateful-stores-flagged", "advisory")]
     main = (ROOT / "policy" / "__main__.py").read_text()
     assert 'PolicyPack(name="openwhisk", policies=POLICIES' in main
 
@@ -401,7 +405,8 @@ class PolicyMonitor(RecordingMonitor):
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
         self.registrations.append(dict(
-            urn=response.urn, type=request.type, name=request.name,
+            urn=response.urn, id=response.id, type=request.type, name=request.name,
+            provider=request.provider or None,
             inputs=json_format.MessageToDict(request.object),  # wire form: secrets wrapped, unknowns as sentinels
             parent=request.parent or None, dependencies=list(request.dependencies),
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
@@ -413,10 +418,12 @@ class PolicyMonitor(RecordingMonitor):
 Graph = list[dict[str, Any]]
 
 
-def program_graph(stack: str, monkeypatch: pytest.MonkeyPatch, *, preview: bool = False) -> Graph:
+def program_graph(stack: str, monkeypatch: pytest.MonkeyPatch, *, preview: bool = False,
+                  config: tuple[dict[str, Any], dict[str, str]] | None = None) -> Graph:
+    """The registrations of the program for a stack file (or `config`: plain, secret)."""
     harness = sys.modules[run_program.__module__]
     monkeypatch.setattr(harness, "RecordingMonitor", PolicyMonitor)
-    run = run_program(*load_stack_file(stack), stack=stack, preview=preview)
+    run = run_program(*(config or load_stack_file(stack)), stack=stack, preview=preview)
     graph = []
     for reg in run.monitor.registrations:
         if reg["type"] == "pulumi:pulumi:Stack":
@@ -432,8 +439,13 @@ def stack_resources(graph: Graph) -> dict[str, PolicyResource]:
     resources = {r["urn"]: PolicyResource(r["type"], as_seen(r["outputs"]), r["urn"], r["name"],
                                           options(r["retain_on_delete"]), None, None, [], {})
                  for r in graph}
+    by_ref = {f"{r['urn']}::{r['id']}": r for r in graph if r["type"].startswith("pulumi:providers:")}
     for r in graph:
         res = resources[r["urn"]]
+        prov = by_ref.get(r["provider"] or "")
+        if prov:
+            res.provider = PolicyProviderResource(prov["type"], as_seen(prov["inputs"]), prov["urn"],
+                                                  prov["name"])
         res.parent = resources.get(r["parent"])
         res.dependencies = [resources[u] for u in r["dependencies"] if u in resources]
         res.property_dependencies = {k: [resources[u] for u in v if u in resources]
@@ -441,8 +453,26 @@ def stack_resources(graph: Graph) -> dict[str, PolicyResource]:
     return resources
 
 
-def evaluate(graph: Graph) -> list[tuple[str, str, str]]:
-    """(policy, resource name, message) of every violation, as a preview with the pack would report."""
+def export_of(graph: Graph) -> dict[str, Any]:
+    """The graph as `pulumi stack export --show-secrets` writes it after an update."""
+    def shown(value: Any) -> Any:
+        if isinstance(value, dict) and value.get(SIG) == SECRET_SIG:
+            return {SIG: SECRET_SIG, "plaintext": json.dumps(value["value"])}
+        if isinstance(value, dict):
+            return {k: shown(v) for k, v in value.items()}
+        return [shown(v) for v in value] if isinstance(value, list) else value
+
+    return {"version": 3, "deployment": {"manifest": {}, "resources": [
+        {"urn": r["urn"], "id": r["id"], "type": r["type"], "custom": bool(r["id"]),
+         "inputs": shown(r["inputs"]), "outputs": {**r["outputs"], **shown(r["inputs"])},
+         "parent": r["parent"], "provider": r["provider"],
+         "propertyDependencies": r["property_dependencies"]} for r in graph]}}
+
+
+def evaluate(graph: Graph, deployed: Graph | None = None) -> list[tuple[str, str, str]]:
+    """(policy, resource name, message) of every violation, as a preview with the pack would report,
+    against the `deployed` graph (default: the graph itself, as when nothing changes)."""
+    config = {"deployed": policies.deployed_entries(export_of(deployed or graph))}
     found: list[tuple[str, str, str]] = []
     names = {r["urn"]: r["name"] for r in graph}
 
@@ -460,7 +490,7 @@ def evaluate(graph: Graph) -> list[tuple[str, str, str]]:
     resources = stack_resources(graph)
     for p in POLICIES:
         if isinstance(p, StackValidationPolicy):
-            p.validate(StackValidationArgs(list(resources.values())), reporter(p.name, None))
+            p.validate(StackValidationArgs(list(resources.values()), config), reporter(p.name, None))
     return found
 
 
@@ -533,7 +563,8 @@ def test_plain_couchdb_environment_in_the_dev_graph_is_the_one_violation(monkeyp
 
 def test_kafka_without_its_volume_in_the_prod_graph_is_the_one_violation(monkeypatch):
     graph = copy.deepcopy(program_graph("prod", monkeypatch))
-    named(graph, "kafka-core-2", CONTAINER)["outputs"]["volumes"] = None
+    kafka = named(graph, "kafka-core-2", CONTAINER)
+    kafka["inputs"]["volumes"] = kafka["outputs"]["volumes"] = None
     assert evaluate(graph) == [(
         "stateful-containers-keep-data", "kafka-core-2",
         "Container 'kafka-core-2' runs the kafka image "
@@ -559,8 +590,9 @@ def test_controller_advertising_any_address_in_the_prod_graph_is_the_one_violati
 # The pack as the CLI runs it: policy/__main__.py serving the analyzer protocol
 
 
-@pytest.fixture(scope="module")
-def analyzer():
+@contextlib.contextmanager
+def start_pack() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
+    """policy/__main__.py as the CLI starts it, and a client of its analyzer service."""
     proc = subprocess.Popen([sys.executable, "-u", "__main__.py"], cwd=ROOT / "policy",
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -578,6 +610,12 @@ def analyzer():
         proc.stderr.close()
 
 
+@pytest.fixture(scope="module")
+def analyzer():
+    with start_pack() as stub:
+        yield stub
+
+
 def struct(props: dict[str, Any]) -> struct_pb2.Struct:
     s = struct_pb2.Struct()
     s.update(props)
@@ -589,11 +627,15 @@ def analyze(stub, typ: str, name: str, props: dict[str, Any]):
         type=typ, name=name, urn=urn(typ, name), properties=struct(props)))
 
 
-def test_the_pack_serves_its_policies_as_mandatory(analyzer):
+def test_the_pack_serves_its_policies_with_their_levels_and_config_schemas(analyzer):
     info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
     assert info.name == "openwhisk"
     assert [(p.name, p.enforcementLevel) for p in info.policies] == [
-        (p.name, analyzer_pb2.MANDATORY) for p in POLICIES]
+        (p.name, analyzer_pb2.ADVISORY if p.name == "stateful-stores-flagged" else analyzer_pb2.MANDATORY)
+        for p in POLICIES]
+    assert {p.name: list(p.configSchema.properties) for p in info.policies
+            if p.configSchema.properties} == {"stateful-data-kept": ["deployed"],
+                                              "stateful-stores-flagged": ["deployed"]}
 
 
 def test_the_pack_reports_violations_with_the_policy_description(analyzer):

@@ -65,6 +65,7 @@ def test_preview_runs_after_the_tests_with_the_policy_pack(workflow):
     assert w["command"] == "preview"
     assert w["stack-name"] == "${{ matrix.stack }}"
     assert w["policyPacks"] == "policy"
+    assert w["policyPackConfigs"] == "policy-config.json"
     assert w["comment-on-pr"] is True
     assert w["diff"] is True
     assert w["refresh"] is False
@@ -77,10 +78,18 @@ def test_preview_installs_both_virtualenvs_before_running(workflow):
     assert "python -m venv venv\n" in run and "venv/bin/pip install" in run and "-r requirements.txt" in run
     assert "python -m venv policy/venv" in run and "-r policy/requirements.txt" in run
     names = [s.get("uses", s.get("name")) for s in steps(workflow, "preview")]
-    installs = [i for i, s in enumerate(steps(workflow, "preview")) if "venv" in s.get("run", "")]
+    installs = [i for i, s in enumerate(steps(workflow, "preview")) if "python -m venv" in s.get("run", "")]
     assert max(installs) < names.index("pulumi/actions@v7")
-    # After the preview (which installs the CLI), the stored-data check reads its JSON.
-    assert "scripts/stateful_changes.py preview.json" in steps(workflow, "preview")[-1]["run"]
+    # The stateful policies' config comes from the deployed state, before the preview reads it.
+    [cli] = [i for i, s in enumerate(steps(workflow, "preview")) if "get.pulumi.com" in s.get("run", "")]
+    assert '--version "$(cat .pulumi-version)"' in steps(workflow, "preview")[cli]["run"]
+    [export] = [i for i, s in enumerate(steps(workflow, "preview")) if "stack export" in s.get("run", "")]
+    assert steps(workflow, "preview")[export]["run"] == (
+        "set -o pipefail\n"
+        "pulumi stack export --stack ${{ matrix.stack }} --show-secrets \\\n"
+        "  | policy/venv/bin/python policy/baseline.py > policy-config.json\n")
+    assert max(installs) < cli < export < names.index("pulumi/actions@v7")
+    assert names[-1] == "pulumi/actions@v7"
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     assert project["runtime"]["options"]["virtualenv"] == "venv"
     pack = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())
