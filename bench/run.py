@@ -7,12 +7,13 @@ unavoidable part; the ratio measures what the program adds on top: reading and v
 config, planning, and wiring inputs and dependencies. Run from the repository root:
 
     python bench/run.py            # prints a Markdown table
-    python bench/run.py --repeat 5 # best of 5 per size (default 3)
+    python bench/run.py --repeat 9 # best of 9 per size (default 5)
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from pathlib import Path
@@ -93,6 +94,8 @@ def floor_program(resources: list[tuple[str, str, str | None]]) -> None:
 
 
 def timed(fn) -> float:
+    """Seconds `fn` takes, starting from a collected heap so no run pays for the previous one."""
+    gc.collect()
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
@@ -111,28 +114,36 @@ def declared(run) -> list[tuple[str, str, str | None]]:
 
 
 def measure(invokers: int, repeat: int) -> tuple[int, float, float, float]:
-    """(resources, program seconds, same-resources floor seconds, bare floor seconds)."""
+    """(resources, program seconds, same-resources floor seconds, bare floor seconds), each the
+    best of `repeat` runs; the three are interleaved so that drift in the machine hits all alike."""
     plain, secret = config_for(invokers)
     resources = declared(run_program(plain, secret, stack="bench"))
-    program = min(timed(lambda: run_program(plain, secret, stack="bench")) for _ in range(repeat))
-    floor = min(timed(lambda: run_pulumi(lambda: floor_program(resources))) for _ in range(repeat))
-    bare = min(timed(lambda: run_pulumi(lambda: [Bare(f"r{i}") for i in range(len(resources))]))
-               for _ in range(repeat))
-    return len(resources), program, floor, bare
+    runs = {
+        "program": lambda: run_program(plain, secret, stack="bench"),
+        "floor": lambda: run_pulumi(lambda: floor_program(resources)),
+        "bare": lambda: run_pulumi(lambda: [Bare(f"r{i}") for i in range(len(resources))]),
+    }
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, fn in runs.items():
+            times[name].append(timed(fn))
+    best = {name: min(t) for name, t in times.items()}
+    return len(resources), best["program"], best["floor"], best["bare"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="*", default=[10, 100, 1000])
     args = parser.parse_args()
     print("| invokers | resources | program (s) | floor (s) | ratio | bare floor (s) | ratio to bare "
-          "| program per resource (ms) |")
+          "| per resource: program / floor / bare (ms) |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in args.sizes:
         count, program, floor, bare = measure(n, args.repeat)
+        per = " / ".join(f"{1000 * t / count:.2f}" for t in (program, floor, bare))
         print(f"| {n} | {count} | {program:.3f} | {floor:.3f} | {program / floor:.2f} | "
-              f"{bare:.3f} | {program / bare:.2f} | {1000 * program / count:.3f} |", flush=True)
+              f"{bare:.3f} | {program / bare:.2f} | {per} |", flush=True)
 
 
 if __name__ == "__main__":
