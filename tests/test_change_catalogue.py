@@ -193,7 +193,11 @@ def render_doc() -> str:
             "mocks before and after the change and comparing resources by URN and inputs "
             "(`tests/test_change_catalogue.py`, which pins the exact resource lists). A changed "
             "container is replaced; its data stays on its retained volume or data directory.\n\n"
-            + "\n".join(rows) + "\n\nRegenerate with "
+            + "\n".join(rows) + "\n\nNone of these changes moves stored data, and only enabling SASL "
+            "replaces stores (the three Kafka brokers, on the same data): run against the deployed "
+            "stack, the policy pack's `stateful-data-kept` passes every change and "
+            "`stateful-stores-flagged` lists those three brokers (`tests/test_stateful_policy.py`; "
+            "how it works: [ci.md](ci.md#stored-data-in-a-preview)).\n\nRegenerate with "
             "`python -m pytest tests/test_change_catalogue.py --update-golden`.\n")
 
 
