@@ -596,7 +596,6 @@ no_plain_secrets = ResourceValidationPolicy(
 )
 
 
-
 # --------------------------------------------------------------------------------------------------
 # stateful-data-kept and stateful-stores-flagged: what a change does to stored data
 #
