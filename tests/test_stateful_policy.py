@@ -8,6 +8,7 @@ change, and the policies run on the graph after it.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import subprocess
 import sys
@@ -49,18 +50,29 @@ DEV_DATA = ["couchdb-dev", "couchdb-dev-data", "kafka-dev", "kafka-dev-data", "z
             "zookeeper-dev-data", "zookeeper-dev-datalog"]
 
 
+def config(stack: str, base: Callable[[Config], None] | None) -> tuple[Config, dict[str, str]]:
+    plain, secrets = load_stack_file(stack)
+    if base:
+        base(plain)
+    return plain, secrets
+
+
+@functools.cache
+def deployed_graph(stack: str, base: Callable[[Config], None] | None) -> Graph:
+    """The graph before a change; many cases share one, so it is built once (and never mutated)."""
+    with pytest.MonkeyPatch.context() as mp:
+        return program_graph(stack, mp, config=config(stack, base))
+
+
 def graphs(stack: str, change: Callable[[Config], None], monkeypatch,
            base: Callable[[Config], None] | None = None,
            secret: dict[str, str] | None = None) -> tuple[Graph, Graph]:
     """(deployed graph, changed graph) of a stack file, with `base` applied to both and the extra
     `secret` config given to the changed one."""
-    plain, secrets = load_stack_file(stack)
-    if base:
-        base(plain)
-    changed = copy.deepcopy(plain)
-    change(changed)
-    return (program_graph(stack, monkeypatch, config=(plain, secrets)),
-            program_graph(stack, monkeypatch, config=(changed, {**secrets, **(secret or {})})))
+    plain, secrets = config(stack, base)
+    change(plain)
+    return (deployed_graph(stack, base),
+            program_graph(stack, monkeypatch, config=(plain, {**secrets, **(secret or {})})))
 
 
 def stateful(deployed: Graph, changed: Graph) -> list[tuple[str, str, str]]:
