@@ -28,9 +28,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-level", choices=["mandatory", "advisory"], default="mandatory",
                         help="enforcement level of stateful-data-kept (default: mandatory)")
     args = parser.parse_args(argv)
-    text = Path(args.export).read_text() if args.export else sys.stdin.read()
+    source = args.export or "standard input"
     try:
+        text = Path(args.export).read_text() if args.export else sys.stdin.read()
         config = baseline_config(json.loads(text) if text.strip() else {}, args.data_level)
+    except OSError as err:
+        print(f"baseline.py: cannot read {source}: {err.strerror}", file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as err:
+        print(f"baseline.py: {source} is not a stack export ({err}); pipe in the output of "
+              "`pulumi stack export --show-secrets`", file=sys.stderr)
+        return 2
     except EncryptedStateError as err:
         print(f"baseline.py: {err}", file=sys.stderr)
         return 2

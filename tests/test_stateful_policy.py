@@ -265,6 +265,18 @@ def test_baseline_refuses_an_export_with_encrypted_secrets(tmp_path, dev_graph):
                            "values)\n")
 
 
+
+def test_baseline_says_what_is_wrong_with_its_input(tmp_path):
+    missing = subprocess.run([sys.executable, "policy/baseline.py", str(tmp_path / "none.json")],
+                             cwd=ROOT, capture_output=True, text=True)
+    assert (missing.returncode, missing.stdout, missing.stderr) == (
+        2, "", f"baseline.py: cannot read {tmp_path / 'none.json'}: No such file or directory\n")
+    garbled = subprocess.run([sys.executable, "policy/baseline.py"], input="error: no stack named 'prod'",
+                             cwd=ROOT, capture_output=True, text=True)
+    assert (garbled.returncode, garbled.stdout, garbled.stderr) == (
+        2, "", "baseline.py: standard input is not a stack export (Expecting value: line 1 column 1 "
+        "(char 0)); pipe in the output of `pulumi stack export --show-secrets`\n")
+
 # --------------------------------------------------------------------------------------------------
 # The pack as the CLI runs it, with and without the config
 
