@@ -66,7 +66,9 @@ class KnownTag:
     actor_system: ActorSystem
     default_mode: Mode
     build_date: str
-    scheduler_needs_zookeeper: bool
+    zookeeper_hosts_required: bool
+    """The invoker and the scheduler exit at startup without `zookeeper.hosts` (ZOOKEEPER_HOSTS):
+    a required property before apache/openwhisk#5375 (2023-01-31)."""
 
 
 #: Upstream core image tags whose config keys are known (see the OpenWhisk reference, section 0).

@@ -133,6 +133,13 @@ def _remoting(ctx: Context, system: str, address: str, port: int,
     return env
 
 
+def zookeeper_env(ctx: Context) -> dict[str, Value]:
+    """ZOOKEEPER_HOSTS for the invoker and scheduler of an image that requires it: without it
+    they exit at startup (`required property zookeeper.hosts still not set`)."""
+    known = ctx.cfg.version.known
+    return {"ZOOKEEPER_HOSTS": ctx.zk_hosts} if known and known.zookeeper_hosts_required else {}
+
+
 def _admin(ctx: Context, component: str) -> dict[str, Value]:
     return {f"CONFIG_whisk_{component}_username": ADMIN_USER,
             f"CONFIG_whisk_{component}_password": Secret.of(f"{component}_admin_password")}
@@ -179,8 +186,7 @@ def scheduler_env(ctx: Context, address: str, seeds: list[tuple[str, int]]) -> d
         "CONFIG_whisk_durationChecker_timeWindow": s.time_window,
         "CONFIG_whisk_spi_DurationCheckerProvider": ES_DURATION if es else NOOP_DURATION,
     }
-    if known is not None and known.scheduler_needs_zookeeper:
-        env["ZOOKEEPER_HOSTS"] = ctx.zk_hosts
+    env |= zookeeper_env(ctx)
     env |= _remoting(ctx, "scheduler-actor-system", address, s.remoting_port, seeds)
     return _with_extra(env | _admin(ctx, "scheduler"), s.extra_env)
 
@@ -221,6 +227,7 @@ def invoker_env(ctx: Context, api_host: str, user_memory_mb: int, factory: dict[
         "CONFIG_whisk_spi_InvokerServerProvider": spi["InvokerServerProvider"],
         "CONFIG_whisk_containerPool_userMemory": f"{user_memory_mb} m",
     } | factory
+    env |= zookeeper_env(ctx)
     if ctx.scheduler_mode:
         env["CONFIG_whisk_invoker_containerCreation_maxPeek"] = str(cfg.scheduler.max_peek)
     if ctx.runtimes_registry:

@@ -415,3 +415,10 @@ def test_secrets_stay_templates_in_the_plan():
             for key, value in c.env:
                 if "PASSWORD" in key or key.endswith("_AUTH") or "Jaas" in key:
                     assert isinstance(value, Secret) or value == "", (c.key, key)
+
+
+@pytest.mark.parametrize("tag", sorted(config.KNOWN_TAGS))
+def test_kubernetes_invokers_get_zookeeper_hosts_exactly_when_their_tag_requires_it(tag):
+    raw = change(BASE, {"version": {"tag": tag, "mode": "scheduler"}})
+    want = f"{pod('zookeeper', 0)}:2181" if config.KNOWN_TAGS[tag].zookeeper_hosts_required else None
+    assert env(plan_of(raw), "invoker-0").get("ZOOKEEPER_HOSTS") == want

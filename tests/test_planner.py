@@ -112,6 +112,8 @@ def test_dev_invoker_env_is_exact():
         "CONFIG_whisk_containerPool_userMemory": "2048 m",
         "CONFIG_whisk_invoker_username": "whisk_admin",
         "CONFIG_whisk_invoker_password": Secret("${invoker_admin_password}"),
+        # ef725a6 requires zookeeper.hosts: without it the invoker exits at startup.
+        "ZOOKEEPER_HOSTS": "172.17.0.1:2181",
     }
 
 
@@ -194,8 +196,19 @@ def test_key_family_follows_the_image_version(tag, family):
     assert not any(k.startswith(f"CONFIG_{other}_") for k in keys)
     sched = env(p, "scheduler-core-a")
     assert f"WHISK_SCHEDULER_ENDPOINTS_{family.upper()}PORT" in sched
-    # Only images before the 2023-01 change read ZooKeeper in the scheduler.
+    # Only images before apache/openwhisk#5375 (2023-01) require ZooKeeper in the scheduler and
+    # the invoker; the tag table says which.
     assert ("ZOOKEEPER_HOSTS" in sched) == (tag == "ef725a6")
+    assert ("ZOOKEEPER_HOSTS" in env(p, "invoker-0")) == (tag == "ef725a6")
+
+
+@pytest.mark.parametrize("tag", sorted(config.KNOWN_TAGS))
+def test_invokers_get_zookeeper_hosts_exactly_when_their_tag_requires_it(tag):
+    required = config.KNOWN_TAGS[tag].zookeeper_hosts_required
+    p = planner.plan(cluster(tag=tag, version={"tag": tag, "mode": "scheduler"}))
+    zk = "10.0.0.11:2181,10.0.0.12:2181,10.0.0.13:2181"
+    assert [env(p, k).get("ZOOKEEPER_HOSTS") for k in ("invoker-0", "invoker-2")] == \
+        [zk if required else None] * 2
 
 
 def test_invokers_keep_their_ids_and_per_host_overrides():
