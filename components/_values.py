@@ -57,3 +57,13 @@ def env_list(env: tuple[tuple[str, Value], ...], secrets: Outputs,
         return [f"{k}={v if isinstance(v, str) else v.render(values)}" for k, v in env]
     out = pulumi.Output.all(**inputs).apply(render)
     return pulumi.Output.secret(out) if any(isinstance(t, Secret) for t in templates) else out
+
+
+def go_duration(seconds: int) -> str:
+    """Whole seconds as Go's time.Duration prints them (`120` -> `2m0s`): the form the Docker
+    provider reads a healthcheck back in, so that an unchanged value shows no diff."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"

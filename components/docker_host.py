@@ -3,7 +3,8 @@
 Creates a `docker.Provider` for the host's endpoint (`unix://` socket, or `ssh://user@host:port`
 through the system ssh client with the planned ssh options), with the private registry's
 credentials when there is one. Exposes `provider`, with which the services on the host declare
-their image pulls and containers, and `ready`, the host's preparation they wait for.
+their image pulls and containers, `host` (its plan), and `ready`, the host's preparation they
+wait for.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class DockerHostArgs:
 
 class DockerHost(pulumi.ComponentResource):
     provider: docker.Provider
+    host: HostPlan
     ready: pulumi.Resource | None
     """What the host's pulls and containers must wait for besides their inputs (None: nothing)."""
 
@@ -39,5 +41,6 @@ class DockerHost(pulumi.ComponentResource):
         self.provider = docker.Provider(
             f"{name}-docker", host=args.host.docker, ssh_opts=list(args.host.ssh_opts) or None,
             registry_auth=auth or None, opts=pulumi.ResourceOptions(parent=self))
+        self.host = args.host
         self.ready = args.ready
         self.register_outputs({"address": args.host.address})

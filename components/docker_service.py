@@ -4,9 +4,17 @@ Creates one `RemoteImage` per image each host of the service needs (kept locally
 goes away), one retained `docker.Volume` per planned data volume and one `docker.Container` per
 planned container, on the provider of the container's host and after the host's preparation.
 Containers run the pulled image ID, so a new digest replaces exactly the containers that use it.
-Containers have fixed names and ports, so they are replaced delete-first; one-shot containers (init
-steps) run to completion and fail the update on a non-zero exit. Exposes `containers` (container
-key -> resource) so later services can depend on them.
+Containers have fixed names and ports, so they are replaced delete-first, and are stopped with
+their service's grace period before they are removed. A container that waits for its health
+check and did not become healthy is replaced on the next update (`#initerror`), never accepted.
+
+A one-shot step (an init script) is a container that is created but not started, and a command
+on its host that runs it to completion (`docker start --attach`): the command fails the update on
+a non-zero exit, with the step's output, before anything that depends on the step is created; a
+failed command is not recorded, so the next update runs the step again. A replaced container
+replaces its command, which runs the new step. Steps run through one pulumi-command provider per
+host of the service. Exposes `containers` (container key -> container)
+and `ready` (container key -> what dependents wait for: the container, or a step's command).
 """
 
 from __future__ import annotations
@@ -15,13 +23,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_command as command
 import pulumi_docker as docker
 
-from components._values import env_list, resolve
+from components._commands import host_command
+from components._values import env_list, go_duration, resolve
 from components.docker_host import DockerHost
 from planner.model import Container, Service
 
-ONE_SHOT_TIMEOUT = "20m"
+WAIT_TIMEOUT_S = 300
+"""How long a container that waits for its health check may take to become healthy."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +52,7 @@ class DockerServiceArgs:
 
 class DockerService(pulumi.ComponentResource):
     containers: dict[str, docker.Container]
+    ready: dict[str, pulumi.Resource]
 
     def __init__(self, name: str, args: DockerServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("openwhisk:components:DockerService", name, None, opts)
@@ -57,11 +69,14 @@ class DockerService(pulumi.ComponentResource):
         for v in args.service.volumes:
             volumes[v.key] = docker.Volume(v.key, name=v.name, opts=pulumi.ResourceOptions(
                 parent=self, provider=args.hosts[v.host].provider, retain_on_delete=True))
-        self.containers = {}
+        self.containers, self.ready = {}, {}
+        self._name, self._step_providers = name, {}
         for c in args.service.containers:
-            ready = [args.hosts[c.host].ready] if args.hosts[c.host].ready else []
-            deps = [self.containers.get(k) or args.after[k] for k in c.depends_on]
-            self.containers[c.key] = self._container(c, args, volumes, deps + ready)
+            host = args.hosts[c.host]
+            deps = [self.ready.get(k) or args.after[k] for k in c.depends_on]
+            ctr = self._container(c, args, volumes, deps + ([host.ready] if host.ready else []))
+            self.containers[c.key] = ctr
+            self.ready[c.key] = self._run(c, ctr, host, args) if c.one_shot else ctr
         self.register_outputs({"containers": {k: r.name for k, r in self.containers.items()}})
 
     def _container(self, c: Container, args: DockerServiceArgs, volumes: Mapping[str, docker.Volume],
@@ -75,9 +90,10 @@ class DockerService(pulumi.ComponentResource):
             for m in c.mounts
         ]
         health = c.health and docker.ContainerHealthcheckArgs(
-            tests=list(c.health.test), interval="10s", timeout="5s", retries=6,
-            start_period=f"{c.health.start_period_s}s")
-        ctr = docker.Container(
+            tests=list(c.health.test), interval=go_duration(10), timeout=go_duration(5), retries=6,
+            start_period=go_duration(c.health.start_period_s))
+        waits = bool(c.health and c.health.wait)
+        return docker.Container(
             c.key,
             name=c.name,
             image=self.image_ids[c.host, c.image],
@@ -96,29 +112,33 @@ class DockerService(pulumi.ComponentResource):
             ulimits=[docker.ContainerUlimitArgs(name=n, soft=s, hard=h) for n, s, h in c.ulimits]
             or None,
             healthcheck=health or None,
-            wait=bool(c.health and c.health.wait) or None,
-            wait_timeout=300 if c.health and c.health.wait else None,
+            wait=waits or None,
+            wait_timeout=WAIT_TIMEOUT_S if waits else None,
             restart="no" if c.one_shot else "unless-stopped",
+            # A one-shot step is created stopped; its command (_run) starts it.
+            start=False if c.one_shot else None,
             must_run=not c.one_shot,
-            attach=c.one_shot or None,
-            logs=c.one_shot or None,
+            destroy_grace_seconds=c.stop_grace_s,
             opts=pulumi.ResourceOptions(
                 parent=self, provider=host.provider, depends_on=depends_on,
                 # Fixed names and host ports cannot exist twice: remove the old container first.
                 delete_before_replace=True,
-                # The provider stores a new healthcheck without applying it to a running container.
-                replace_on_changes=["healthcheck"] if health else None,
-                custom_timeouts=pulumi.CustomTimeouts(create=ONE_SHOT_TIMEOUT) if c.one_shot else None,
+                # The provider stores a new healthcheck without applying it to a running
+                # container; and a container that never became healthy is created again.
+                replace_on_changes=["healthcheck", *(["#initerror"] if waits else [])]
+                if health else None,
             ),
         )
-        if c.one_shot:
-            pulumi.Output.all(ctr.exit_code, ctr.container_logs).apply(
-                lambda res, key=c.key: _check_exit(key, *res))
-        return ctr
 
-
-def _check_exit(key: str, code: int | None, logs: str | None) -> None:
-    """Fail the update when a one-shot container exits non-zero (the provider only records it)."""
-    if code is not None and int(code) != 0:
-        tail = "\n".join((logs or "").strip().splitlines()[-20:])
-        raise RuntimeError(f"{key} exited with code {int(code)}; its last output:\n{tail}")
+    def _run(self, c: Container, ctr: docker.Container, host: DockerHost,
+             args: DockerServiceArgs) -> pulumi.Resource:
+        """The command that runs a one-shot step's container to completion on its host."""
+        if c.host not in self._step_providers:
+            self._step_providers[c.host] = command.Provider(
+                f"{self._name}-{c.host}-steps", opts=pulumi.ResourceOptions(parent=self))
+        return host_command(
+            f"{c.key}-run", host.host, args.secrets,
+            script=ctr.id.apply(lambda i: f"{host.host.docker_cli} start --attach {i}"),
+            triggers=[ctr.id],
+            opts=pulumi.ResourceOptions(parent=self, provider=self._step_providers[c.host],
+                                        depends_on=[ctr]))

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_command as command
-from pulumi_command import local, remote
 
+from components._commands import host_command
 from components._values import resolve
 from planner.model import HostPlan, PrepStep
 
@@ -42,21 +42,14 @@ class HostPrep(pulumi.ComponentResource):
         super().__init__("openwhisk:components:HostPrep", name, None, opts)
         host = args.host
         provider = command.Provider(f"{name}-command", opts=pulumi.ResourceOptions(parent=self))
-        connection = host.ssh and remote.ConnectionArgs(
-            host=host.ssh.host, port=host.ssh.port, user=host.ssh.user,
-            private_key=resolve(host.ssh.private_key, args.secrets), host_key=host.ssh.host_key)
         self.steps = {}
         previous: list[pulumi.Resource] = list(args.after)
         for step in host.prep if args.steps is None else args.steps:
             stdin = resolve(step.stdin, args.secrets) if step.stdin is not None else None
-            opts_ = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=previous)
-            if connection:
-                cmd: pulumi.CustomResource = remote.Command(
-                    f"{name}-{step.name}", connection=connection, create=step.script,
-                    update=step.script, stdin=stdin, opts=opts_)
-            else:
-                cmd = local.Command(f"{name}-{step.name}", create=step.script, update=step.script,
-                                    stdin=stdin, opts=opts_)
+            cmd = host_command(
+                f"{name}-{step.name}", host, args.secrets, script=step.script, update=True,
+                stdin=stdin,
+                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=previous))
             self.steps[step.name] = cmd
             previous = [cmd]
         self.register_outputs({"steps": list(self.steps)})

@@ -97,7 +97,7 @@ class OpenWhisk(pulumi.ComponentResource):
         def declare(s: Service) -> None:
             declared.update(DockerService(s.name, DockerServiceArgs(
                 service=s, hosts=hosts, images=dict(self.images), secrets=values,
-                after=dict(declared), digests=digests), opts=child).containers)
+                after=dict(declared), digests=digests), opts=child).ready)
 
         if reg is not None:
             # The registry runs first (from upstream images); the hosts log in once it runs, and

@@ -176,7 +176,6 @@ def controller_env(ctx: Context, address: str, seeds: list[tuple[str, int]]) -> 
 def scheduler_env(ctx: Context, address: str, seeds: list[tuple[str, int]]) -> dict[str, Value]:
     cfg = ctx.cfg
     s = cfg.scheduler
-    known = cfg.version.known
     es = cfg.activation_store.backend == "elasticsearch"
     env = _common(ctx, "scheduler") | {
         "LIMITS_ACTIONS_INVOKES_CONCURRENT": str(cfg.limits.concurrent_invokes),

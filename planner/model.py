@@ -128,6 +128,19 @@ class Container:
     def env_dict(self) -> dict[str, Value]:
         return dict(self.env)
 
+    @property
+    def stop_grace_s(self) -> int:
+        """Seconds between SIGTERM and SIGKILL when the container is stopped or replaced."""
+        return ONE_SHOT_STOP_GRACE_S if self.one_shot else STOP_GRACE_S[self.service]
+
+
+#: How long each service may take to shut down cleanly before it is killed: stores flush and
+#: close their files (Kafka first moves partition leadership away), JVM components leave their
+#: actor cluster (invokers also remove their action containers), nginx finishes its requests.
+STOP_GRACE_S = {"couchdb": 60, "zookeeper": 30, "kafka": 120, "etcd": 30, "elasticsearch": 60,
+                "registry": 30, "controller": 30, "scheduler": 60, "invoker": 60, "edge": 10}
+ONE_SHOT_STOP_GRACE_S = 10
+
 
 @dataclass(frozen=True)
 class VolumePlan:
@@ -202,6 +215,12 @@ class HostPlan:
     """Preparation steps, in order; the host's image pulls and containers wait for them."""
     login: tuple[PrepStep, ...] = ()
     """Steps that need the private registry running; they run once it is."""
+
+    @property
+    def docker_cli(self) -> str:
+        """The docker CLI as a host command runs it: on an ssh host against its own daemon, else
+        on the machine running Pulumi against the host's endpoint."""
+        return "docker" if self.ssh else f"docker -H {self.docker}"
 
 
 @dataclass(frozen=True)

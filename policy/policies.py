@@ -480,11 +480,16 @@ def has_data_mount(props: Any) -> bool | None:
     return None if found_unknown else False
 
 
+def is_one_shot(props: Any) -> bool:
+    """A one-shot step's container: created stopped, run to completion by its step command."""
+    return field(props, "start") is False
+
+
 def validate_stateful_containers(args: StackValidationArgs, report: ReportViolation) -> None:
     for r in args.resources:
         if r.resource_type != DOCKER_CONTAINER:
             continue
-        if field(r.props, "attach") is True:
+        if is_one_shot(r.props):
             continue  # one-shot step: runs to completion, keeps nothing
         ref = container_image_reference(r, args.resources)
         family = stateful_family(ref) if ref else None
@@ -677,7 +682,7 @@ def _docker_env(props: Any) -> Any:
 
 
 def _docker_store(r: PolicyResource, resources: list[PolicyResource]) -> dict[str, Any] | None:
-    if field(r.props, "attach") is True:
+    if is_one_shot(r.props):
         return None  # one-shot step
     ref = container_image_reference(r, resources)
     family = stateful_family(ref) if ref else None

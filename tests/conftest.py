@@ -70,8 +70,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
             # A build's digest follows its inputs, as a rebuilt context would.
             repo = args.inputs["imageName"].rsplit(":", 1)[0]
             outs["repoDigest"] = f"{repo}@" + fake_digest("built:" + json.dumps(args.inputs["build"], sort_keys=True))
-        elif t == "docker:index/container:Container" and args.inputs.get("attach"):
-            outs["exitCode"] = 0
         elif t.startswith("kubernetes:") and "name" not in (args.inputs.get("metadata") or {}):
             # Auto-naming, as the provider does it: the logical name and a random suffix.
             outs["metadata"] = {**(args.inputs.get("metadata") or {}),

@@ -136,6 +136,8 @@ CASES = [
     Case("enable Kafka SASL (SCRAM)",
          _set("kafka.sasl", {"mechanism": "SCRAM-SHA-512"}), base=_no_sasl,
          created=[*containers("kafka-scram-users-core-1"),
+                  "command:remote:Command::kafka-scram-users-core-1-run",
+                  "pulumi:providers:command::kafka-core-1-steps",
                   "random:index/randomPassword:RandomPassword::kafka_admin_password",
                   "random:index/randomPassword:RandomPassword::kafka_client_password"],
          deleted=[], changed=[*containers("kafka-core-1", "kafka-core-2", "kafka-core-3", *JVM), V],

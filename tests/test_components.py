@@ -11,11 +11,11 @@ from components import (
     DockerHost, DockerHostArgs, DockerService, DockerServiceArgs, Secrets, SecretsArgs,
 )
 from components._values import RegistryAuth
-from components.docker_service import _check_exit
+from components._values import go_duration
 from components.image_pipeline import ImagePipeline, ImagePipelineArgs
 from planner.model import (
     BuildPlan, Container, File, Health, HostPlan, ImagePlan, Mount, Port, Secret, SecretSpec, Service,
-    TlsPlan, VolumePlan,
+    SshTarget, TlsPlan, VolumePlan,
 )
 from tests.conftest import fake_digest, run_pulumi, unwrap
 
@@ -91,7 +91,18 @@ def test_docker_service_container_contract():
     assert c["healthcheck"] == {"tests": ["CMD", "true"], "interval": "10s", "timeout": "5s",
                                 "retries": 6, "startPeriod": "7s"}
     assert (c["wait"], c["waitTimeout"], c["restart"], c["mustRun"]) == (True, 300, "unless-stopped", True)
-    assert "attach" not in c
+    # Kafka moves partition leadership away and flushes before it is killed.
+    assert c["destroyGraceSeconds"] == 120
+    assert "attach" not in c and "start" not in c
+
+
+@pytest.mark.parametrize("seconds,form", [(0, "0s"), (5, "5s"), (59, "59s"), (60, "1m0s"),
+                                          (90, "1m30s"), (120, "2m0s"), (3600, "1h0m0s"),
+                                          (3725, "1h2m5s")])
+def test_durations_are_written_as_the_provider_reads_them_back(seconds, form):
+    # The provider reads a healthcheck back with Go's Duration.String(); any other form of the
+    # same value is a diff (and, with replace_on_changes, a replacement) on every update.
+    assert go_duration(seconds) == form
 
 
 def test_secret_env_and_files_stay_secret_and_render():
@@ -124,26 +135,70 @@ def test_containers_replace_delete_first_and_volumes_are_retained():
         opts = run.monitor.opts(CONTAINER, name)
         assert opts["delete_before_replace"] is True
         assert opts["provider"].split("::")[3] == "h1-docker"
-    assert run.monitor.opts(CONTAINER, "kafka-h1")["replace_on_changes"] == ["healthcheck"]
+    # A container that never became healthy is created again instead of accepted.
+    assert run.monitor.opts(CONTAINER, "kafka-h1")["replace_on_changes"] == ["healthcheck", "#initerror"]
     assert run.monitor.opts(VOLUME, "kafka-h1-data")["retain_on_delete"] is True
     assert run.mocks.named("kafka-h1-data", VOLUME)["inputs"] == {"name": "ow-kafka-data"}
 
 
-def test_one_shot_container_runs_to_completion_after_its_dependency():
+def test_one_shot_container_is_created_stopped_after_its_dependency():
     run = _service()
     init = run.mocks.named("kafka-init-h1", CONTAINER)["inputs"]
-    assert (init["attach"], init["logs"], init["mustRun"], init["restart"]) == (True, True, False, "no")
+    assert (init["start"], init["mustRun"], init["restart"], init["destroyGraceSeconds"]) == (
+        False, False, "no", 10)
+    assert "attach" not in init and "wait" not in init
     assert init["entrypoints"] == ["/bin/sh", "/init.sh"]
     deps = run.monitor.opts(CONTAINER, "kafka-init-h1")["dependencies"]
     assert sorted(d.split("::")[-1] for d in deps) == ["h1-kafka", "kafka-h1"]  # image, server
 
 
-def test_one_shot_failure_fails_the_update_with_its_output():
-    with pytest.raises(RuntimeError, match=r"couchdb-init-h1 exited with code 3; its last output:\n"
-                                           r"couchdb init: creating databases\nfailed: HTTP 401"):
-        _check_exit("couchdb-init-h1", 3, "couchdb init: creating databases\nfailed: HTTP 401\n")
-    _check_exit("couchdb-init-h1", 0, "done")
-    _check_exit("couchdb-init-h1", None, None)  # unknown during preview
+def test_one_shot_step_runs_in_a_command_that_fails_on_its_exit_code():
+    run = _service()
+    step = run.mocks.named("kafka-init-h1-run", "command:local:Command")["inputs"]
+    # The host is reached through its Docker endpoint; the command is the container's id only.
+    assert step == {"create": "docker -H ssh://deploy@10.0.0.5 start --attach kafka-init-h1-id",
+                    "triggers": ["kafka-init-h1-id"]}
+    opts = run.monitor.opts("command:local:Command", "kafka-init-h1-run")
+    assert [d.split("::")[-1] for d in opts["dependencies"]] == ["kafka-init-h1"]
+    assert opts["provider"].split("::")[3] == "kafka-h1-steps"
+
+
+def test_one_shot_step_on_an_ssh_host_runs_there():
+    ssh = SshTarget("deploy", "10.0.0.5", 2222, Secret.of("key"), host_key="ssh-ed25519 AAAA")
+
+    def declare():
+        host = DockerHost("h1", DockerHostArgs(host=HostPlan("h1", "10.0.0.5", HOST.docker, ssh=ssh)))
+        DockerService("kafka", DockerServiceArgs(
+            service=KAFKA, hosts={"h1": host}, images=IMAGES, after={},
+            secrets={"p": pulumi.Output.secret("s3cret"), "key": pulumi.Output.secret("PRIVATE")}))
+    run = run_pulumi(declare)
+    step = run.mocks.named("kafka-init-h1-run", "command:remote:Command")["inputs"]
+    connection, secret = unwrap(step["connection"])
+    assert (step["create"], step["triggers"]) == ("docker start --attach kafka-init-h1-id",
+                                                  ["kafka-init-h1-id"])
+    assert secret and connection == {"host": "10.0.0.5", "port": 2222, "user": "deploy",
+                                     "privateKey": "PRIVATE", "hostKey": "ssh-ed25519 AAAA",
+                                     **{k: v for k, v in connection.items()
+                                        if k not in ("host", "port", "user", "privateKey", "hostKey")}}
+
+
+def test_dependents_of_a_one_shot_step_wait_for_its_command():
+    later = Service("controller", (
+        Container(key="controller-h1", service="controller", host="h1", name="ow-controller",
+                  image="kafka", depends_on=("kafka-init-h1", "kafka-h1")),))
+
+    def declare():
+        host = DockerHost("h1", DockerHostArgs(host=HOST))
+        kafka = DockerService("kafka", DockerServiceArgs(
+            service=KAFKA, hosts={"h1": host}, images=IMAGES, after={},
+            secrets={"p": pulumi.Output.secret("s3cret")}))
+        DockerService("controller", DockerServiceArgs(
+            service=later, hosts={"h1": host}, images=IMAGES, secrets={}, after=kafka.ready))
+    run = run_pulumi(declare)
+    deps = run.monitor.opts(CONTAINER, "controller-h1")["dependencies"]
+    assert sorted(d.split("$")[-1] for d in deps) == [
+        "command:local:Command::kafka-init-h1-run", "docker:index/container:Container::kafka-h1",
+        "docker:index/remoteImage:RemoteImage::h1-kafka"]
 
 
 TLS = TlsPlan("ow.example.com", ("10.0.0.5",), ("ow.example.com",))

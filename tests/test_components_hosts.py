@@ -121,8 +121,8 @@ def test_image_pulls_and_containers_wait_for_the_host_prep():
 def test_without_prep_nothing_extra_is_waited_for():
     def declare():
         host = DockerHost("h1", DockerHostArgs(host=SSH_HOST))
-        DockerService("kafka", DockerServiceArgs(service=KAFKA, hosts={"h1": host}, images=IMAGES, secrets={},
-                                                 after={}))
+        DockerService("kafka", DockerServiceArgs(service=KAFKA, hosts={"h1": host}, images=IMAGES,
+                                                 secrets=secrets(), after={}))
     run = run_pulumi(declare)
     assert deps(run, IMAGE, "h1-kafka") == []
     assert deps(run, CONTAINER, "kafka-h1") == ["h1-kafka"]
@@ -137,12 +137,11 @@ VERIFY = VerifyPlan("python3 components/assets/verify.py", (
 
 def test_verification_runs_after_every_container_with_the_key_as_a_secret():
     def declare():
-        values = {"guest_auth": pulumi.Output.secret("uuid:key")}
+        values = secrets() | {"guest_auth": pulumi.Output.secret("uuid:key")}
         host = DockerHost("h1", DockerHostArgs(host=SSH_HOST))
         svc = DockerService("kafka", DockerServiceArgs(service=KAFKA, hosts={"h1": host}, images=IMAGES,
                                                        secrets=values, after={}))
-        Verification("verify", VerificationArgs(plan=VERIFY, secrets=values,
-                                                containers=svc.containers))
+        Verification("verify", VerificationArgs(plan=VERIFY, secrets=values, containers=svc.ready))
     run = run_pulumi(declare)
     check = run.mocks.named("verify-check", LOCAL)["inputs"]
     assert (check["create"], check["update"]) == ("python3 components/assets/verify.py",) * 2
@@ -151,9 +150,10 @@ def test_verification_runs_after_every_container_with_the_key_as_a_secret():
     assert secret is True
     assert env == {"OW_VERIFY_API_HOST": "https://10.0.0.5", "OW_VERIFY_AUTH": "uuid:key",
                    "OW_VERIFY_TIMEOUT_S": "600"}
-    # Replacing any container changes its ID, which replaces this command: the check runs again.
-    assert check["triggers"] == ["kafka-h1-id", "kafka-init-h1-id"]
-    assert deps(run, LOCAL, "verify-check") == ["kafka-h1", "kafka-init-h1"]
+    # Replacing any container changes its ID (a one-shot step's: its command's), which replaces
+    # this command: the check runs again.
+    assert check["triggers"] == ["kafka-h1-id", "kafka-init-h1-run-id"]
+    assert deps(run, LOCAL, "verify-check") == ["kafka-h1", "kafka-init-h1-run"]
     opts = run.monitor.opts(LOCAL, "verify-check")
     assert opts["provider"].split("::")[3] == "verify-command"
     assert opts["parent"].endswith("openwhisk:components:Verification::verify")

@@ -309,8 +309,9 @@ def sasl_dev(mechanism: str):
 
 
 def deps(run, name):
+    """The containers and one-shot step commands that `name` waits for."""
     return sorted(d.split("::")[-1] for d in run.monitor.opts(CONTAINER, name)["dependencies"]
-                  if "container:Container" in d)
+                  if "container:Container" in d or ":Command" in d)
 
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-512"])
@@ -340,16 +341,17 @@ def test_program_uploads_the_jaas_file_and_envs_as_secrets(mechanism):
 def test_program_runs_scram_users_between_zookeeper_and_the_broker():
     run = sasl_dev("SCRAM-SHA-256")
     users = run.mocks.named("kafka-scram-users-dev", CONTAINER)["inputs"]
-    assert (users["entrypoints"], users["mustRun"], users["attach"]) == (
-        ["/bin/sh", "/ow-kafka/scram-users.sh"], False, True)
+    assert (users["entrypoints"], users["mustRun"], users["start"]) == (
+        ["/bin/sh", "/ow-kafka/scram-users.sh"], False, False)
     assert "command" not in users
     envs, secret = unwrap(users["envs"])
     assert secret is True
     assert "ADMIN_PASSWORD=pw-kafka_admin_password" in envs
     assert "CLIENT_PASSWORD=pw-kafka_client_password" in envs
     assert deps(run, "kafka-scram-users-dev") == ["zookeeper-dev"]
-    assert deps(run, "kafka-dev") == ["kafka-scram-users-dev", "zookeeper-dev"]
-    assert deps(run, "controller-dev") == ["couchdb-init-dev", "kafka-dev"]
+    # The broker starts only once the step ran and exited 0.
+    assert deps(run, "kafka-dev") == ["kafka-scram-users-dev-run", "zookeeper-dev"]
+    assert deps(run, "controller-dev") == ["couchdb-init-dev-run", "kafka-dev"]
 
 
 def test_program_without_sasl_has_no_kafka_secrets_or_users_step():

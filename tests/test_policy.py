@@ -302,7 +302,7 @@ def test_stateful_container_with_a_data_volume_passes():
     bind = {"volumes": [{"hostPath": "/srv/couchdb", "containerPath": "/opt/couchdb/data"}]}
     assert check_stack(stateful_containers_keep_data, couchdb(bind)) == []
     # A one-shot step of the same image keeps nothing.
-    assert check_stack(stateful_containers_keep_data, couchdb({"attach": True})) == []
+    assert check_stack(stateful_containers_keep_data, couchdb({"start": False})) == []
     nginx = policy_resource(REMOTE_IMAGE, "dev-nginx", {"name": "nginx:1.27.3", "imageId": OTHER_DIGEST})
     edge = policy_resource(CONTAINER, "edge-dev", {"image": OTHER_DIGEST}, {"image": [nginx]})
     assert check_stack(stateful_containers_keep_data, [nginx, edge]) == []

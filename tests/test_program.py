@@ -41,11 +41,12 @@ def test_dev_stack_ordering_follows_real_dependencies():
 
     def deps(name):
         return sorted(d.split("::")[-1] for d in run.monitor.opts(CONTAINER, name)["dependencies"]
-                      if "container:Container" in d)
+                      if "container:Container" in d or ":Command" in d)
     assert deps("couchdb-init-dev") == ["couchdb-dev"]
     assert deps("kafka-dev") == ["zookeeper-dev"]
-    assert deps("controller-dev") == ["couchdb-init-dev", "kafka-dev"]
-    assert deps("invoker-0") == ["controller-dev", "couchdb-init-dev"]
+    # Dependents of the init step wait for its command: the step ran and exited 0.
+    assert deps("controller-dev") == ["couchdb-init-dev-run", "kafka-dev"]
+    assert deps("invoker-0") == ["controller-dev", "couchdb-init-dev-run"]
     assert deps("edge-dev") == ["controller-dev"]
 
 

@@ -43,10 +43,12 @@ def plain_strings(value: Any) -> list[str]:
 
 def test_dev_stack_verifies_after_every_container():
     run = run_program(*load_stack_file("dev"), stack="dev")
-    containers = sorted(r["name"] for r in run.mocks.of_type(CONTAINER))
-    assert len(containers) == 7
+    # Every container (the init step: its command, which ran it to completion), plus the
+    # generators of the guest key it reads from its environment.
+    containers = sorted(f"{r['name']}-run" if r["inputs"].get("start") is False else r["name"]
+                        for r in run.mocks.of_type(CONTAINER))
+    assert len(containers) == 7 and "couchdb-init-dev-run" in containers
     check = run.mocks.named("verify-check", LOCAL)["inputs"]
-    # Every container, plus the generators of the guest key it reads from its environment.
     assert deps(run, LOCAL, "verify-check") == sorted([*containers, "guest_auth-key", "guest_auth-uuid"])
     assert check["triggers"] == [f"{name}-id" for name in containers]
     env, secret = unwrap(check["environment"])
@@ -69,7 +71,7 @@ def test_verification_can_be_switched_off():
     plain, secret = load_stack_file("dev")
     run = run_program({**plain, "openwhisk:verify": {"enabled": False}}, secret, stack="dev")
     assert not [r for r in run.mocks.resources if "Verification" in r["type"] or
-                r["type"].startswith("command:")]
+                r["name"].startswith("verify")]
 
 
 def test_dev_stack_keeps_the_local_socket_and_needs_no_host_preparation():
@@ -94,7 +96,10 @@ def test_ssh_stack_reaches_each_host_over_ssh():
 def test_ssh_stack_prepares_hosts_with_the_secret_key_before_pulls_and_containers():
     run = run_program(SSH_STACK, SSH_SECRETS, stack="prod")
     steps = {r["name"]: r["inputs"] for r in run.mocks.of_type(REMOTE)}
-    assert sorted(steps) == ["core-data-dirs", "core-vm-max-map-count"]
+    # Host preparation, and the CouchDB init step that runs on the host over the same ssh.
+    assert sorted(steps) == ["core-data-dirs", "core-vm-max-map-count", "couchdb-init-core-run"]
+    assert steps["couchdb-init-core-run"]["create"] == \
+        "docker start --attach couchdb-init-core-id"
     for inputs in steps.values():
         connection, secret = unwrap(inputs["connection"])
         assert secret is True
