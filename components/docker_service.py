@@ -31,8 +31,6 @@ from components._values import env_list, go_duration, resolve
 from components.docker_host import DockerHost
 from planner.model import Container, Service
 
-WAIT_TIMEOUT_S = 300
-"""How long a container that waits for its health check may take to become healthy."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,7 +88,8 @@ class DockerService(pulumi.ComponentResource):
             for m in c.mounts
         ]
         health = c.health and docker.ContainerHealthcheckArgs(
-            tests=list(c.health.test), interval=go_duration(10), timeout=go_duration(5), retries=6,
+            tests=list(c.health.test), interval=go_duration(c.health.interval_s),
+            timeout=go_duration(c.health.timeout_s), retries=c.health.retries,
             start_period=go_duration(c.health.start_period_s))
         waits = bool(c.health and c.health.wait)
         return docker.Container(
@@ -113,7 +112,7 @@ class DockerService(pulumi.ComponentResource):
             or None,
             healthcheck=health or None,
             wait=waits or None,
-            wait_timeout=WAIT_TIMEOUT_S if waits else None,
+            wait_timeout=c.health.wait_timeout_s if waits else None,
             restart="no" if c.one_shot else "unless-stopped",
             # A one-shot step is created stopped; its command (_run) starts it.
             start=False if c.one_shot else None,

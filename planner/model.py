@@ -91,6 +91,15 @@ class Health:
     wait: bool
     """Block dependents until healthy (only for images whose probe tools are known)."""
     start_period_s: int = 30
+    interval_s: int = 10
+    timeout_s: int = 5
+    retries: int = 6
+
+    @property
+    def wait_timeout_s(self) -> int:
+        """How long to wait for healthy: until Docker would call the container unhealthy (its
+        start period, then `retries` failed probes), and one more probe."""
+        return self.start_period_s + self.interval_s * (self.retries + 1)
 
 
 @dataclass(frozen=True)

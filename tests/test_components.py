@@ -90,7 +90,8 @@ def test_docker_service_container_contract():
                              "hostPath": "/var/run/docker.sock", "readOnly": True}]
     assert c["healthcheck"] == {"tests": ["CMD", "true"], "interval": "10s", "timeout": "5s",
                                 "retries": 6, "startPeriod": "7s"}
-    assert (c["wait"], c["waitTimeout"], c["restart"], c["mustRun"]) == (True, 300, "unless-stopped", True)
+    # Waits until Docker would call it unhealthy: 7 s start period, then 6 failed probes and one more.
+    assert (c["wait"], c["waitTimeout"], c["restart"], c["mustRun"]) == (True, 77, "unless-stopped", True)
     # Kafka moves partition leadership away and flushes before it is killed.
     assert c["destroyGraceSeconds"] == 120
     assert "attach" not in c and "start" not in c
