@@ -110,6 +110,7 @@ class DockerService(pulumi.ComponentResource):
             userns_mode="host" if c.host_userns else None,
             ulimits=[docker.ContainerUlimitArgs(name=n, soft=s, hard=h) for n, s, h in c.ulimits]
             or None,
+            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in c.labels] or None,
             healthcheck=health or None,
             wait=waits or None,
             wait_timeout=c.health.wait_timeout_s if waits else None,

@@ -7,8 +7,10 @@ the config alone, so the same config always yields the same plan.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
-from dataclasses import replace
+import json
+from dataclasses import asdict, replace
 
 import extra_env as env_rules
 from config import Stack, StackConfig, docker_endpoint
@@ -44,6 +46,33 @@ def _invokers(cfg: StackConfig) -> list[Placed]:
     out = [Placed(h.name, n, h.address, h) for h in cfg.hosts_with("invoker")
            for n in (h.invoker_ids or (0,))]
     return sorted(out, key=lambda p: p.id)
+
+
+SECRETS_LABEL = "org.openwhisk-pulumi.secrets"
+
+
+def _label_secrets(service: Service, secrets: tuple[SecretSpec, ...]) -> Service:
+    """Each container that reads secrets, labelled with a digest of how they are made.
+
+    A secret that is new or about to be replaced (a rotation, a certificate for new names) is
+    unknown during a preview, and the Docker provider then shows no diff at all for the
+    environment or files that hold it, even where their known parts changed. The label is known at
+    preview and changes with the secrets a container reads and with everything their values
+    follow from (the specs of the secrets they are made from included), so the preview shows the
+    replacement the update will make."""
+    by_name = {s.name: s for s in secrets}
+
+    def made_from(name: str) -> list[SecretSpec]:
+        spec = by_name[name]
+        return [spec, *(m for n in (spec.key, spec.ca, spec.source) if n for m in made_from(n))]
+    containers = []
+    for c in service.containers:
+        specs = [asdict(m) for n in c.secret_names() if n in by_name for m in made_from(n)]
+        if specs:
+            digest = hashlib.sha256(json.dumps(specs, sort_keys=True).encode()).hexdigest()[:16]
+            c = replace(c, labels=((SECRETS_LABEL, digest),))
+        containers.append(c)
+    return replace(service, containers=tuple(containers))
 
 
 def plan(stack: Stack) -> Plan:
@@ -152,6 +181,8 @@ def plan(stack: Stack) -> Plan:
     kube_plan = None
     if on_k8s:
         services, kube_plan = kube.render(cfg, services, images, secrets, manifest_json, registry)
+    else:
+        services = [_label_secrets(s, secrets) for s in services]
     by_key = {c.key: c for s in services for c in s.containers}
     insecure_tls = cfg.edge.tls == "self-signed"
     return Plan(

@@ -173,12 +173,11 @@ def _job_inputs(c: Container, images: dict[str, ImagePlan],
                 secrets: dict[str, SecretSpec]) -> dict:
     """What a one-shot step's Job is versioned by: everything it runs with that the plan knows,
     including the generation of every secret it reads (so rotating one runs the step again)."""
-    used = sorted({n for _, v in c.env if hasattr(v, "names") for n in v.names}  # type: ignore[union-attr]
-                  | {n for f in c.files if hasattr(f.content, "names")
-                     for n in f.content.names})  # type: ignore[union-attr]
     image = images[c.image]
-    return {"container": asdict(replace(c, name="")), "image": [image.ref, image.target],
-            "secrets": {n: secrets[n].generation for n in used if n in secrets}}
+    # Docker labels are not rendered on Kubernetes; leaving them out keeps Job names stable.
+    container = {k: v for k, v in asdict(replace(c, name="")).items() if k != "labels"}
+    return {"container": container, "image": [image.ref, image.target],
+            "secrets": {n: secrets[n].generation for n in c.secret_names() if n in secrets}}
 
 
 def _fs_group(volumes: list[VolumePlan]) -> int | None:

@@ -133,9 +133,16 @@ class Container:
     depends_on: tuple[str, ...] = ()
     """Keys of containers that must exist (and be healthy, if they wait) first."""
     ulimits: tuple[tuple[str, int, int], ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    """Docker labels (never secret)."""
 
     def env_dict(self) -> dict[str, Value]:
         return dict(self.env)
+
+    def secret_names(self) -> list[str]:
+        """The secrets the container reads, from its environment and files, sorted."""
+        values = [v for _, v in self.env] + [f.content for f in self.files]
+        return sorted({n for v in values if isinstance(v, Secret) for n in v.names})
 
     @property
     def stop_grace_s(self) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pulumi
+from dataclasses import replace
+
 import pytest
 
 from components import (
@@ -95,6 +97,20 @@ def test_docker_service_container_contract():
     # Kafka moves partition leadership away and flushes before it is killed.
     assert c["destroyGraceSeconds"] == 120
     assert "attach" not in c and "start" not in c
+
+
+def test_planned_labels_reach_the_container():
+    labelled = Service("kafka", (replace(KAFKA.containers[0], labels=(("a.b", "x=1"),)),),
+                       KAFKA.volumes)
+
+    def declare():
+        host = DockerHost("h1", DockerHostArgs(host=HOST))
+        DockerService("kafka", DockerServiceArgs(service=labelled, hosts={"h1": host},
+                                                 images=IMAGES, secrets={"p": pulumi.Output.secret("s")},
+                                                 after={}))
+    run = run_pulumi(declare)
+    assert run.mocks.named("kafka-h1", CONTAINER)["inputs"]["labels"] == [{"label": "a.b", "value": "x=1"}]
+    assert "labels" not in _service().mocks.named("kafka-h1", CONTAINER)["inputs"]
 
 
 @pytest.mark.parametrize("seconds,form", [(0, "0s"), (5, "5s"), (59, "59s"), (60, "1m0s"),

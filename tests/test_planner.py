@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -304,6 +305,33 @@ def test_rotation_generation_reaches_the_secret_spec():
     p = planner.plan(stack(rotate={"guest_auth": 2}))
     assert {s.name: s.generation for s in p.secrets}["guest_auth"] == 2
     assert {s.name: s.generation for s in p.secrets}["system_auth"] == 0
+
+
+def secrets_labels(p) -> dict[str, str]:
+    return {c.key: dict(c.labels)[planner.SECRETS_LABEL] for c in p.containers() if c.labels}
+
+
+def test_every_container_that_reads_a_secret_is_labelled_with_their_digest():
+    p = planner.plan(stack())
+    assert sorted(secrets_labels(p)) == sorted(c.key for c in p.containers() if c.secret_names())
+    assert sorted(secrets_labels(p)) == ["controller-dev", "couchdb-dev", "couchdb-init-dev",
+                                         "edge-dev", "invoker-0"]
+    assert all(re.fullmatch(r"[0-9a-f]{16}", v) for v in secrets_labels(p).values())
+
+
+@pytest.mark.parametrize("change,relabelled", [
+    # A rotated value is unknown at preview; the label makes the replacement visible there.
+    ({"rotate": {"guest_auth": 2}}, ["couchdb-init-dev"]),
+    ({"rotate": {"couchdb_admin_password": 1}}, ["couchdb-dev", "couchdb-init-dev"]),
+    # A new certificate for a new API host: the edge reads it.
+    ({"edge": {"api_host": "ow.example.com"}}, ["edge-dev"]),
+    # Kafka SASL: every Kafka client starts reading the client password.
+    ({"kafka": {"sasl": {"mechanism": "PLAIN"}}}, ["controller-dev", "invoker-0", "kafka-dev"]),
+    ({"limits": {"invokes_per_minute": 1}}, []),
+])
+def test_the_label_changes_exactly_where_a_secret_value_will(change, relabelled):
+    before, after = secrets_labels(planner.plan(stack())), secrets_labels(planner.plan(stack(**change)))
+    assert sorted(k for k in after if after[k] != before.get(k)) == relabelled
 
 
 def test_edge_routes_to_every_controller_and_redirects():

@@ -86,6 +86,13 @@ def test_registry_secrets_are_planned_in_dependency_order():
                                                           ("10.20.0.11",))
 
 
+def test_a_rotated_registry_password_relabels_the_registry_through_its_htpasswd():
+    def labels(p):
+        return {c.key: c.labels for c in p.containers()}
+    before, after = labels(planner.plan(prod())), labels(planner.plan(prod(rotate={"registry_password": 3})))
+    assert sorted(k for k in after if after[k] != before[k]) == ["registry-core-1"]
+
+
 def test_external_registry_uses_its_address_and_ca():
     hosts = [h.model_dump(exclude_none=True) for h in prod().config.hosts]
     hosts[0]["roles"] = [r for r in hosts[0]["roles"] if r != "registry"]
