@@ -1,0 +1,1 @@
+"""Local images of the engine tier (see README.md)."""
