@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.changes import Config, diff, edit
+from tests.engine import changes as engine_changes
 
 C, P, V = "docker:index/container:Container", "docker:index/remoteImage:RemoteImage", \
     "command:local:Command::verify-check"
@@ -199,7 +200,15 @@ def render_doc() -> str:
             "replaces stores (the three Kafka brokers, on the same data): run against the deployed "
             "stack, the policy pack's `stateful-data-kept` passes every change and "
             "`stateful-stores-flagged` lists those three brokers (`tests/test_stateful_policy.py`; "
-            "how it works: [ci.md](ci.md#stored-data-in-a-preview)).\n\nRegenerate with "
+            "how it works: [ci.md](ci.md#stored-data-in-a-preview)).\n\n"
+            "## With the real engine\n\n"
+            "The engine tier (`tests/engine/test_lifecycle.py`) applies these changes, in this order, "
+            "to its single-host stack (`tests/engine/Pulumi.e2e.yaml`, the dev stack's shape) through "
+            "the real Pulumi CLI and Docker provider, and pins every step of the real preview "
+            "(`tests/engine/changes.py`); after each `pulumi up` the preview is empty and the stored "
+            "data is still there. Every container change is a replacement, the old container stopped "
+            "first with its grace period; `verify-check` is the post-deploy check, run again.\n\n"
+            + engine_changes.render() + "\n\nRegenerate with "
             "`python -m pytest tests/test_change_catalogue.py --update-golden`.\n")
 
 

@@ -1,0 +1,83 @@
+"""The catalogued changes the engine tier applies to its stack, with the exact steps of the real
+engine's preview. tests/engine/test_lifecycle.py applies them in this order, each on top of the
+ones before; docs/changes.md renders them (tests/test_change_catalogue.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+C = "docker:index/container:Container"
+RUN = "command:local:Command"
+
+
+@dataclass(frozen=True)
+class Change:
+    name: str
+    apply: Callable[[dict[str, Any]], None]
+    steps: dict[str, str]
+    """`type::name` -> op of every step that is not `same`, exactly."""
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    key, _, field = path.partition(".")
+
+    def apply(config: dict[str, Any]) -> None:
+        config.setdefault(f"openwhisk:{key}", {})[field] = value
+    return apply
+
+
+VERIFY = f"{RUN}::verify-check"
+CONTROLLER, INVOKER, EDGE = f"{C}::controller-e2e", f"{C}::invoker-0", f"{C}::edge-e2e"
+
+CHANGES = [
+    # In the order they are applied, each on top of the ones before. Every container change is a
+    # replacement (the provider forces a new container for env, mounts, ports, image and labels),
+    # and the post-deploy check runs again after any container is replaced.
+    Change("limits", _set("limits.invokes_per_minute", 120),
+           {CONTROLLER: "replace", VERIFY: "replace"}),
+    Change("controller extra_env", _set("controller.extra_env",
+                                        {"CONFIG_whisk_loadbalancer_timeoutFactor": "3"}),
+           {CONTROLLER: "replace", VERIFY: "replace"}),
+    Change("runtime manifest edit",
+           _set("runtimes.manifest", "tests/engine/images/manifest-stemcells.json"),
+           {CONTROLLER: "replace", INVOKER: "replace", VERIFY: "replace"}),
+    Change("invoker memory", _set("invoker.user_memory_mb", 4096),
+           {INVOKER: "replace", VERIFY: "replace"}),
+    Change("use_runc", _set("invoker.use_runc", True), {INVOKER: "replace", VERIFY: "replace"}),
+    Change("API port", _set("edge.https_port", 8443),
+           {EDGE: "replace", INVOKER: "replace", VERIFY: "replace"}),
+    # The new key is unknown at preview; the secrets label shows the init step's replacement.
+    Change("rotate the guest key", _set("rotate.guest_auth", 1), {
+        "random:index/randomPassword:RandomPassword::guest_auth-key": "replace",
+        "random:index/randomUuid:RandomUuid::guest_auth-uuid": "replace",
+        f"{C}::couchdb-init-e2e": "replace", f"{RUN}::couchdb-init-e2e-run": "replace",
+        VERIFY: "replace"}),
+    Change("enable Kafka SASL (SCRAM)", _set("kafka.sasl", {"mechanism": "SCRAM-SHA-256"}), {
+        "random:index/randomPassword:RandomPassword::kafka_admin_password": "create",
+        "random:index/randomPassword:RandomPassword::kafka_client_password": "create",
+        "pulumi:providers:command::kafka-e2e-steps": "create",
+        f"{C}::kafka-scram-users-e2e": "create", f"{RUN}::kafka-scram-users-e2e-run": "create",
+        f"{C}::kafka-e2e": "replace", CONTROLLER: "replace", INVOKER: "replace",
+        VERIFY: "replace"}),
+    # 4fac03a (kept in classic mode) reads the controller's admin credentials and no longer needs
+    # ZOOKEEPER_HOSTS.
+    Change("bump the tag", lambda c: c["openwhisk:version"].update(tag="4fac03a", mode="classic"), {
+        "docker:index/remoteImage:RemoteImage::e2e-controller": "replace",
+        "docker:index/remoteImage:RemoteImage::e2e-invoker": "replace",
+        "random:index/randomPassword:RandomPassword::controller_admin_password": "create",
+        CONTROLLER: "replace", INVOKER: "replace", VERIFY: "replace"}),
+]
+
+
+
+
+def render() -> str:
+    """The changes as a Markdown table: what the real engine's preview plans for each."""
+    rows = ["| change | created | replaced | updated |", "|---|---|---|---|"]
+    for change in CHANGES:
+        by_op = {op: ", ".join(sorted(k.split("::")[1] for k, o in change.steps.items() if o == op))
+                 for op in ("create", "replace", "update")}
+        rows.append(f"| {change.name} | {by_op['create']} | {by_op['replace']} | {by_op['update']} |")
+    return "\n".join(rows)

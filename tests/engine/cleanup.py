@@ -1,0 +1,43 @@
+"""Removes what the engine tier made in the Docker daemon: `python -m tests.engine.cleanup`.
+
+Containers run from the tier's images (`owtest/...`), the data volumes of its stack, and the
+images themselves (the debootstrap tarball they are made from stays cached, so the next run
+imports and builds them again in about half a minute). `.ci/run` calls it on exit, after a
+failure too; each test stack also destroys itself and its retained volumes when it ends.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.engine.images.build import IMAGES, PREFIX
+from tests.engine.test_lifecycle import VOLUMES
+
+
+def docker(*args: str) -> list[str]:
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True)
+    return proc.stdout.split() if proc.returncode == 0 else []
+
+
+def main() -> int:
+    refs = {i.ref for i in IMAGES}
+    listed = docker("ps", "-a", "--format", "{{.ID}} {{.Image}}")
+    containers = [cid for cid, image in zip(listed[::2], listed[1::2])
+                  if image.startswith(f"{PREFIX}/")]
+    if containers:
+        docker("rm", "-f", *containers)
+    volumes = [v for v in VOLUMES if docker("volume", "inspect", "-f", "{{.Name}}", v)]
+    if volumes:
+        docker("volume", "rm", "-f", *volumes)
+    images = [r for r in docker("images", "--format", "{{.Repository}}:{{.Tag}}")
+              if r.startswith(f"{PREFIX}/")]
+    if images:
+        docker("rmi", "-f", *images)
+    print(f"engine tier cleanup: removed {len(containers)} containers, {len(volumes)} volumes, "
+          f"{len(images)} images (of {len(refs) + 1} the tier builds)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

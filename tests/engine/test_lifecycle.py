@@ -1,0 +1,246 @@
+"""The dev-shaped stack's whole lifecycle through the real engine, in order, on one stack.
+
+From empty to running and healthy; an empty preview right after; catalogued changes, each with
+the exact steps the real providers plan, applied, and followed by an empty preview; data that
+survives every change, a destroy and a fresh `up`; a failing init step that gates its dependents
+and runs again once fixed; a store that never becomes healthy; no generated secret in plaintext;
+and the policy pack inside a real preview. The tests share one stack and run in file order.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.engine.changes import CHANGES, RUN, C, Change
+from tests.engine.conftest import PROJECTS
+from tests.engine.harness import Project
+
+STACK_FILE = Path(__file__).resolve().parent / "Pulumi.e2e.yaml"
+BASE_IMAGE = "owtest/debian-base:bookworm"
+MARKER = ".engine-tier-marker"
+
+#: Every container of the dev shape, by container name -> logical name.
+CONTAINERS = {"ow-couchdb": "couchdb-e2e", "ow-zookeeper": "zookeeper-e2e", "ow-kafka": "kafka-e2e",
+              "ow-controller": "controller-e2e", "ow-invoker0": "invoker-0", "ow-edge": "edge-e2e"}
+VOLUMES = ("ow-couchdb-data", "ow-zookeeper-data", "ow-zookeeper-datalog", "ow-kafka-data")
+DOC = {"_id": "engine-tier-doc", "kept": True}
+
+
+def docker(*args: str, check: bool = True) -> str:
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)}: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def states() -> dict[str, tuple[str, str]]:
+    """Container name -> (status, health) of every `ow-` container."""
+    names = docker("ps", "-a", "--filter", "name=^ow-", "--format", "{{.Names}}").split()
+    out = {}
+    for name in names:
+        status, health = docker("inspect", "-f", "{{.State.Status}} {{if .State.Health}}"
+                                "{{.State.Health.Status}}{{else}}none{{end}}", name).split()
+        out[name] = (status, health)
+    return out
+
+
+#: What every long-running container settles to: healthy, or running for the edge (no health check).
+SETTLED = {name: ("running", "none" if name == "ow-edge" else "healthy") for name in CONTAINERS}
+
+
+def settled(timeout_s: float = 150) -> dict[str, tuple[str, str]]:
+    """The long-running containers' states once all are settled, or as they are at the timeout
+    (controllers and invokers are not waited for by `up`: their health turns while they join)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        now = {n: s for n, s in states().items() if n in CONTAINERS}
+        if now == SETTLED or time.monotonic() > deadline:
+            return now
+        time.sleep(2)
+
+
+def couch(method: str, path: str, body: dict | None = None) -> dict[str, Any]:
+    """A request to the CouchDB stand-in with its admin credentials (read from the container)."""
+    env = dict(e.split("=", 1) for e in json.loads(docker("inspect", "-f", "{{json .Config.Env}}",
+                                                          "ow-couchdb")))
+    auth = f"{env['COUCHDB_USER']}:{env['COUCHDB_PASSWORD']}"
+    args = ["exec", "ow-couchdb", "curl", "-sS", "-u", auth, "-X", method,
+            f"http://127.0.0.1:5984{path}"]
+    if body is not None:
+        args += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+    return json.loads(docker(*args))
+
+
+def marker(volume: str, *, write: bool = False) -> bool:
+    """Write, or check, the marker file in a data volume."""
+    script = f"echo kept > /v/{MARKER}" if write else f"test -f /v/{MARKER}"
+    proc = subprocess.run(["docker", "run", "--rm", "-v", f"{volume}:/v", BASE_IMAGE, "sh", "-c",
+                           script], capture_output=True, text=True)
+    return proc.returncode == 0
+
+
+def assert_data_kept() -> None:
+    assert {v: marker(v) for v in VOLUMES} == dict.fromkeys(VOLUMES, True)
+    assert couch("GET", f"/engine_tier/{DOC['_id']}")["kept"] is True
+
+
+@pytest.fixture(scope="module")
+def stack(engine_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    if states():
+        pytest.fail(f"engine tier: containers {sorted(states())} exist already: the tier uses the "
+                    f"dev stack's names and ports, so it cannot run beside a dev stack or an "
+                    f"earlier run's leftovers (python -m tests.engine.cleanup removes the latter)",
+                    pytrace=False)
+    config = yaml.safe_load(STACK_FILE.read_text())["config"]
+    project = Project.create(tmp_path_factory.mktemp("engine"), engine_bin, config)
+    PROJECTS.append(project)
+    try:
+        yield project
+    finally:
+        project.run("destroy", "--yes", "--skip-preview", check=False)
+        for name in CONTAINERS | {"ow-couchdb-init": "", "ow-kafka-scram-users": ""}:
+            docker("rm", "-f", name, check=False)
+        for volume in VOLUMES:
+            docker("volume", "rm", "-f", volume, check=False)
+
+
+def test_up_from_empty(stack: Project) -> None:
+    stack.up()
+    assert settled() == SETTLED
+    assert states()["ow-couchdb-init"] == ("exited", "none")
+    assert docker("inspect", "-f", "{{.State.ExitCode}}", "ow-couchdb-init") == "0"
+    # The real init script ran against the CouchDB stand-in: databases, design documents, subjects.
+    dbs = couch("GET", "/_all_dbs")
+    assert {"whisk_subjects", "whisk_whisks", "whisk_activations"} <= set(dbs)
+    guest = couch("GET", "/whisk_subjects/guest")
+    assert guest["subject"] == "guest"
+    outputs = stack.outputs()
+    assert sorted(outputs) == ["apiHost", "edgeCertificate", "endpoints", "guestAuth", "images",
+                               "systemAuth", "topology", "wskInsecure", "wskprops"]
+    assert (outputs["apiHost"], outputs["wskInsecure"]) == ("https://172.17.0.1", True)
+    assert outputs["guestAuth"] == "[secret]" and outputs["wskprops"] == "[secret]"
+    secret = stack.outputs(secrets=True)
+    assert secret["guestAuth"] == f"{guest['namespaces'][0]['uuid']}:{guest['namespaces'][0]['key']}"
+    assert f"AUTH={secret['guestAuth']}" in secret["wskprops"]
+
+
+def test_an_immediate_preview_is_empty(stack: Project) -> None:
+    stack.expect_no_changes()
+
+
+def test_data_is_written(stack: Project) -> None:
+    assert couch("PUT", "/engine_tier").get("ok") is True
+    assert couch("PUT", f"/engine_tier/{DOC['_id']}", DOC).get("ok") is True
+    assert all(marker(v, write=True) for v in VOLUMES)
+    assert_data_kept()
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=lambda c: c.name)
+def test_change(stack: Project, change: Change) -> None:
+    config = copy.deepcopy(stack.read_config())
+    change.apply(config)
+    stack.write_config(config)
+    assert stack.preview_steps() == change.steps
+    stack.up()
+    stack.expect_no_changes()
+    assert settled() == SETTLED
+    assert_data_kept()
+
+
+def test_no_generated_secret_is_in_plaintext(stack: Project) -> None:
+    secret = stack.outputs(secrets=True)
+    values = [secret["guestAuth"], secret["systemAuth"]]
+    values += [v.split(":", 1)[1] for v in values]
+    env = dict(e.split("=", 1) for e in json.loads(docker(
+        "inspect", "-f", "{{json .Config.Env}}", "ow-couchdb")))
+    values.append(env["COUCHDB_PASSWORD"])
+    assert len(values) == 5 and all(len(v) >= 16 for v in values)
+    texts = {"stack export": stack.export()} | {
+        " ".join(r.args[:2]) + f" #{i}": r.output for i, r in enumerate(stack.log)
+        if "--show-secrets" not in r.args}
+    leaks = sorted(f"{where}: {v[:4]}..." for where, text in texts.items() for v in values if v in text)
+    assert leaks == []
+
+
+def test_policy_pack_passes_in_a_real_preview(stack: Project) -> None:
+    result = stack.run("preview", "--policy-pack", "policy")
+    assert "Policy Violations" not in result.output
+
+
+def test_policy_pack_fails_a_mutable_tag(stack: Project) -> None:
+    config = copy.deepcopy(stack.read_config())
+    saved = copy.deepcopy(config)
+    config["openwhisk:images"]["nginx"] = "owtest/nginx:latest"
+    config["openwhisk:version"]["allow_mutable_tags"] = True
+    stack.write_config(config)
+    try:
+        result = stack.run("preview", "--policy-pack", "policy", check=False)
+    finally:
+        stack.write_config(saved)
+    assert result.code != 0
+    assert re.search(r"no-mutable-image-tags.*owtest/nginx:latest", result.output, re.S), \
+        result.output[-2000:]
+
+
+def test_destroy_keeps_the_data_and_a_fresh_up_uses_it(stack: Project) -> None:
+    stack.destroy()
+    assert states() == {}
+    assert {v: marker(v) for v in VOLUMES} == dict.fromkeys(VOLUMES, True)
+    stack.up()
+    assert_data_kept()
+
+
+def flag(volume: str, name: str, *, on: bool) -> None:
+    """Set or clear a stand-in's test switch: a file in its data volume."""
+    subprocess.run(["docker", "run", "--rm", "-v", f"{volume}:/v", BASE_IMAGE, "sh", "-c",
+                    f"{'touch' if on else 'rm -f'} /v/{name}"], check=True)
+
+
+def test_a_failing_init_step_gates_its_dependents_and_runs_again_once_fixed(stack: Project) -> None:
+    stack.destroy()
+    # The CouchDB stand-in refuses writes while this file is in its data volume.
+    flag("ow-couchdb-data", ".standin-refuse-writes", on=True)
+    try:
+        failed = stack.up(check=False)
+        assert failed.code != 0
+        assert re.search(r"couchdb init: FAILED: .*writes refused", failed.output), failed.output[-3000:]
+        # Nothing that needs the initialised database was created; the stores were.
+        assert set(states()) == {"ow-couchdb", "ow-couchdb-init", "ow-zookeeper", "ow-kafka",
+                                 "ow-kafka-scram-users"}
+        # The failed step is not recorded: the next preview runs it again.
+        assert stack.preview_steps()[f"{RUN}::couchdb-init-e2e-run"] == "create"
+    finally:
+        flag("ow-couchdb-data", ".standin-refuse-writes", on=False)
+    stack.up()
+    assert settled() == SETTLED
+    stack.expect_no_changes()
+    assert_data_kept()
+
+
+def test_a_store_that_never_becomes_healthy_fails_and_is_not_accepted(stack: Project) -> None:
+    # The Kafka stand-in does not listen while this file is in its data volume.
+    flag("ow-kafka-data", ".standin-unhealthy", on=True)
+    try:
+        urn = next(r["urn"] for r in json.loads(stack.export())["deployment"]["resources"]
+                   if r["urn"].endswith(f"{C}::kafka-e2e"))
+        failed = stack.up("--replace", urn, check=False)
+        assert failed.code != 0
+        assert "failed to be in healthy state" in failed.output, failed.output[-3000:]
+        # The next preview replaces it again instead of accepting it.
+        assert stack.preview_steps()[f"{C}::kafka-e2e"] == "replace"
+    finally:
+        flag("ow-kafka-data", ".standin-unhealthy", on=False)
+    stack.up()
+    assert settled() == SETTLED
+    stack.expect_no_changes()
+    assert_data_kept()
