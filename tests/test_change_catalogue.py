@@ -7,13 +7,16 @@ changed resources. `docs/changes.md` is rendered from the same table.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+import yaml
 
-from tests.changes import Config, diff, edit
+from tests.changes import Config, diff, edit, graph, short
+from tests.conftest import ROOT, run_program
 from tests.engine import changes as engine_changes
 
 C, P, V = "docker:index/container:Container", "docker:index/remoteImage:RemoteImage", \
@@ -214,3 +217,25 @@ def render_doc() -> str:
 
 def test_docs_table_is_current(golden):
     golden("changes.md", render_doc(), under="docs")
+
+
+def test_the_engine_tier_pins_what_the_mocks_predict():
+    """Each change the engine tier applies (tests/engine/changes.py, steps of the real preview)
+    touches exactly what the program under mocks predicts for the same stack: the created set is
+    the same, and the changed set too once the one thing mocks cannot show is added: a command
+    whose triggers hold a container's id (a step's `-run`, `verify-check`) is replaced with it,
+    since a replaced container gets a new id."""
+    config = yaml.safe_load((ROOT / "tests/engine/Pulumi.e2e.yaml").read_text())["config"]
+    for change in engine_changes.CHANGES:
+        changed = copy.deepcopy(config)
+        change.apply(changed)
+        predicted = diff(config, changed, {}, stack="e2e")
+        replaced = {k.split("::")[1] for k in predicted.changed if k.startswith(C)}
+        declared = {short(u) for u in graph(run_program(changed, {}, stack="e2e"))}
+        by_id = {V} if replaced else set()
+        by_id |= {f"command:local:Command::{n}-run" for n in replaced} & declared
+        engine = change.steps
+        assert (sorted(k for k, op in engine.items() if op == "create"),
+                sorted(k for k, op in engine.items() if op != "create")) == (
+            sorted(predicted.created), sorted(predicted.changed | by_id)), change.name
+        config = changed
