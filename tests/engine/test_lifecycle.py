@@ -15,6 +15,7 @@ import re
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -151,10 +152,7 @@ def test_change(stack: Project, change: Change) -> None:
     change.apply(config)
     stack.write_config(config)
     assert stack.preview_steps() == change.steps
-    stack.up()
-    stack.expect_no_changes()
-    assert settled() == SETTLED
-    assert_data_kept()
+    converges(stack)
 
 
 def test_no_generated_secret_is_in_plaintext(stack: Project) -> None:
@@ -200,17 +198,31 @@ def test_destroy_keeps_the_data_and_a_fresh_up_uses_it(stack: Project) -> None:
     assert_data_kept()
 
 
-def flag(volume: str, name: str, *, on: bool) -> None:
-    """Set or clear a stand-in's test switch: a file in its data volume."""
-    subprocess.run(["docker", "run", "--rm", "-v", f"{volume}:/v", BASE_IMAGE, "sh", "-c",
-                    f"{'touch' if on else 'rm -f'} /v/{name}"], check=True)
+@contextmanager
+def switched_on(volume: str, name: str) -> Iterator[None]:
+    """A stand-in's test switch, a file in its data volume, present for the `with` block."""
+    def run(script: str) -> None:
+        subprocess.run(["docker", "run", "--rm", "-v", f"{volume}:/v", BASE_IMAGE, "sh", "-c",
+                        script], check=True)
+    run(f"touch /v/{name}")
+    try:
+        yield
+    finally:
+        run(f"rm -f /v/{name}")
+
+
+def converges(stack: Project) -> None:
+    """`pulumi up` succeeds, leaves nothing to change, and everything settles with its data."""
+    stack.up()
+    stack.expect_no_changes()
+    assert settled() == SETTLED
+    assert_data_kept()
 
 
 def test_a_failing_init_step_gates_its_dependents_and_runs_again_once_fixed(stack: Project) -> None:
     stack.destroy()
     # The CouchDB stand-in refuses writes while this file is in its data volume.
-    flag("ow-couchdb-data", ".standin-refuse-writes", on=True)
-    try:
+    with switched_on("ow-couchdb-data", ".standin-refuse-writes"):
         failed = stack.up(check=False)
         assert failed.code != 0
         assert re.search(r"couchdb init: FAILED: .*writes refused", failed.output), failed.output[-3000:]
@@ -219,18 +231,12 @@ def test_a_failing_init_step_gates_its_dependents_and_runs_again_once_fixed(stac
                                  "ow-kafka-scram-users"}
         # The failed step is not recorded: the next preview runs it again.
         assert stack.preview_steps()[f"{RUN}::couchdb-init-e2e-run"] == "create"
-    finally:
-        flag("ow-couchdb-data", ".standin-refuse-writes", on=False)
-    stack.up()
-    assert settled() == SETTLED
-    stack.expect_no_changes()
-    assert_data_kept()
+    converges(stack)
 
 
 def test_a_store_that_never_becomes_healthy_fails_and_is_not_accepted(stack: Project) -> None:
     # The Kafka stand-in does not listen while this file is in its data volume.
-    flag("ow-kafka-data", ".standin-unhealthy", on=True)
-    try:
+    with switched_on("ow-kafka-data", ".standin-unhealthy"):
         urn = next(r["urn"] for r in json.loads(stack.export())["deployment"]["resources"]
                    if r["urn"].endswith(f"{C}::kafka-e2e"))
         failed = stack.up("--replace", urn, check=False)
@@ -238,9 +244,4 @@ def test_a_store_that_never_becomes_healthy_fails_and_is_not_accepted(stack: Pro
         assert "failed to be in healthy state" in failed.output, failed.output[-3000:]
         # The next preview replaces it again instead of accepting it.
         assert stack.preview_steps()[f"{C}::kafka-e2e"] == "replace"
-    finally:
-        flag("ow-kafka-data", ".standin-unhealthy", on=False)
-    stack.up()
-    assert settled() == SETTLED
-    stack.expect_no_changes()
-    assert_data_kept()
+    converges(stack)

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // Resource is one resource type of a provider. Property maps keep secrets (resource.Secret) and
@@ -195,22 +196,33 @@ func (s *server) Check(ctx context.Context, req *pulumirpc.CheckRequest) (*pulum
 	return &pulumirpc.CheckResponse{Inputs: st}, nil
 }
 
+// unmarshalChange reads a Diff or Update request's old state, old inputs (the old state when the
+// engine sends none) and new inputs.
+func unmarshalChange(olds, oldInputs, news *structpb.Struct) (resource.PropertyMap, resource.PropertyMap,
+	resource.PropertyMap, error) {
+	o, err := plugin.UnmarshalProperties(olds, unmarshalOpts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	oi := o
+	if oldInputs != nil {
+		if oi, err = plugin.UnmarshalProperties(oldInputs, unmarshalOpts); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	n, err := plugin.UnmarshalProperties(news, unmarshalOpts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return o, oi, n, nil
+}
+
 func (s *server) Diff(ctx context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
 	r, err := s.resourceFor(req.GetUrn(), req.GetType())
 	if err != nil {
 		return nil, err
 	}
-	olds, err := plugin.UnmarshalProperties(req.GetOlds(), unmarshalOpts)
-	if err != nil {
-		return nil, err
-	}
-	oldInputs := olds
-	if req.GetOldInputs() != nil {
-		if oldInputs, err = plugin.UnmarshalProperties(req.GetOldInputs(), unmarshalOpts); err != nil {
-			return nil, err
-		}
-	}
-	news, err := plugin.UnmarshalProperties(req.GetNews(), unmarshalOpts)
+	olds, oldInputs, news, err := unmarshalChange(req.GetOlds(), req.GetOldInputs(), req.GetNews())
 	if err != nil {
 		return nil, err
 	}
@@ -283,17 +295,7 @@ func (s *server) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pul
 	if err != nil {
 		return nil, err
 	}
-	olds, err := plugin.UnmarshalProperties(req.GetOlds(), unmarshalOpts)
-	if err != nil {
-		return nil, err
-	}
-	oldInputs := olds
-	if req.GetOldInputs() != nil {
-		if oldInputs, err = plugin.UnmarshalProperties(req.GetOldInputs(), unmarshalOpts); err != nil {
-			return nil, err
-		}
-	}
-	news, err := plugin.UnmarshalProperties(req.GetNews(), unmarshalOpts)
+	olds, oldInputs, news, err := unmarshalChange(req.GetOlds(), req.GetOldInputs(), req.GetNews())
 	if err != nil {
 		return nil, err
 	}
