@@ -16,7 +16,8 @@
 #   tools/engine/build.sh           build if needed, print the bin directory
 #   tools/engine/build.sh --check   exit 0 (printing the bin directory) if the cache is warm, else 1
 #
-# See tools/engine/README.md.
+# A Pulumi CLI v3.272.0 or newer found on PATH with all five plugins beside it is used instead of
+# a build. See tools/engine/README.md.
 set -euo pipefail
 
 PULUMI_VERSION=v3.274.1
@@ -37,6 +38,27 @@ case "${1:-}" in
     -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (use --check or nothing)" ;;
 esac
+
+# --- an engine already on PATH --------------------------------------------------------------------
+# A Pulumi CLI of the SDK's version or newer, with the Python language host and the four resource
+# plugins beside it on PATH, is used as it is (OPENWHISK_ENGINE_FROM_PATH=no always builds): the
+# bin directory printed is a directory of links to them, so that it can go first on PATH.
+PULUMI_MIN=3.272.0
+ENGINE_BINARIES="pulumi pulumi-language-python pulumi-resource-docker pulumi-resource-command pulumi-resource-random pulumi-resource-tls"
+version_at_least() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n 1)" = "$2" ]; }
+if [ "${OPENWHISK_ENGINE_FROM_PATH:-auto}" != no ] && command -v pulumi >/dev/null 2>&1; then
+    found=$(pulumi version 2>/dev/null | sed 's/^v//' || true)
+    missing=""
+    for b in $ENGINE_BINARIES; do command -v "$b" >/dev/null 2>&1 || missing="$missing $b"; done
+    if [ -n "$found" ] && version_at_least "$found" "$PULUMI_MIN" && [ -z "$missing" ]; then
+        links="${OPENWHISK_ENGINE_CACHE:-/var/cache/openwhisk-pulumi/engine}/from-path/bin"
+        mkdir -p "$links"
+        for b in $ENGINE_BINARIES; do ln -sfn "$(command -v "$b")" "$links/$b"; done
+        say "using the Pulumi CLI v$found and its plugins found on PATH"
+        echo "$links"
+        exit 0
+    fi
+fi
 
 # --- the Go toolchain ----------------------------------------------------------------------------
 go_bin=""
