@@ -13,8 +13,8 @@ on its host that runs it to completion (`docker start --attach`): the command fa
 a non-zero exit, with the step's output, before anything that depends on the step is created; a
 failed command is not recorded, so the next update runs the step again. A replaced container
 replaces its command, which runs the new step. Steps run through one pulumi-command provider per
-host of the service. Exposes `containers` (container key -> container)
-and `ready` (container key -> what dependents wait for: the container, or a step's command).
+host of the service. Exposes `containers` (container key -> container) and `ready` (container
+key -> what dependents wait for: the container, or a step's command).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from components._commands import host_command
 from components._values import env_list, go_duration, resolve
 from components.docker_host import DockerHost
 from planner.model import Container, Service
-
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,7 +67,7 @@ class DockerService(pulumi.ComponentResource):
             volumes[v.key] = docker.Volume(v.key, name=v.name, opts=pulumi.ResourceOptions(
                 parent=self, provider=args.hosts[v.host].provider, retain_on_delete=True))
         self.containers, self.ready = {}, {}
-        self._name, self._step_providers = name, {}
+        self._step_providers: dict[str, command.Provider] = {}
         for c in args.service.containers:
             host = args.hosts[c.host]
             deps = [self.ready.get(k) or args.after[k] for k in c.depends_on]
@@ -135,7 +134,7 @@ class DockerService(pulumi.ComponentResource):
         """The command that runs a one-shot step's container to completion on its host."""
         if c.host not in self._step_providers:
             self._step_providers[c.host] = command.Provider(
-                f"{self._name}-{c.host}-steps", opts=pulumi.ResourceOptions(parent=self))
+                f"{args.service.name}-{c.host}-steps", opts=pulumi.ResourceOptions(parent=self))
         return host_command(
             f"{c.key}-run", host.host, args.secrets,
             script=ctr.id.apply(lambda i: f"{host.host.docker_cli} start --attach {i}"),
