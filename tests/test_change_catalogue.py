@@ -226,16 +226,18 @@ def test_the_engine_tier_pins_what_the_mocks_predict():
     whose triggers hold a container's id (a step's `-run`, `verify-check`) is replaced with it,
     since a replaced container gets a new id."""
     config = yaml.safe_load((ROOT / "tests/engine/Pulumi.e2e.yaml").read_text())["config"]
+    before = graph(run_program(config, {}, stack="e2e"))
     for change in engine_changes.CHANGES:
         changed = copy.deepcopy(config)
         change.apply(changed)
-        predicted = diff(config, changed, {}, stack="e2e")
-        replaced = {k.split("::")[1] for k in predicted.changed if k.startswith(C)}
-        declared = {short(u) for u in graph(run_program(changed, {}, stack="e2e"))}
+        after = graph(run_program(changed, {}, stack="e2e"))
+        created = {short(u) for u in after.keys() - before.keys()}
+        modified = {short(u) for u in after.keys() & before.keys() if after[u] != before[u]}
+        replaced = {k.split("::")[1] for k in modified if k.startswith(C)}
         by_id = {V} if replaced else set()
-        by_id |= {f"command:local:Command::{n}-run" for n in replaced} & declared
-        engine = change.steps
-        assert (sorted(k for k, op in engine.items() if op == "create"),
-                sorted(k for k, op in engine.items() if op != "create")) == (
-            sorted(predicted.created), sorted(predicted.changed | by_id)), change.name
-        config = changed
+        by_id |= {f"command:local:Command::{n}-run" for n in replaced} & {short(u) for u in after}
+        assert not before.keys() - after.keys(), change.name
+        assert (sorted(k for k, op in change.steps.items() if op == "create"),
+                sorted(k for k, op in change.steps.items() if op != "create")) == (
+            sorted(created), sorted(modified | by_id)), change.name
+        config, before = changed, after
