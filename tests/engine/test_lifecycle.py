@@ -139,6 +139,15 @@ def test_an_immediate_preview_is_empty(stack: Project) -> None:
     stack.expect_no_changes()
 
 
+def test_a_refresh_loses_nothing_and_changes_nothing(stack: Project) -> None:
+    def urns() -> list[str]:
+        return sorted(r["urn"] for r in json.loads(stack.export())["deployment"]["resources"])
+    before = urns()
+    stack.run("refresh", "--yes", "--skip-preview")
+    assert urns() == before
+    stack.expect_no_changes()
+
+
 def test_data_is_written(stack: Project) -> None:
     assert couch("PUT", "/engine_tier").get("ok") is True
     assert couch("PUT", f"/engine_tier/{DOC['_id']}", DOC).get("ok") is True
