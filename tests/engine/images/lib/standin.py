@@ -187,10 +187,15 @@ def http_call(method: str, url: str, body: Any = None, *, auth: tuple[str, str] 
         raise OSError(str(err)) from None
     finally:
         conn.close()
+    return res.status, _decoded(text)
+
+
+def _decoded(text: str) -> Any:
+    """A response body: its JSON, None when empty, else the text."""
     try:
-        return res.status, json.loads(text) if text else None
+        return json.loads(text) if text else None
     except ValueError:
-        return res.status, text
+        return text
 
 
 # --------------------------------------------------------------------------------------------
@@ -339,7 +344,4 @@ class Docker:
             text = res.read().decode("utf-8", "replace")
         finally:
             conn.close()
-        try:
-            return res.status, json.loads(text) if text else None
-        except ValueError:
-            return res.status, text
+        return res.status, _decoded(text)
