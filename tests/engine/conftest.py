@@ -43,7 +43,13 @@ def _step(what: str, cmd: list[str], *, skip_codes: tuple[int, ...] = ()) -> str
 
 
 @pytest.fixture(scope="session")
-def engine_bin() -> Path:
+def docker_daemon() -> None:
+    """A Docker daemon that answers at /var/run/docker.sock (started as root when none does)."""
+    _step("Docker daemon", ["sh", str(ENGINE / "dockerd.sh"), "start"], skip_codes=(NO_DAEMON,))
+
+
+@pytest.fixture(scope="session")
+def engine_bin(docker_daemon: None) -> Path:
     """The directory holding `pulumi` and the plugins, with a daemon running and images built."""
     warm = subprocess.run(["bash", str(ROOT / "tools/engine/build.sh"), "--check"], cwd=ROOT,
                           capture_output=True, text=True)
@@ -57,7 +63,6 @@ def engine_bin() -> Path:
     out = warm.stdout if warm.returncode == 0 else _step(
         "engine build", ["bash", str(ROOT / "tools/engine/build.sh")])
     bin_dir = Path(out.strip().splitlines()[-1])
-    _step("Docker daemon", ["sh", str(ENGINE / "dockerd.sh"), "start"], skip_codes=(NO_DAEMON,))
     _step("images", ["python", "-m", "tests.engine.images.build"])
     return bin_dir
 
