@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from tests.changes import short
+
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "engine-tier-passphrase"
 #: What the program needs at run time; tests, docs, CI files and tools stay behind.
@@ -123,7 +125,7 @@ class Project:
     def preview_steps(self, *extra: str) -> dict[str, str]:
         """`pulumi preview --json` as {URN tail `type::name`: op}, without same-steps."""
         out = json.loads(self.run("preview", "--json", *extra).stdout)
-        return {urn_tail(s["urn"]): s["op"] for s in out.get("steps", []) if s["op"] != "same"}
+        return {short(s["urn"]): s["op"] for s in out.get("steps", []) if s["op"] != "same"}
 
     def expect_no_changes(self) -> Result:
         return self.run("preview", "--expect-no-changes", "--diff")
@@ -137,12 +139,6 @@ class Project:
 
     def export(self) -> str:
         return self.run("stack", "export").stdout
-
-
-def urn_tail(urn: str) -> str:
-    """`type::name` of a URN: its last type segment and its name."""
-    _, _, types, name = urn.split("::", 3)
-    return f"{types.rsplit('$', 1)[-1]}::{name}"
 
 
 def _tail(text: str, lines: int = 80) -> str:

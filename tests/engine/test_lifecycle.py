@@ -30,9 +30,8 @@ STACK_FILE = Path(__file__).resolve().parent / "Pulumi.e2e.yaml"
 BASE_IMAGE = "owtest/debian-base:bookworm"
 MARKER = ".engine-tier-marker"
 
-#: Every container of the dev shape, by container name -> logical name.
-CONTAINERS = {"ow-couchdb": "couchdb-e2e", "ow-zookeeper": "zookeeper-e2e", "ow-kafka": "kafka-e2e",
-              "ow-controller": "controller-e2e", "ow-invoker0": "invoker-0", "ow-edge": "edge-e2e"}
+#: The long-running containers of the dev shape.
+CONTAINERS = ("ow-couchdb", "ow-zookeeper", "ow-kafka", "ow-controller", "ow-invoker0", "ow-edge")
 VOLUMES = ("ow-couchdb-data", "ow-zookeeper-data", "ow-zookeeper-datalog", "ow-kafka-data")
 DOC = {"_id": "engine-tier-doc", "kept": True}
 
@@ -70,10 +69,14 @@ def settled(timeout_s: float = 150) -> dict[str, tuple[str, str]]:
         time.sleep(2)
 
 
+def container_env(name: str) -> dict[str, str]:
+    return dict(e.split("=", 1) for e in json.loads(docker("inspect", "-f", "{{json .Config.Env}}",
+                                                            name)))
+
+
 def couch(method: str, path: str, body: dict | None = None) -> dict[str, Any]:
     """A request to the CouchDB stand-in with its admin credentials (read from the container)."""
-    env = dict(e.split("=", 1) for e in json.loads(docker("inspect", "-f", "{{json .Config.Env}}",
-                                                          "ow-couchdb")))
+    env = container_env("ow-couchdb")
     auth = f"{env['COUCHDB_USER']}:{env['COUCHDB_PASSWORD']}"
     args = ["exec", "ow-couchdb", "curl", "-sS", "-u", auth, "-X", method,
             f"http://127.0.0.1:5984{path}"]
@@ -109,7 +112,7 @@ def stack(engine_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield project
     finally:
         project.run("destroy", "--yes", "--skip-preview", check=False)
-        for name in CONTAINERS | {"ow-couchdb-init": "", "ow-kafka-scram-users": ""}:
+        for name in (*CONTAINERS, "ow-couchdb-init", "ow-kafka-scram-users"):
             docker("rm", "-f", name, check=False)
         for volume in VOLUMES:
             docker("volume", "rm", "-f", volume, check=False)
@@ -168,9 +171,7 @@ def test_no_generated_secret_is_in_plaintext(stack: Project) -> None:
     secret = stack.outputs(secrets=True)
     values = [secret["guestAuth"], secret["systemAuth"]]
     values += [v.split(":", 1)[1] for v in values]
-    env = dict(e.split("=", 1) for e in json.loads(docker(
-        "inspect", "-f", "{{json .Config.Env}}", "ow-couchdb")))
-    values.append(env["COUCHDB_PASSWORD"])
+    values.append(container_env("ow-couchdb")["COUCHDB_PASSWORD"])
     assert len(values) == 5 and all(len(v) >= 16 for v in values)
     texts = {"stack export": stack.export()} | {
         " ".join(r.args[:2]) + f" #{i}": r.output for i, r in enumerate(stack.log)
