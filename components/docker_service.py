@@ -1,7 +1,9 @@
 """DockerService: the images, data volumes and containers of one service, across its hosts.
 
-Creates one `RemoteImage` per image each host of the service needs (kept locally when the resource
-goes away), one retained `docker.Volume` per planned data volume and one `docker.Container` per
+Pulls each image each host of the service needs: on a host that logs in to the private registry,
+with a command on the host after its login (`<host>-<key>-pull`, which also keeps only the images
+in use and the ones before them; see planner.images.pull_script), elsewhere with a `RemoteImage`
+(kept locally when the resource goes away). Creates one retained `docker.Volume` per planned data volume and one `docker.Container` per
 planned container, on the provider of the container's host and after the host's preparation.
 Containers run the pulled image ID, so a new digest replaces exactly the containers that use it.
 Containers have fixed names and ports, so they are replaced delete-first, and are stopped with
@@ -29,6 +31,7 @@ import pulumi_docker as docker
 from components._commands import host_command
 from components._values import env_list, go_duration, resolve
 from components.docker_host import DockerHost
+from planner.images import pull_script
 from planner.model import Container, Service
 
 
@@ -45,6 +48,8 @@ class DockerServiceArgs:
     """Container key -> resource of services declared earlier, for depends_on."""
     digests: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
     """Image key -> digest, for values that name images by digest (the runtime manifest)."""
+    logins: Mapping[str, pulumi.Resource] = field(default_factory=dict)
+    """Host name -> its registry login; such a host pulls with a command on the host, after it."""
 
 
 class DockerService(pulumi.ComponentResource):
@@ -53,21 +58,16 @@ class DockerService(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DockerServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("openwhisk:components:DockerService", name, None, opts)
+        self._commands: dict[str, command.Provider] = {}
         self.image_ids: dict[tuple[str, str], pulumi.Output[str]] = {}
         for host, keys in args.service.pulls().items():
             for key in keys:
-                self.image_ids[host, key] = docker.RemoteImage(
-                    f"{host}-{key}", name=args.images[key], keep_locally=True,
-                    opts=pulumi.ResourceOptions(
-                        parent=self, provider=args.hosts[host].provider,
-                        depends_on=[args.hosts[host].ready] if args.hosts[host].ready else None)
-                ).image_id
+                self.image_ids[host, key] = self._pull(args, host, key)
         volumes = {}
         for v in args.service.volumes:
             volumes[v.key] = docker.Volume(v.key, name=v.name, opts=pulumi.ResourceOptions(
                 parent=self, provider=args.hosts[v.host].provider, retain_on_delete=True))
         self.containers, self.ready = {}, {}
-        self._step_providers: dict[str, command.Provider] = {}
         for c in args.service.containers:
             host = args.hosts[c.host]
             deps = [self.ready.get(k) or args.after[k] for k in c.depends_on]
@@ -75,6 +75,31 @@ class DockerService(pulumi.ComponentResource):
             self.containers[c.key] = ctr
             self.ready[c.key] = self._run(c, ctr, host, args) if c.one_shot else ctr
         self.register_outputs({"containers": {k: r.name for k, r in self.containers.items()}})
+
+    def _pull(self, args: DockerServiceArgs, host: str, key: str) -> pulumi.Output[str]:
+        """The image ID of image `key` on `host`, once pulled."""
+        target = args.hosts[host]
+        ready = [target.ready] if target.ready else []
+        login = args.logins.get(host)
+        if login is None:
+            return docker.RemoteImage(
+                f"{host}-{key}", name=args.images[key], keep_locally=True,
+                opts=pulumi.ResourceOptions(parent=self, provider=target.provider,
+                                            depends_on=ready or None)).image_id
+        ref = pulumi.Output.from_input(args.images[key])
+        return host_command(
+            f"{host}-{key}-pull", target.host, args.secrets,
+            script=ref.apply(lambda r: pull_script(target.host.docker_cli, key, r)),
+            triggers=[ref],
+            opts=pulumi.ResourceOptions(parent=self, provider=self._command_provider(host, args),
+                                        depends_on=[*ready, login])).stdout
+
+    def _command_provider(self, host: str, args: DockerServiceArgs) -> command.Provider:
+        """The pulumi-command provider of this service's commands on `host` (pulls, steps)."""
+        if host not in self._commands:
+            self._commands[host] = command.Provider(
+                f"{args.service.name}-{host}-steps", opts=pulumi.ResourceOptions(parent=self))
+        return self._commands[host]
 
     def _container(self, c: Container, args: DockerServiceArgs, volumes: Mapping[str, docker.Volume],
                    depends_on: list[pulumi.Resource]) -> docker.Container:
@@ -132,12 +157,9 @@ class DockerService(pulumi.ComponentResource):
     def _run(self, c: Container, ctr: docker.Container, host: DockerHost,
              args: DockerServiceArgs) -> pulumi.Resource:
         """The command that runs a one-shot step's container to completion on its host."""
-        if c.host not in self._step_providers:
-            self._step_providers[c.host] = command.Provider(
-                f"{args.service.name}-{c.host}-steps", opts=pulumi.ResourceOptions(parent=self))
         return host_command(
             f"{c.key}-run", host.host, args.secrets,
             script=ctr.id.apply(lambda i: f"{host.host.docker_cli} start --attach {i}"),
             triggers=[ctr.id],
-            opts=pulumi.ResourceOptions(parent=self, provider=self._step_providers[c.host],
+            opts=pulumi.ResourceOptions(parent=self, provider=self._command_provider(c.host, args),
                                         depends_on=[ctr]))

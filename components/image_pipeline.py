@@ -1,34 +1,46 @@
 """ImagePipeline: puts every image into the private registry and reports it by digest.
 
-On the build host's Docker daemon, each upstream image is pulled (`RemoteImage`), tagged into the
-registry (`Tag`) and pushed (`RegistryImage`, kept in the registry when the resource goes away);
-each image with a local build context is built and pushed (`Image`). Exposes `refs` (image key ->
-`registry/path@sha256:...`) and `digests` (image key -> `sha256:...`). A rebuilt image gets a new
-digest, which replaces exactly the pulls and containers that use it.
+Each upstream image is mirrored by one command on the build host (`mirror-<key>`): pull unless
+present, tag into the registry, push, and print the digest the registry reports. The push and the
+digest read go through the build host's daemon, which trusts the registry's CA and is logged in to
+it, so the machine running Pulumi needs no route to the registry and no trust in its CA, and no
+registry credential is part of any provider's configuration. The command's triggers are the
+upstream reference and the target: a new version mirrors again; a refresh reads nothing and keeps
+it. Each image with a local build context is built and pushed (`Image`). Exposes `refs` (image
+key -> `registry/path@sha256:...`) and `digests` (image key -> `sha256:...`). A rebuilt image
+gets a new digest, which replaces exactly the pulls and containers that use it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_command as command
 import pulumi_docker as docker
 
-from planner.model import ImagePlan
+from components._commands import host_command
+from planner.images import mirror_script, repository
+from planner.model import HostPlan, ImagePlan
 
 
 @dataclass(frozen=True, kw_only=True)
 class ImagePipelineArgs:
     images: tuple[ImagePlan, ...]
     """The images to mirror or build; those without a target are skipped."""
+    host: HostPlan
+    """The build host: mirror commands run there (over ssh, or locally against its endpoint)."""
+    secrets: Mapping[str, pulumi.Output[str]]
+    """Secret name -> value, for the build host's ssh key."""
     provider: docker.Provider
-    """Provider of the build host, holding the registry's credentials."""
+    """Docker provider of the build host, for builds."""
     registry: str
     username: str
     password: pulumi.Input[str]
+    """Credentials of builds' pushes (mirror commands use the build host's login)."""
     after: Sequence[pulumi.Resource] = ()
-    """Resources the registry needs first (its container, the build host's CA trust)."""
+    """What the mirrors need first: the running registry, the build host's CA trust and login."""
 
 
 class ImagePipeline(pulumi.ComponentResource):
@@ -41,11 +53,10 @@ class ImagePipeline(pulumi.ComponentResource):
         on_host = pulumi.ResourceOptions(parent=self, provider=args.provider,
                                          depends_on=list(args.after))
         self.refs, self.digests = {}, {}
+        commands: command.Provider | None = None
         for image in args.images:
             if image.target is None:
                 continue
-            repo = image.target.rsplit(":", 1)[0] if image.target.rfind(":") > \
-                image.target.rfind("/") else image.target
             if image.build is not None:
                 b = image.build
                 built = docker.Image(
@@ -59,13 +70,15 @@ class ImagePipeline(pulumi.ComponentResource):
                 self.refs[image.key] = built.repo_digest
                 self.digests[image.key] = built.repo_digest.apply(lambda r: r.split("@", 1)[1])
                 continue
-            pulled = docker.RemoteImage(f"mirror-{image.key}", name=image.ref, keep_locally=True,
-                                        opts=on_host)
-            tagged = docker.Tag(f"mirror-{image.key}", source_image=pulled.image_id,
-                                target_image=image.target, opts=on_host)
-            pushed = docker.RegistryImage(
-                f"mirror-{image.key}", name=tagged.target_image, keep_remotely=True,
-                triggers={"source": pulled.image_id}, opts=on_host)
-            self.digests[image.key] = pushed.sha256_digest
-            self.refs[image.key] = pulumi.Output.concat(repo, "@", pushed.sha256_digest)
+            commands = commands or command.Provider(
+                "mirror", opts=pulumi.ResourceOptions(parent=self))
+            mirrored = host_command(
+                f"mirror-{image.key}", args.host, args.secrets,
+                script=mirror_script(args.host.docker_cli, image),
+                triggers=[image.ref, image.target],
+                opts=pulumi.ResourceOptions(parent=self, provider=commands,
+                                            depends_on=list(args.after)))
+            self.digests[image.key] = mirrored.stdout
+            self.refs[image.key] = pulumi.Output.concat(repository(image.target), "@",
+                                                        mirrored.stdout)
         self.register_outputs({"refs": self.refs})

@@ -89,32 +89,35 @@ class OpenWhisk(pulumi.ComponentResource):
         reg = plan.registry
         preps = {h.name: HostPrep(h.name, HostPrepArgs(host=h, secrets=values), opts=child)
                  for h in plan.hosts if h.prep}
-        hosts = {h.name: DockerHost(h.name, DockerHostArgs(
-            host=h, registry=auth, ready=preps.get(h.name)), opts=child) for h in plan.hosts}
+        hosts = {h.name: DockerHost(h.name, DockerHostArgs(host=h, ready=preps.get(h.name)),
+                                    opts=child) for h in plan.hosts}
         declared: dict[str, pulumi.Resource] = {}
         digests: dict[str, pulumi.Output[str]] = {}
+        logins: dict[str, pulumi.Resource] = {}
 
         def declare(s: Service) -> None:
             declared.update(DockerService(s.name, DockerServiceArgs(
                 service=s, hosts=hosts, images=dict(self.images), secrets=values,
-                after=dict(declared), digests=digests), opts=child).ready)
+                after=dict(declared), digests=digests, logins=logins), opts=child).ready)
 
         if reg is not None:
             # The registry runs first (from upstream images); the hosts log in once it runs, and
-            # every image goes into it; everything else then pulls by digest.
+            # every image goes into it; everything else is then pulled by digest, with the logins.
             for s in plan.services:
                 if s.name == "registry":
                     declare(s)
             running = [r for k, r in declared.items() if k.startswith("registry-")]
             for h in plan.hosts:
                 if h.login:
-                    HostPrep(f"{h.name}-registry", HostPrepArgs(
+                    logins[h.name] = HostPrep(f"{h.name}-registry", HostPrepArgs(
                         host=h, secrets=values, steps=h.login, after=running), opts=child)
             build_host = hosts[reg.build_host]
             pipeline = ImagePipeline("images", ImagePipelineArgs(
-                images=plan.images, provider=build_host.provider, registry=reg.address,
-                username=reg.username, password=values["registry_password"],
-                after=running + ([build_host.ready] if build_host.ready else [])), opts=child)
+                images=plan.images, host=build_host.host, secrets=values,
+                provider=build_host.provider, registry=reg.address, username=reg.username,
+                password=values["registry_password"],
+                after=running + [r for r in (build_host.ready, logins.get(reg.build_host)) if r]),
+                opts=child)
             self.images |= pipeline.refs
             digests = pipeline.digests
         for s in plan.services:
@@ -132,11 +135,14 @@ class OpenWhisk(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         digests: dict[str, pulumi.Output[str]] = {}
         if plan.registry is not None:
-            builder = DockerHost(plan.registry.build_host, DockerHostArgs(
-                host=plan.hosts[0], registry=auth), opts=child)
+            host = plan.hosts[0]
+            builder = DockerHost(plan.registry.build_host, DockerHostArgs(host=host), opts=child)
+            login = HostPrep(f"{host.name}-registry", HostPrepArgs(
+                host=host, secrets=values, steps=host.login), opts=child)
             pipeline = ImagePipeline("images", ImagePipelineArgs(
-                images=plan.images, provider=builder.provider, registry=plan.registry.address,
-                username=plan.registry.username, password=values["registry_password"]), opts=child)
+                images=plan.images, host=host, secrets=values, provider=builder.provider,
+                registry=plan.registry.address, username=plan.registry.username,
+                password=values["registry_password"], after=[login]), opts=child)
             self.images |= pipeline.refs
             digests = pipeline.digests
         cluster = KubernetesCluster("cluster", KubernetesClusterArgs(

@@ -37,13 +37,21 @@ def ssh_target(host: Host, cfg: StackConfig) -> SshTarget | None:
     return SshTarget(*login, Secret.of("ssh_private_key"), host.ssh_host_key)
 
 
+#: Connection multiplexing of the docker provider's ssh client: the provider opens one ssh
+#: process per concurrent Docker API call, and a burst of new connections to one host exceeds
+#: sshd's default MaxStartups (10:30:100), which drops them. With a master connection per host
+#: and user (kept 60 s after its last session) those calls become sessions on it. ssh takes the
+#: first value of an option, so `ssh.options` (which come before these) can override them.
+SSH_MULTIPLEX = ("ControlMaster=auto", "ControlPath=~/.ssh/openwhisk-%C", "ControlPersist=60")
+
+
 def ssh_opts(port: int | None, cfg: StackConfig) -> tuple[str, ...]:
     """Arguments of the docker provider's ssh client for an ssh endpoint on `port` (None: not
-    over ssh): never prompt, give up on a dead host."""
+    over ssh): never prompt, give up on a dead host, multiplex connections."""
     if port is None:
         return ()
     opts = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", str(port))
-    for option in cfg.ssh.options if cfg.ssh else ():
+    for option in (*(cfg.ssh.options if cfg.ssh else ()), *SSH_MULTIPLEX):
         opts += ("-o", option)
     return opts
 
@@ -115,14 +123,16 @@ def _registry_ca(ctx: HostContext) -> PrepStep | None:
 """, stdin=reg.ca_cert)
 
 
-def _registry_login(ctx: HostContext) -> PrepStep | None:
-    reg = ctx.registry
-    if reg is None:
-        return None
-    # For people and tools on the host; Pulumi itself pulls with the provider's credentials.
+def registry_login(docker: str, reg: RegistryPlan) -> PrepStep:
+    """Logs `docker` in to the registry: image pulls and mirror pushes use this login, so no
+    provider holds the registry's credentials. The password comes on stdin."""
     return PrepStep("docker-login", f"""set -eu
-docker login {reg.address} --username {reg.username} --password-stdin >/dev/null
+{docker} login {reg.address} --username {reg.username} --password-stdin >/dev/null
 """, stdin=Secret.of("registry_password"))
+
+
+def _registry_login(ctx: HostContext) -> PrepStep | None:
+    return None if ctx.registry is None else registry_login("docker", ctx.registry)
 
 
 #: Preparation steps in the order they run; each returns None where the host does not need it.

@@ -87,3 +87,62 @@ def manifest_value(manifest: runtimes.Manifest, images: tuple[ImagePlan, ...],
     text = re.sub(re.escape(DIGEST_MARK) + r"([^\"]+)",
                   lambda m: "@${" + ident(m.group(1)) + "}", text)
     return Digests(text)
+
+
+def repository(ref: str) -> str:
+    """The repository of a reference: `reg:5000/a/b@sha256:..` and `reg:5000/a/b:1` -> `reg:5000/a/b`."""
+    name = ref.split("@", 1)[0]
+    return name.rsplit(":", 1)[0] if name.rfind(":") > name.rfind("/") else name
+
+
+def mirror_script(docker: str, image: ImagePlan) -> str:
+    """Mirrors one image on the build host and prints its digest in the registry (`sha256:...`).
+
+    The push and the digest read both happen on the build host, through its daemon, which trusts
+    the registry's CA (host preparation) and is logged in to it (the login step): the machine
+    running Pulumi never talks to the registry. An upstream image already on the build host is
+    used as it is, like a pull of a pinned tag.
+    """
+    assert image.target is not None and image.build is None, image.key
+    ref, target, repo = image.ref, image.target, repository(image.target)
+    return f"""set -eu
+{docker} image inspect {ref} >/dev/null 2>&1 || {docker} pull -q {ref} >/dev/null
+{docker} tag {ref} {target}
+{docker} push -q {target} >/dev/null
+digest=$({docker} image inspect --format '{{{{range .RepoDigests}}}}{{{{println .}}}}{{{{end}}}}' {target} \\
+  | sed -n 's|^{repo}@||p' | head -n 1)
+[ -n "$digest" ] || {{ echo "pushed {target} but the registry reported no digest" >&2; exit 1; }}
+echo "$digest"
+"""
+
+
+#: Local-only repository whose tags `<key>-current` and `<key>-previous` mark, on each host, the
+#: image a pull put in use and the one before it.
+KEEP_REPO = "openwhisk-pulumi/in-use"
+
+
+def pull_script(docker: str, key: str, ref: str) -> str:
+    """Pulls `ref` on a host (with the host's registry login) and prints its image ID.
+
+    Retention: the host keeps the image now in use and the one in use before it (for a rollback),
+    marked by local tags; every other image of the same repository is removed, unless a
+    container still uses it.
+    """
+    cur, prev = f"{KEEP_REPO}:{key}-current", f"{KEEP_REPO}:{key}-previous"
+    fmt_id = "--format '{{.Id}}'"
+    return f"""set -eu
+ref={ref}
+{docker} image inspect "$ref" >/dev/null 2>&1 || {docker} pull -q "$ref" >/dev/null
+id=$({docker} image inspect {fmt_id} "$ref")
+cur=$({docker} image inspect {fmt_id} {cur} 2>/dev/null || true)
+if [ "$cur" != "$id" ]; then
+  if [ -n "$cur" ]; then {docker} tag "$cur" {prev}; fi
+  {docker} tag "$id" {cur}
+fi
+prev=$({docker} image inspect {fmt_id} {prev} 2>/dev/null || true)
+{docker} image ls --no-trunc --digests --format '{{{{.ID}}}} {{{{.Repository}}}}@{{{{.Digest}}}}' {repository(ref)} |
+while read -r image name; do
+  [ "$image" = "$id" ] || [ "$image" = "$prev" ] || {docker} rmi "$name" >/dev/null 2>&1 || true
+done
+echo "$id"
+"""

@@ -315,5 +315,6 @@ def builder_hosts(cfg: StackConfig, registry: RegistryPlan | None) -> tuple[Host
     if registry is None or endpoint is None:
         return ()
     login = hostplan.ssh_endpoint(endpoint)
-    return (HostPlan(BUILDER, login[1] if login else "localhost", endpoint,
-                     ssh_opts=hostplan.ssh_opts(login and login[2], cfg)),)
+    host = HostPlan(BUILDER, login[1] if login else "localhost", endpoint,
+                    ssh_opts=hostplan.ssh_opts(login and login[2], cfg))
+    return (replace(host, login=(hostplan.registry_login(host.docker_cli, registry),)),)

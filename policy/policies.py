@@ -61,6 +61,7 @@ DOCKER_TAG = "docker:index/tag:Tag"
 DOCKER_IMAGE = "docker:index/image:Image"
 DOCKER_REGISTRY_IMAGE = "docker:index/registryImage:RegistryImage"
 DOCKER_VOLUME = "docker:index/volume:Volume"
+COMMANDS = ("command:remote:Command", "command:local:Command")
 K8S_POD = "kubernetes:core/v1:Pod"
 K8S_CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 K8S_PVC = "kubernetes:core/v1:PersistentVolumeClaim"
@@ -81,6 +82,15 @@ IMAGE_REFERENCE_PROPS = {
     DOCKER_IMAGE: ("imageName",),
     DOCKER_REGISTRY_IMAGE: ("name",),
 }
+
+
+def image_command_refs(resource_type: str, name: str, props: Any) -> list[str]:
+    """The image references of the program's image commands, which name them in `triggers`: a
+    mirror (`mirror-<key>`: upstream reference, then registry target) and a host's pull
+    (`<host>-<key>-pull`: the reference it pulls). Empty for every other resource."""
+    if resource_type not in COMMANDS or not (name.startswith("mirror-") or name.endswith("-pull")):
+        return []
+    return [t for t in elements(field(props, "triggers")) if isinstance(t, str)]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -264,6 +274,8 @@ def validate_image_tags(args: ResourceValidationArgs, report: ReportViolation) -
     checks: list[tuple[str, Any]] = []
     if args.resource_type in IMAGE_REFERENCE_PROPS:
         checks = [(p, field(args.props, p)) for p in IMAGE_REFERENCE_PROPS[args.resource_type]]
+    elif args.resource_type in COMMANDS:
+        checks = [("trigger", r) for r in image_command_refs(args.resource_type, args.name, args.props)]
     elif args.resource_type == DOCKER_CONTAINER:
         checks = [("image", field(args.props, "image"))]
     else:
@@ -428,6 +440,9 @@ def stateful_family(ref: str) -> str | None:
 
 
 def _reference_of(resource: PolicyResource) -> str | None:
+    refs = image_command_refs(resource.resource_type, resource.name, resource.props)
+    if refs:
+        return refs[-1]
     for prop in reversed(IMAGE_REFERENCE_PROPS.get(resource.resource_type, ())):
         ref = field(resource.props, prop)
         if isinstance(ref, str) and ref:
@@ -452,9 +467,10 @@ def container_image_reference(container: PolicyResource, resources: list[PolicyR
     if not image.startswith("sha256:"):
         return image
     for r in resources:
-        if r.resource_type in IMAGE_REFERENCE_PROPS:
-            ids = (field(r.props, "imageId"), field(r.props, "repoDigest"), field(r.props, "sha256Digest"))
-            if image in ids:
+        if r.resource_type in IMAGE_REFERENCE_PROPS or r.resource_type in COMMANDS:
+            ids = (field(r.props, "imageId"), field(r.props, "repoDigest"), field(r.props, "sha256Digest"),
+                   field(r.props, "stdout"))
+            if image in ids and _reference_of(r):
                 return _reference_of(r)
     return None
 

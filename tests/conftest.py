@@ -63,9 +63,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outs["certRequestPem"] = f"CSR-{args.name}"
         elif t == "tls:index/locallySignedCert:LocallySignedCert":
             outs["certPem"] = f"SIGNED-{args.name}"
-        elif t == "docker:index/registryImage:RegistryImage":
-            # A push's digest follows what was pushed: the source image is in the triggers.
-            outs["sha256Digest"] = fake_digest(f"pushed:{args.inputs['name']}")
+        elif t.startswith("command:") and args.name.startswith("mirror-"):
+            # A mirror prints the pushed digest, which follows what was pushed (its triggers).
+            outs["stdout"] = fake_digest("pushed:" + json.dumps(args.inputs["triggers"]))
+        elif t.startswith("command:") and args.name.endswith("-pull"):
+            # A pull prints the image ID of the reference it pulled (its trigger).
+            outs["stdout"] = fake_digest(args.inputs["triggers"][0])
         elif t == "docker:index/image:Image":
             # A build's digest follows its inputs, as a rebuilt context would.
             repo = args.inputs["imageName"].rsplit(":", 1)[0]

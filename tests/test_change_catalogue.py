@@ -19,7 +19,7 @@ from tests.changes import Config, diff, edit, graph, short
 from tests.conftest import ROOT, run_program
 from tests.engine import changes as engine_changes
 
-C, P, V = "docker:index/container:Container", "docker:index/remoteImage:RemoteImage", \
+C, P, V = "docker:index/container:Container", "command:remote:Command", \
     "command:local:Command::verify-check"
 RUNTIMES = ["action-nodejs-v18", "action-nodejs-v20", "action-python-v3.10", "action-python-v3.11",
             "dockerskeleton"]
@@ -32,12 +32,17 @@ def containers(*names: str) -> list[str]:
 
 
 def pulls(*names: str) -> list[str]:
-    return [f"{P}::{n}" for n in names]
+    """Pull commands on hosts, by `<host>-<image key>`."""
+    return [f"{P}::{n}-pull" for n in names]
+
+
+def steps(service: str, host: str) -> str:
+    """The command provider of a service's pulls and steps on a host."""
+    return f"pulumi:providers:command::{service}-{host}-steps"
 
 
 def mirror(key: str) -> list[str]:
-    return [f"{P}::mirror-{key}", f"docker:index/tag:Tag::mirror-{key}",
-            f"docker:index/registryImage:RegistryImage::mirror-{key}"]
+    return [f"{P}::mirror-{key}"]
 
 
 def invoker_host(name: str, invoker_id: int) -> list[str]:
@@ -49,7 +54,7 @@ def invoker_host(name: str, invoker_id: int) -> list[str]:
             f"pulumi:providers:command::{name}-registry-command",
             f"command:remote:Command::{name}-registry-docker-login",
             *pulls(f"{name}-invoker", *(f"{name}-runtime-openwhisk-{r}" for r in RUNTIMES)),
-            *containers(f"invoker-{invoker_id}")]
+            steps("invoker", name), *containers(f"invoker-{invoker_id}")]
 
 
 def hosts(c: Config) -> list[dict]:
@@ -109,7 +114,8 @@ CASES = [
          created=[], deleted=[], changed=containers("invoker-1"),
          why="that host's invoker (env key and /run/runc mount)"),
     Case("add a controller", lambda c: host(c, "invoker-1")["roles"].append("controller"),
-         created=[*containers("controller-invoker-1"), *pulls("invoker-1-controller")], deleted=[],
+         created=[*containers("controller-invoker-1"), *pulls("invoker-1-controller"),
+                  steps("controller", "invoker-1")], deleted=[],
          changed=[*containers("edge-core-2"), V],
          why="the edge gains an upstream; seed nodes are fixed by seed_count"),
     Case("change the seed count", _set("controller.seed_count", 3),
@@ -141,7 +147,6 @@ CASES = [
          _set("kafka.sasl", {"mechanism": "SCRAM-SHA-512"}), base=_no_sasl,
          created=[*containers("kafka-scram-users-core-1"),
                   "command:remote:Command::kafka-scram-users-core-1-run",
-                  "pulumi:providers:command::kafka-core-1-steps",
                   "random:index/randomPassword:RandomPassword::kafka_admin_password",
                   "random:index/randomPassword:RandomPassword::kafka_client_password"],
          deleted=[], changed=[*containers("kafka-core-1", "kafka-core-2", "kafka-core-3", *JVM), V],
@@ -151,12 +156,13 @@ CASES = [
          or host(c, "core-3")["roles"].append("elasticsearch"), base=_couchdb_store,
          created=["openwhisk:components:DockerService::elasticsearch",
                   *containers("elasticsearch-core-3"), *pulls("core-3-elasticsearch"),
+                  steps("elasticsearch", "core-3"),
                   *mirror("elasticsearch"), "command:remote:Command::core-3-vm-max-map-count",
                   "random:index/randomPassword:RandomPassword::elasticsearch_password"],
          deleted=[], changed=["command:remote:Command::core-3-data-dirs", *containers(*JVM), V],
          why="ElasticSearch and its host preparation, and the store keys on every JVM component"),
     Case("add a Kafka broker", lambda c: host(c, "invoker-1")["roles"].append("kafka"),
-         created=[*containers("kafka-invoker-1"), *pulls("invoker-1-kafka"),
+         created=[*containers("kafka-invoker-1"), *pulls("invoker-1-kafka"), steps("kafka", "invoker-1"),
                   "command:remote:Command::invoker-1-data-dirs"],
          deleted=[], changed=[*containers(*JVM), V],
          why="the new broker, and KAFKA_HOSTS of every client; other brokers stay"),

@@ -12,9 +12,9 @@ import pytest
 from components import (
     DockerHost, DockerHostArgs, DockerService, DockerServiceArgs, Secrets, SecretsArgs,
 )
-from components._values import RegistryAuth
 from components._values import go_duration
 from components.image_pipeline import ImagePipeline, ImagePipelineArgs
+from planner.images import mirror_script, pull_script
 from planner.model import (
     BuildPlan, Container, File, Health, HostPlan, ImagePlan, Mount, Port, Secret, SecretSpec, Service,
     SshTarget, TlsPlan, VolumePlan,
@@ -28,15 +28,12 @@ HOST = HostPlan("h1", "10.0.0.5", "ssh://deploy@10.0.0.5")
 IMAGES = {"kafka": "wurstmeister/kafka:2.13-2.7.0", "runtime-x": "openwhisk/action-x:1.0.0"}
 
 
-def test_docker_host_declares_its_provider_with_registry_credentials():
-    def declare():
-        DockerHost("h1", DockerHostArgs(host=HOST, registry=RegistryAuth(
-            address="10.0.0.9:5000", username="openwhisk", password=pulumi.Output.secret("pw"))))
-    run = run_pulumi(declare)
+def test_docker_host_declares_its_provider_without_registry_credentials():
+    ssh_host = replace(HOST, ssh_opts=("-o", "BatchMode=yes"))
+    run = run_pulumi(lambda: DockerHost("h1", DockerHostArgs(host=ssh_host)))
     provider = run.mocks.named("h1-docker", "pulumi:providers:docker")["inputs"]
-    assert provider["host"] == "ssh://deploy@10.0.0.5"
-    auth, secret = unwrap(provider["registryAuth"])
-    assert secret and '"password":"pw"' in auth.replace(" ", "") and "10.0.0.9:5000" in auth
+    # Nothing in it depends on a generated secret, so a preview never sees it unknown.
+    assert provider == {"host": "ssh://deploy@10.0.0.5", "sshOpts": '["-o", "BatchMode=yes"]'}
     assert run.monitor.opts("pulumi:providers:docker", "h1-docker")["parent"].endswith(
         "openwhisk:components:DockerHost::h1")
 
@@ -78,6 +75,28 @@ def test_docker_service_pulls_each_image_once_per_host_and_prepulls():
         "h1-runtime-x": {"name": "openwhisk/action-x:1.0.0", "keepLocally": True},
     }
     assert run.monitor.opts(IMAGE, "h1-kafka")["provider"].split("::")[3] == "h1-docker"
+
+
+def test_a_host_with_a_registry_login_pulls_with_a_command_after_it():
+    digest_ref = "10.0.0.9:5000/wurstmeister/kafka@sha256:" + "1" * 64
+
+    def declare():
+        host = DockerHost("h1", DockerHostArgs(host=HOST))
+        login = pulumi.CustomResource("test:index:Login", "h1-login")
+        DockerService("kafka", DockerServiceArgs(
+            service=KAFKA, hosts={"h1": host}, images={"kafka": pulumi.Output.from_input(digest_ref)},
+            secrets={"p": pulumi.Output.secret("x")}, after={}, logins={"h1": login}))
+    run = run_pulumi(declare)
+    assert not run.mocks.of_type(IMAGE)
+    pull = run.mocks.named("h1-kafka-pull", "command:local:Command")["inputs"]
+    assert pull == {"create": pull_script("docker -H ssh://deploy@10.0.0.5", "kafka", digest_ref),
+                    "triggers": [digest_ref]}
+    opts = run.monitor.opts("command:local:Command", "h1-kafka-pull")
+    assert [d.split("::")[-1] for d in opts["dependencies"]] == ["h1-login"]
+    assert opts["provider"].split("::")[3] == "kafka-h1-steps"
+    # Both containers run the image ID the pull printed.
+    for key in ("kafka-h1", "kafka-init-h1"):
+        assert run.mocks.named(key, CONTAINER)["inputs"]["image"] == fake_digest(digest_ref)
 
 
 def test_docker_service_container_contract():
@@ -299,35 +318,38 @@ PIPELINE_IMAGES = (
 )
 
 
-def test_image_pipeline_mirrors_and_builds_into_the_registry():
+def test_image_pipeline_mirrors_on_the_build_host_and_builds_into_the_registry():
     refs = {}
+    ssh_host = replace(HOST, ssh=SshTarget("deploy", "10.0.0.5", 22, Secret.of("ssh_private_key"),
+                                           "ssh-ed25519 AAAA"))
 
     def declare():
-        host = DockerHost("h1", DockerHostArgs(host=HOST))
+        host = DockerHost("h1", DockerHostArgs(host=ssh_host))
         p = ImagePipeline("images", ImagePipelineArgs(
-            images=PIPELINE_IMAGES, provider=host.provider, registry="10.0.0.9:5000",
-            username="ow", password=pulumi.Output.secret("pw")))
+            images=PIPELINE_IMAGES, host=ssh_host,
+            secrets={"ssh_private_key": pulumi.Output.secret("KEY")}, provider=host.provider,
+            registry="10.0.0.9:5000", username="ow", password=pulumi.Output.secret("pw")))
         pulumi.Output.all(**p.refs).apply(refs.update)
     run = run_pulumi(declare)
     assert {(r["type"].split(":")[-1], r["name"]) for r in run.mocks.resources if r["custom"]
             and not r["type"].startswith("pulumi:providers")} == {
-        ("RemoteImage", "mirror-controller"), ("Tag", "mirror-controller"),
-        ("RegistryImage", "mirror-controller"), ("Image", "build-invoker")}
-    assert run.mocks.named("mirror-controller", "docker:index/tag:Tag")["inputs"] == {
-        "sourceImage": fake_digest("openwhisk/controller:1fae641"),
-        "targetImage": "10.0.0.9:5000/openwhisk/controller:1fae641"}
-    pushed = run.mocks.named("mirror-controller", "docker:index/registryImage:RegistryImage")
-    assert pushed["inputs"] == {"name": "10.0.0.9:5000/openwhisk/controller:1fae641",
-                                "keepRemotely": True,
-                                "triggers": {"source": fake_digest("openwhisk/controller:1fae641")}}
+        ("Command", "mirror-controller"), ("Image", "build-invoker")}
+    mirror = run.mocks.named("mirror-controller", "command:remote:Command")["inputs"]
+    assert mirror["triggers"] == ["openwhisk/controller:1fae641",
+                                  "10.0.0.9:5000/openwhisk/controller:1fae641"]
+    assert mirror["create"] == mirror_script("docker", PIPELINE_IMAGES[0])
+    assert "stdin" not in mirror and "update" not in mirror  # no credential: the host's login
+    assert unwrap(mirror["connection"])[0]["host"] == "10.0.0.5"
+    assert run.monitor.opts("command:remote:Command", "mirror-controller")["provider"].split(
+        "::")[3] == "mirror"
     built = run.mocks.named("build-invoker", "docker:index/image:Image")["inputs"]
     assert built["imageName"] == "10.0.0.9:5000/builds/invoker:1fae641"
     assert built["build"] == {"context": "../openwhisk/core/invoker", "args": {"REV": "2"},
                               "platform": "linux/amd64"}
     assert unwrap(built["registry"])[0]["server"] == "10.0.0.9:5000"
     assert refs == {
-        "controller": "10.0.0.9:5000/openwhisk/controller@"
-                      + fake_digest("pushed:10.0.0.9:5000/openwhisk/controller:1fae641"),
+        "controller": "10.0.0.9:5000/openwhisk/controller@" + fake_digest("pushed:" + json.dumps(
+            ["openwhisk/controller:1fae641", "10.0.0.9:5000/openwhisk/controller:1fae641"])),
         "invoker": "10.0.0.9:5000/builds/invoker@" + fake_digest("built:" + json.dumps(
             {"context": "../openwhisk/core/invoker", "args": {"REV": "2"}, "platform": "linux/amd64"},
             sort_keys=True)),

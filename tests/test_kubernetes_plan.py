@@ -364,7 +364,7 @@ def test_with_a_registry_action_pods_get_the_pull_secret_through_a_pod_template(
     [builder] = p.hosts
     assert (builder.name, builder.address, builder.docker, builder.ssh, builder.ssh_opts, builder.prep) == (
         "builder", "10.0.0.9", "ssh://build@10.0.0.9:2222", None,
-        ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", "2222"), ())
+        ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", "2222", "-o", "ControlMaster=auto", "-o", "ControlPath=~/.ssh/openwhisk-%C", "-o", "ControlPersist=60"), ())
     assert (p.registry.build_host, p.registry.deployed, p.registry.ca_cert) == ("builder", False, None)
     # The manifest names each runtime image by digest, filled from the image pipeline.
     [(_, manifest)] = p.kubernetes.config_maps["runtimes"]

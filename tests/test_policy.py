@@ -568,7 +568,7 @@ def test_kafka_without_its_volume_in_the_prod_graph_is_the_one_violation(monkeyp
     assert evaluate(graph) == [(
         "stateful-containers-keep-data", "kafka-core-2",
         "Container 'kafka-core-2' runs the kafka image "
-        "'10.20.0.11:5000/wurstmeister/kafka@sha256:b8c4f3af6a206e9f0e61703545c87e23322b53242d3c629c4e01d5699446902a' "
+        "'10.20.0.11:5000/wurstmeister/kafka@sha256:141d9ffd00445856613f377d9e75f6985879cf6f6aab25dc92c3958c254af739' "
         "without a data volume or writable bind mount, so its data lives in the container and is lost "
         "whenever the container is replaced. Mount a retained docker.Volume at /kafka (volumes: "
         "[{volumeName, containerPath}]).")]

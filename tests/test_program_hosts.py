@@ -90,7 +90,7 @@ def test_ssh_stack_reaches_each_host_over_ssh():
     for inputs in providers.values():
         assert json.loads(inputs["sshOpts"]) == [
             "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", "22",
-            "-o", "StrictHostKeyChecking=yes"]
+            "-o", "StrictHostKeyChecking=yes", "-o", "ControlMaster=auto", "-o", "ControlPath=~/.ssh/openwhisk-%C", "-o", "ControlPersist=60"]
 
 
 def test_ssh_stack_prepares_hosts_with_the_secret_key_before_pulls_and_containers():

@@ -15,6 +15,7 @@ from tests.conftest import ROOT, load_stack_file, parse_stack_file, run_program,
 
 CONTAINER = "docker:index/container:Container"
 PULL = "docker:index/remoteImage:RemoteImage"
+REMOTE = "command:remote:Command"
 
 
 def prod(**over):
@@ -129,16 +130,25 @@ def test_prod_stack_inventory_matches_golden(golden):
     golden("prod.inventory.txt", inventory(run_program(*load_stack_file("prod"), stack="prod")))
 
 
+def _pulls(run) -> dict[str, str]:
+    """Name -> reference of every image pull: host commands and RemoteImages."""
+    out = {r["name"]: r["inputs"]["triggers"][0] for r in run.mocks.of_type(REMOTE)
+           if r["name"].endswith("-pull")}
+    return out | {r["name"]: r["inputs"]["name"] for r in run.mocks.of_type(PULL)}
+
+
 def test_prod_every_host_pulls_by_digest_from_the_registry():
     run = run_program(*load_stack_file("prod"), stack="prod")
-    pulls = {r["name"]: r["inputs"]["name"] for r in run.mocks.of_type(PULL)}
-    upstream = {k: v for k, v in pulls.items() if k.startswith("mirror-") or k == "core-1-registry"}
-    assert upstream["core-1-registry"] == "registry:2.8.3"
+    pulls = _pulls(run)
+    # Only the registry itself comes from upstream, through the provider (nothing to log in to yet).
+    assert {r["name"]: r["inputs"]["name"] for r in run.mocks.of_type(PULL)} == {
+        "core-1-registry": "registry:2.8.3"}
     for name, ref in pulls.items():
-        if name not in upstream:
+        if name != "core-1-registry":
             assert re.fullmatch(r"10\.20\.0\.11:5000/[a-z0-9./-]+@sha256:[0-9a-f]{64}", ref), name
-    assert pulls["invoker-1-invoker"].startswith("10.20.0.11:5000/openwhisk/invoker@sha256:")
-    assert "invoker-2-runtime-openwhisk-action-nodejs-v20" in pulls
+            assert name.endswith("-pull"), name
+    assert pulls["invoker-1-invoker-pull"].startswith("10.20.0.11:5000/openwhisk/invoker@sha256:")
+    assert "invoker-2-runtime-openwhisk-action-nodejs-v20-pull" in pulls
     for r in run.mocks.of_type(CONTAINER):
         assert r["inputs"]["image"].startswith("sha256:"), r["name"]  # the pulled image ID
     inv = run.mocks.named("invoker-0", CONTAINER)["inputs"]["envs"]
@@ -147,14 +157,31 @@ def test_prod_every_host_pulls_by_digest_from_the_registry():
     assert "${" not in manifest
 
 
-def test_prod_pulls_wait_for_the_pushes_and_pushes_for_the_registry():
+def test_prod_docker_providers_hold_no_registry_credentials():
     run = run_program(*load_stack_file("prod"), stack="prod")
-    deps = [d.split("$")[-1] for d in run.monitor.opts(PULL, "invoker-1-invoker")["dependencies"]]
+    providers = run.mocks.of_type("pulumi:providers:docker")
+    assert sorted(r["name"] for r in providers) == [
+        "core-1-docker", "core-2-docker", "core-3-docker", "invoker-1-docker", "invoker-2-docker"]
+    for r in providers:
+        assert sorted(r["inputs"]) == ["host", "sshOpts"], r["name"]
+
+
+def test_prod_pulls_wait_for_the_login_and_the_push_and_the_push_for_the_registry():
+    run = run_program(*load_stack_file("prod"), stack="prod")
+    deps = [d.split("$")[-1] for d in run.monitor.opts(REMOTE, "invoker-1-invoker-pull")["dependencies"]]
     assert sorted(deps) == ["command:remote:Command::invoker-1-registry-ca",
-                            "docker:index/registryImage:RegistryImage::mirror-invoker",
-                            "pulumi:providers:command::invoker-1-command"]
-    mirror_deps = run.monitor.opts(PULL, "mirror-controller")["dependencies"]
-    assert any(d.endswith("docker:index/container:Container::registry-core-1") for d in mirror_deps)
+                            "command:remote:Command::invoker-1-registry-docker-login",
+                            "command:remote:Command::mirror-invoker",
+                            "pulumi:providers:command::invoker-1-command",
+                            "pulumi:providers:command::invoker-1-registry-command"]
+    mirror = run.monitor.opts(REMOTE, "mirror-controller")["dependencies"]
+    assert sorted(d.split("::")[-1] for d in mirror) == [
+        "core-1-command", "core-1-data-dirs", "core-1-registry-ca", "core-1-registry-command",
+        "core-1-registry-docker-login", "registry-core-1"]
+    script = run.mocks.named("mirror-controller", REMOTE)["inputs"]["create"]
+    assert "docker push -q 10.20.0.11:5000/openwhisk/controller:1fae641 >/dev/null" in script
+    assert unwrap(run.mocks.named("mirror-controller", REMOTE)["inputs"]["connection"])[0][
+        "host"] == "10.20.0.11"  # the build host
 
 
 def _by_urn(run):
@@ -173,8 +200,8 @@ def test_a_rebuilt_image_replaces_only_its_consumers():
     before, after = with_rev("1"), with_rev("2")
     assert before.keys() == after.keys()
     changed = sorted(u.split("::")[-1] for u in before if before[u] != after[u])
-    assert changed == ["build-invoker", "invoker-0", "invoker-1", "invoker-1-invoker",
-                       "invoker-2-invoker"]
+    assert changed == ["build-invoker", "invoker-0", "invoker-1", "invoker-1-invoker-pull",
+                       "invoker-2-invoker-pull"]
 
 
 def test_every_host_trusts_the_registry_ca_before_pulling_and_logs_in_once_it_runs():

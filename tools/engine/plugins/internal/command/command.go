@@ -13,7 +13,9 @@
 //   - `logging` picks which streams are shown while the command runs (none when the outputs
 //     are secret).
 //   - Remote commands run through the system `ssh` client with the connection's user, port and
-//     private key (or password, or agent), checking the host key when `hostKey` is given.
+//     private key (or password, or agent), checking the host key when `hostKey` is given. A
+//     connection that fails before the command starts is dialled again, up to
+//     `connection.dialErrorLimit` times (default 10).
 //
 // assetPaths and archivePaths are not implemented (Check rejects them).
 package command
@@ -30,8 +32,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -142,13 +146,44 @@ func newID(urn resource.URN) (string, error) {
 	return urn.Name() + hex.EncodeToString(b[:]), nil
 }
 
+// dialFailure matches what the system ssh client prints when the connection fails before the
+// command starts (a refused or reset connection, or sshd's MaxStartups dropping it during the
+// key exchange): the real provider's dial errors, which it retries.
+var dialFailure = regexp.MustCompile(`kex_exchange_identification|Connection (refused|reset|closed|timed out)|` +
+	`ssh_exchange_identification|No route to host`)
+
 // run runs the command in the property `which` of in (nothing when it is empty). prev holds the
-// previous outputs for PULUMI_COMMAND_STDOUT/STDERR.
+// previous outputs for PULUMI_COMMAND_STDOUT/STDERR. Like the real provider, a remote command
+// whose connection fails is dialled again, up to connection.dialErrorLimit times (default 10),
+// waiting a second longer after each failure.
 func (c command) run(ctx context.Context, log *p.Logger, which string, in, prev resource.PropertyMap,
 ) (string, string, error) {
+	attempts := 1
+	if c.remote {
+		attempts = int(p.Num(p.Obj(in, "connection"), "dialErrorLimit", 10))
+		if attempts < 1 {
+			attempts = 1000
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		stdout, stderr, code, err := c.runOnce(ctx, log, which, in, prev)
+		if err == nil || code != 255 || stdout != "" || !dialFailure.MatchString(stderr) || attempt >= attempts {
+			return stdout, stderr, err
+		}
+		select {
+		case <-ctx.Done():
+			return stdout, stderr, err
+		case <-time.After(time.Duration(attempt) * time.Second):
+		}
+	}
+}
+
+// runOnce runs the command once; code is its exit status (-1 when it did not exit).
+func (c command) runOnce(ctx context.Context, log *p.Logger, which string, in, prev resource.PropertyMap,
+) (string, string, int, error) {
 	script, ok := p.Str(in, which)
 	if !ok || script == "" {
-		return "", "", nil
+		return "", "", 0, nil
 	}
 	env, envKeys := p.StrMap(in, "environment")
 	var extra []string
@@ -167,7 +202,7 @@ func (c command) run(ctx context.Context, log *p.Logger, which string, in, prev 
 	if c.remote {
 		cmd, cleanup, err = sshCommand(ctx, p.Obj(in, "connection"), script, extra, log)
 		if err != nil {
-			return "", "", err
+			return "", "", -1, err
 		}
 		defer cleanup()
 	} else {
@@ -211,14 +246,14 @@ func (c command) run(ctx context.Context, log *p.Logger, which string, in, prev 
 	}
 	outPipe, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", "", err
+		return "", "", -1, err
 	}
 	errPipe, err := cmd.StderrPipe()
 	if err != nil {
-		return "", "", err
+		return "", "", -1, err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", "", fmt.Errorf("starting the %s command: %w", which, err)
+		return "", "", -1, fmt.Errorf("starting the %s command: %w", which, err)
 	}
 	wg.Add(2)
 	go stream(outPipe, &outBuf, logging == "stdout" || logging == "stdoutAndStderr")
@@ -236,9 +271,9 @@ func (c command) run(ctx context.Context, log *p.Logger, which string, in, prev 
 		if !p.AnySecret(in, secretKeys...) {
 			msg += fmt.Sprintf(":\n%s\n%s", stdout, stderr)
 		}
-		return stdout, stderr, errors.New(strings.TrimRight(msg, "\n"))
+		return stdout, stderr, cmd.ProcessState.ExitCode(), errors.New(strings.TrimRight(msg, "\n"))
 	}
-	return stdout, stderr, nil
+	return stdout, stderr, 0, nil
 }
 
 // sshCommand builds the system ssh client's command line for a connection. The returned cleanup
