@@ -2,17 +2,23 @@
 
 Containers run from the tier's images (`owtest/...`), the data volumes of its stack, and the
 images themselves (the debootstrap tarball they are made from stays cached, so the next run
-imports and builds them again in about half a minute). `.ci/run` calls it on exit, after a
-failure too; each test stack also destroys itself and its retained volumes when it ends.
+imports and builds them again in about half a minute), and the prod stack's test hosts if a
+run left them behind (tests/engine/test_prod.py). `.ci/run` calls it on exit, after a failure
+too; each test stack also destroys itself and its retained volumes when it ends.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
+from tests.engine import hosts
 from tests.engine.images.build import IMAGES, PREFIX
 from tests.engine.test_lifecycle import VOLUMES
+from tests.engine.test_prod import ROLES, WORKDIR_PREFIX
 
 
 def docker(*args: str) -> list[str]:
@@ -21,6 +27,10 @@ def docker(*args: str) -> list[str]:
 
 
 def main() -> int:
+    left = sorted(Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*"))
+    for workdir in left:
+        hosts.destroy_hosts(list(ROLES), workdir)
+        shutil.rmtree(workdir, ignore_errors=True)
     refs = {i.ref for i in IMAGES}
     listed = docker("ps", "-a", "--format", "{{.ID}} {{.Image}}")
     containers = [cid for cid, image in zip(listed[::2], listed[1::2])
@@ -35,7 +45,7 @@ def main() -> int:
     if images:
         docker("rmi", "-f", *images)
     print(f"engine tier cleanup: removed {len(containers)} containers, {len(volumes)} volumes, "
-          f"{len(images)} images (of {len(refs) + 1} the tier builds)")
+          f"{len(images)} images (of {len(refs) + 1} the tier builds), {len(left)} sets of test hosts")
     return 0
 
 

@@ -12,6 +12,7 @@ with its reason; any other failure is an error.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -65,6 +66,29 @@ def engine_bin(docker_daemon: None) -> Path:
     bin_dir = Path(out.strip().splitlines()[-1])
     _step("images", ["python", "-m", "tests.engine.images.build"])
     return bin_dir
+
+
+@pytest.fixture(scope="session")
+def host_tools(docker_daemon: None) -> None:
+    """What network-namespace test hosts (tests/engine/hosts.py) need: root, `ip netns`, sshd,
+    the ssh client, busybox, dockerd, nsenter and unshare (Debian packages installed if missing)."""
+    if os.geteuid() != 0:
+        pytest.skip("test hosts need root (network namespaces, sshd, dockerd)")
+    if subprocess.run(["ip", "netns", "list"], capture_output=True).returncode != 0:
+        pytest.skip("`ip netns` does not work here")
+    packages = {"sshd": "openssh-server", "ssh": "openssh-client", "ssh-keygen": "openssh-client",
+                "/bin/busybox": "busybox-static"}
+    missing = sorted({pkg for tool, pkg in packages.items()
+                      if not (shutil.which(tool) or Path(tool).exists()
+                              or Path(f"/usr/sbin/{tool}").exists())})
+    if missing:
+        env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+        for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *missing]):
+            if subprocess.run(cmd, capture_output=True, env=env).returncode != 0:
+                pytest.fail(f"test hosts: {' '.join(cmd)} failed", pytrace=False)
+    for tool in ("dockerd", "nsenter", "unshare"):
+        if not (shutil.which(tool) or Path(f"/usr/sbin/{tool}").exists()):
+            pytest.skip(f"{tool} is not installed")
 
 
 #: Every Project's command log, for the timing summary at the end of the run.

@@ -53,6 +53,8 @@ class Project:
     bin_dir: Path
     stack: str = "e2e"
     log: list[Result] = field(default_factory=list)
+    path: list[Path] = field(default_factory=list)
+    """Directories put first on PATH (e.g. the test hosts' `ssh` wrapper)."""
 
     @property
     def dir(self) -> Path:
@@ -65,18 +67,21 @@ class Project:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
         return env | {
-            "PATH": f"{self.bin_dir}{os.pathsep}{env.get('PATH', '')}",
+            "PATH": os.pathsep.join([*map(str, self.path), str(self.bin_dir), env.get("PATH", "")]),
             "PULUMI_HOME": str(self.home / "pulumi-home"),
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
             "PULUMI_SKIP_UPDATE_CHECK": "1",
             "PULUMI_DIY_BACKEND_GZIP": "false",
             "PULUMI_SKIP_CONFIRMATIONS": "1",
             "NO_COLOR": "1",
+            # Makes `--event-log` available (timing of each step).
+            "PULUMI_DEBUG_COMMANDS": "true",
         }
 
     @classmethod
-    def create(cls, home: Path, bin_dir: Path, config: dict[str, Any], stack: str = "e2e") -> Project:
-        project = cls(home=home, bin_dir=bin_dir, stack=stack)
+    def create(cls, home: Path, bin_dir: Path, config: dict[str, Any], stack: str = "e2e",
+               path: list[Path] | None = None) -> Project:
+        project = cls(home=home, bin_dir=bin_dir, stack=stack, path=list(path or []))
         project.dir.mkdir(parents=True)
         for name in PROJECT_FILES:
             shutil.copy2(ROOT / name, project.dir / name)
@@ -104,6 +109,14 @@ class Project:
 
     # -- commands ---------------------------------------------------------------------------
 
+    def set_secret(self, key: str, value: str) -> None:
+        """`pulumi config set --secret` with the value on stdin (multi-line values too)."""
+        proc = subprocess.run(["pulumi", "config", "set", "--secret", key, "--stack", self.stack,
+                               "--non-interactive"], cwd=self.dir, env=self.env(), input=value,
+                              capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise PulumiError(f"pulumi config set --secret {key}: {proc.stderr}")
+
     def run(self, *args: str, check: bool = True, timeout: float = 900) -> Result:
         cmd = ["pulumi", *args]
         if args[0] != "login" and args[:2] != ("stack", "init"):
@@ -115,8 +128,11 @@ class Project:
         result = Result(cmd, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
         self.log.append(result)
         if check and proc.returncode != 0:
+            saved = self.home / f"failed-{len(self.log)}-{args[0]}.log"
+            saved.write_text(result.output)
             raise PulumiError(f"{' '.join(cmd)} exited {proc.returncode} after "
-                              f"{result.seconds:.0f} s:\n{_tail(result.output)}")
+                              f"{result.seconds:.0f} s (whole output: {saved}):\n"
+                              f"{_tail(result.output)}")
         return result
 
     def up(self, *extra: str, check: bool = True) -> Result:
@@ -142,4 +158,7 @@ class Project:
 
 
 def _tail(text: str, lines: int = 80) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
+    """The last lines of a command's output, without the CLI's notes that plugins come from PATH."""
+    kept = [line for line in text.strip().splitlines()
+            if not (line.startswith("warning: using pulumi-") and " from $PATH at " in line)]
+    return "\n".join(kept[-lines:])

@@ -78,7 +78,7 @@ class TestHost:
 
     @property
     def socket(self) -> str:
-        """The daemon's socket, for cleanup only: tests reach the host over SSH."""
+        """The daemon's socket, for loading images and cleanup: tests reach the host over SSH."""
         return f"unix://{run_dir(self.name)}/docker.sock"
 
 
@@ -150,6 +150,9 @@ def _launcher(host_dir: Path, name: str, index: int, address: str) -> str:
     return f"""set -eu
 hostname {name}
 ip link add owt0 type bridge
+# A fixed MAC: a bridge without one takes the lowest of its ports', so it changes as containers
+# come and go and the other containers' ARP entries for the gateway go stale for seconds.
+ip link set owt0 address 02:42:ac:1e:{index:02x}:01
 ip addr add 172.30.{index}.1/24 dev owt0
 ip link set owt0 up
 dockerd {' '.join(flags)} >>{host_dir}/dockerd.log 2>&1 </dev/null &
@@ -202,7 +205,8 @@ def create_hosts(names: list[str], subnet: str = "10.250.0.0/24", *, workdir: Pa
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
             "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nUsePAM no\n"
             f"AuthorizedKeysFile {host_dir}/authorized_keys\nStrictModes no\n"
-            f"SetEnv DOCKER_HOST=unix://{rd}/docker.sock\n")
+            # The host's own docker CLI config (registry logins): the hosts share one filesystem.
+            f"SetEnv DOCKER_HOST=unix://{rd}/docker.sock DOCKER_CONFIG={rd}/docker-config\n")
         (host_dir / "daemon.json").write_text(f'{{"deprecated-key-path": "{host_dir}/key.json"}}\n')
         (host_dir / "launch.sh").write_text(_launcher(host_dir, name, i, address))
         # Not `ip netns exec`: it remounts /sys, which hides the cgroup mounts dockerd needs.
@@ -224,14 +228,24 @@ def create_hosts(names: list[str], subnet: str = "10.250.0.0/24", *, workdir: Pa
 
 
 def load_image(host: TestHost, ref: str, workdir: Path) -> None:
-    """Copy image `ref` from the main daemon (/var/run/docker.sock) into `host`'s daemon."""
+    """Copy image `ref` from the main daemon (/var/run/docker.sock) into `host`'s daemon, over SSH."""
+    _load(host, [ref], host.docker_host, ssh_env(workdir))
+
+
+def load_images(host: TestHost, refs: list[str]) -> None:
+    """Copy images from the main daemon into `host`'s daemon in one archive (shared layers once),
+    straight to the host's socket: the way a machine image would hold them, not a test of SSH."""
+    _load(host, refs, host.socket, dict(os.environ))
+
+
+def _load(host: TestHost, refs: list[str], endpoint: str, env: dict) -> None:
     main_env = {**os.environ, "DOCKER_HOST": "unix:///var/run/docker.sock"}
-    save = subprocess.Popen([DOCKER, "save", ref], stdout=subprocess.PIPE, env=main_env)
-    load = subprocess.run([DOCKER, "-H", host.docker_host, "load", "-q"], stdin=save.stdout,
-                          capture_output=True, text=True, env=ssh_env(workdir), timeout=300)
+    save = subprocess.Popen([DOCKER, "save", *refs], stdout=subprocess.PIPE, env=main_env)
+    load = subprocess.run([DOCKER, "-H", endpoint, "load", "-q"], stdin=save.stdout,
+                          capture_output=True, text=True, env=env, timeout=600)
     save.stdout.close()
     if save.wait() != 0 or load.returncode != 0:
-        raise RuntimeError(f"loading {ref} into {host.name} failed: {load.stderr.strip()}")
+        raise RuntimeError(f"loading {refs} into {host.name} failed: {load.stderr.strip()}")
 
 
 def _pid(path: Path) -> int | None:

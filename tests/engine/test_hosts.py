@@ -28,25 +28,7 @@ def run(*cmd, env=None, check=True, timeout=60, **kw) -> subprocess.CompletedPro
 
 
 @pytest.fixture(scope="module")
-def lab(docker_daemon: None):
-    if os.geteuid() != 0:
-        pytest.skip("test hosts need root (network namespaces, sshd, dockerd)")
-    if subprocess.run(["ip", "netns", "list"], capture_output=True).returncode != 0:
-        pytest.skip("`ip netns` does not work here")
-    # What the hosts need from Debian (dockerd comes with tests/engine/dockerd.sh start).
-    packages = {"sshd": "openssh-server", "ssh": "openssh-client", "ssh-keygen": "openssh-client",
-                "/bin/busybox": "busybox-static"}
-    missing = sorted({pkg for tool, pkg in packages.items()
-                      if not (shutil.which(tool) or Path(tool).exists()
-                              or Path(f"/usr/sbin/{tool}").exists())})
-    if missing:
-        env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-        for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *missing]):
-            if subprocess.run(cmd, capture_output=True, env=env).returncode != 0:
-                pytest.fail(f"test hosts: {' '.join(cmd)} failed", pytrace=False)
-    for tool in ("dockerd", "nsenter", "unshare"):
-        if not (shutil.which(tool) or Path(f"/usr/sbin/{tool}").exists()):
-            pytest.skip(f"{tool} is not installed")
+def lab(host_tools: None):
     workdir = Path(tempfile.mkdtemp(prefix="owt-hosts-"))
     hosts = H.create_hosts(NAMES, workdir=workdir)
     yield hosts, workdir, H.ssh_env(workdir)

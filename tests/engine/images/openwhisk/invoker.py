@@ -200,15 +200,25 @@ class Invoker:
                     raise
                 time.sleep(0.2)
 
+    def resolve(self, image: str) -> str:
+        """The image an activation runs: the controller sends it without the runtimes registry,
+        which the invoker adds (ImageName.resolveImageName with whisk.containerFactory.
+        runtimesRegistry.url), unless the manifest entry named a registry of its own."""
+        first = image.split("/", 1)[0]
+        if "/" in image and ("." in first or ":" in first or first == "localhost"):
+            return image
+        return f"{self.manifest.registry}{image}"
+
     def create(self, action: dict[str, Any]) -> str:
         name = f"{self.prefix}{next(self.seq)}_{action['namespace']}_{action['name']}"
         name = "".join(c if c.isalnum() or c in "_.-" else "_" for c in name)
+        image = self.resolve(action["image"])
         status, body = self.docker.call("POST", f"/containers/create?name={quote(name)}", {
-            "Image": action["image"], "Env": [f"__OW_API_HOST={self.api_host}"],
+            "Image": image, "Env": [f"__OW_API_HOST={self.api_host}"],
             "Labels": {"org.openwhisk-pulumi.stand-in": "action", "invoker": self.name},
             "HostConfig": {"NetworkMode": self.network, "Memory": 256 * 1024 * 1024}})
         if status != 201:
-            raise RuntimeError(f"docker create {action['image']}: HTTP {status} {body}")
+            raise RuntimeError(f"docker create {image}: HTTP {status} {body}")
         status, body = self.docker.call("POST", f"/containers/{body['Id']}/start")
         if status not in (204, 304):
             raise RuntimeError(f"docker start: HTTP {status} {body}")

@@ -1,0 +1,230 @@
+"""The prod-shaped stack through the real engine, on four hosts reached only over SSH.
+
+Hosts are network namespaces (tests/engine/hosts.py), each with its own sshd (key login, host key
+pinned through `hosts[].ssh_host_key`) and dockerd: three core hosts and one invoker host, the
+registry deployed on core-1 (its build host) and scheduler mode. The Docker provider and the
+command provider reach them only over SSH; only core-1 holds the upstream images (loaded as a
+machine image would hold them), so every other host can only get its images from the registry,
+by digest. The tests share one stack and run in file order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import config
+import planner
+from tests.engine import hosts as H
+from tests.engine.conftest import PROJECTS
+from tests.engine.harness import Project
+from tests.engine.images.build import STACK_IMAGES
+
+TAG = "1fae641"
+ROLES = {
+    "core-1": ["couchdb", "zookeeper", "kafka", "etcd", "controller", "scheduler", "registry"],
+    "core-2": ["zookeeper", "kafka", "etcd", "controller", "scheduler", "edge"],
+    "core-3": ["zookeeper", "kafka", "etcd", "controller", "scheduler", "elasticsearch"],
+    "invoker-1": ["invoker"],
+}
+UPSTREAM = sorted({*(v for k, v in STACK_IMAGES.items() if k.startswith("images.")),
+                   STACK_IMAGES["registry.image"],
+                   *(f"owtest/{c}:{TAG}" for c in ("controller", "invoker", "scheduler")),
+                   "owtest/action-nodejs-v20:standin", "owtest/action-python-v3.11:standin"})
+SSH_DIR = Path.home() / ".ssh"
+WORKDIR_PREFIX = "owt-prod-"
+
+
+def stack_config(hosts: list[H.TestHost]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for path, value in STACK_IMAGES.items():
+        key, _, field = path.partition(".")
+        values.setdefault(f"openwhisk:{key}", {})[field] = value
+    values["openwhisk:version"]["tag"] = TAG
+    values["openwhisk:registry"] |= {"mode": "deploy"}
+    return {
+        "pulumi:disable-default-providers": ["docker", "kubernetes", "command"],
+        **values,
+        "openwhisk:ssh": {"user": "root", "sudo": False},
+        "openwhisk:hosts": [
+            {"name": h.name, "id": i + 1, "address": h.address, "ssh_host_key": h.host_key,
+             "roles": ROLES[h.name], **({"invoker_ids": [0]} if h.name == "invoker-1" else {})}
+            for i, h in enumerate(hosts)],
+        "openwhisk:controller": {"seed_count": 2},
+        "openwhisk:activation_store": {"backend": "elasticsearch"},
+        "openwhisk:verify": {"timeout_s": 180},
+    }
+
+
+def plan_of(project: Project) -> planner.model.Plan:
+    raw = {k.split(":", 1)[1]: v for k, v in project.read_config().items()
+           if k.startswith("openwhisk:")}
+    return planner.plan(config.parse(raw, base_dir=project.dir,
+                                     secret_keys=frozenset({"ssh_private_key"})))
+
+
+def on(host: H.TestHost, *args: str, check: bool = True) -> str:
+    """The docker CLI against a host's daemon (its socket: inspection only, not the product)."""
+    proc = subprocess.run(["docker", "-H", host.socket, *args], capture_output=True, text=True,
+                          timeout=120)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{host.name}: docker {' '.join(args)}: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def states(host: H.TestHost) -> dict[str, tuple[str, str]]:
+    """Container name -> (status, health) on a host."""
+    fmt = ("{{.Name}} {{.State.Status}} "
+           "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}")
+    ids = on(host, "ps", "-aq").split()
+    out = {}
+    for line in (on(host, "inspect", "-f", fmt, *ids).splitlines() if ids else []):
+        name, status, health = line.split()
+        out[name.lstrip("/")] = (status, health)
+    return out
+
+
+def expected_states(plan, host: str) -> dict[str, tuple[str, str]]:
+    return {c.name: ("exited", "none") if c.one_shot else
+            ("running", "healthy" if c.health else "none")
+            for c in plan.containers() if c.host == host}
+
+
+def settled(hosts, plan, timeout_s: float = 180) -> dict[str, dict[str, tuple[str, str]]]:
+    """Every host's container states once they match the plan, or as they are at the timeout."""
+    want = {h.name: expected_states(plan, h.name) for h in hosts}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        now = {h.name: states(h) for h in hosts}
+        if now == want or time.monotonic() > deadline:
+            return now
+        time.sleep(2)
+
+
+def concurrency(events: Path) -> dict[str, int]:
+    """Most steps in flight at once on each host's resources, from `pulumi up --event-log`."""
+    spans: dict[str, list[float]] = {}
+    for line in events.read_text().splitlines():
+        event = json.loads(line)
+        for kind in ("resourcePreEvent", "resOutputsEvent", "resOpFailedEvent"):
+            if kind in event:
+                meta = event[kind]["metadata"]
+                if meta["op"] != "same" and not meta["type"].startswith(("pulumi:", "openwhisk:")):
+                    spans.setdefault(meta["urn"], []).append(event["timestamp"])
+    out: dict[str, int] = {}
+    for host in ROLES:
+        marks = []
+        for urn, times in spans.items():
+            name = urn.rsplit("::", 1)[-1]
+            if (name.endswith(f"-{host}") or name.startswith(f"{host}-")
+                    or (host == "core-1" and name.startswith("mirror-"))) and len(times) == 2:
+                marks += [(times[0], 1), (times[1], -1)]
+        level = peak = 0
+        for _, step in sorted(marks, key=lambda m: (m[0], m[1])):
+            level += step
+            peak = max(peak, level)
+        out[host] = peak
+    return out
+
+
+@pytest.fixture(scope="module")
+def fleet(host_tools: None, engine_bin: Path) -> Iterator[tuple[list[H.TestHost], Path]]:
+    workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
+    made_ssh_dir = not SSH_DIR.exists()
+    SSH_DIR.mkdir(mode=0o700, exist_ok=True)  # the multiplexed Docker connection's ControlPath
+    hosts = H.create_hosts(list(ROLES), workdir=workdir)
+    try:
+        H.load_images(hosts[0], UPSTREAM)
+        yield hosts, workdir
+    finally:
+        if os.environ.get("OW_ENGINE_KEEP_HOSTS"):  # for debugging: tests/engine/hosts.py
+            print(f"\nkept the test hosts: {workdir}")
+            return
+        env = H.ssh_env(workdir)
+        for h in hosts:  # the Docker connection's master processes
+            subprocess.run(["ssh", "-o", f"ControlPath={SSH_DIR}/openwhisk-%C", "-O", "exit",
+                            h.address], env=env, capture_output=True, timeout=30)
+        H.destroy_hosts(hosts, workdir)
+        shutil.rmtree(f"/etc/docker/certs.d/{hosts[0].address}:5000", ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+        if made_ssh_dir:
+            shutil.rmtree(SSH_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def prod(fleet, engine_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    hosts, workdir = fleet
+    project = Project.create(tmp_path_factory.mktemp("prod"), engine_bin, stack_config(hosts),
+                             stack="prod-e2e", path=[workdir / "bin"])
+    project.set_secret("ssh_private_key", (workdir / "id_ed25519").read_text())
+    PROJECTS.append(project)
+    return project
+
+
+def test_first_up_from_empty_over_ssh(prod: Project, fleet, tmp_path: Path):
+    hosts, _ = fleet
+    events = tmp_path / "events.jsonl"
+    prod.up("--parallel", "32", "--event-log", str(events))
+    plan = plan_of(prod)
+    now = settled(hosts, plan)
+    assert now == {h.name: expected_states(plan, h.name) for h in hosts}
+    # Only core-1 had images; every other host pulled each one from the registry, by digest.
+    images = prod.outputs()["images"]
+    registry = f"{hosts[0].address}:5000"
+    for h in hosts[1:]:
+        have = set(on(h, "image", "ls", "--digests", "--format",
+                      "{{.Repository}}@{{.Digest}}").split())
+        needed = {images[k] for s in plan.services for k in s.pulls().get(h.name, ())}
+        assert needed <= have, (h.name, needed - have)
+        assert {r.split("@")[0] for r in have} == {r.split("@")[0] for r in needed} | {
+            "openwhisk-pulumi/in-use"}, h.name
+        assert all(r.startswith(f"{registry}/") and "@sha256:" in r for r in needed)
+    # The registry serves TLS under the CA the program generated, and only with credentials.
+    ca = Path(f"/etc/docker/certs.d/{registry}/ca.crt")
+    probe = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert",
+                            str(ca), f"https://{registry}/v2/_catalog"],
+                           capture_output=True, text=True, timeout=30)
+    assert probe.stdout == "401", probe
+    # Concurrency on one host, over ssh with default sshd limits.
+    peaks = concurrency(events)
+    print(f"steps in flight at once, per host: {peaks}")
+
+
+def test_a_second_up_runs_no_step(prod: Project):
+    prod.expect_no_changes()
+    out = prod.up().output
+    assert "unchanged" in out and not any(w in out for w in (" created", " updated", " replaced"))
+
+
+def test_refresh_loses_no_resource(prod: Project):
+    def urns() -> list[str]:
+        return sorted(r["urn"] for r in json.loads(prod.export())["deployment"]["resources"])
+    before = urns()
+    prod.run("refresh", "--yes", "--skip-preview")
+    assert urns() == before
+    prod.expect_no_changes()
+
+
+def test_a_registry_password_rotation_previews_the_real_diff(prod: Project):
+    cfg = prod.read_config()
+    cfg["openwhisk:rotate"] = {"registry_password": 1}
+    prod.write_config(cfg)
+    # Only what the new password really changes: nothing in a Docker provider's configuration
+    # is unknown, so no Docker resource shows up as a possible update.
+    assert prod.preview_steps() == {
+        "random:index/randomPassword:RandomPassword::registry_password": "replace",
+        "docker:index/container:Container::registry-core-1": "replace",
+        **{f"command:remote:Command::{h}-registry-docker-login": "update" for h in ROLES},
+        "command:local:Command::verify-check": "replace",
+    }
+    prod.up()
+    prod.expect_no_changes()
