@@ -95,6 +95,9 @@ def plan(stack: Stack) -> Plan:
     couch_port = reach_port(cfg, 5984, cfg.couchdb.port)
     couch_url = f"http://{couch.address}:{couch_port}"
     kafka_hosts = ",".join(f"{b.address}:{cfg.kafka.port}" for b in brokers)
+    # Clients bootstrap from the first brokers only, chosen like seed nodes, so that adding a
+    # broker changes no client's configuration (they learn every broker from the cluster).
+    kafka_bootstrap = ",".join(f"{b.address}:{cfg.kafka.port}" for b in brokers[:BOOTSTRAP_BROKERS])
     zk_hosts = ",".join(f"{z.address}:2181" for z in zks)
     etcd_hosts = ",".join(f"{e.address}:2379" for e in etcds)
     es_hosts = ",".join(f"{e.address}:9200" for e in ess)
@@ -109,7 +112,7 @@ def plan(stack: Stack) -> Plan:
 
     ctx = jvm.Context(
         cfg=cfg, manifest_json=kube.MANIFEST_REF if on_k8s else manifest_json,
-        couch=(couch.address, couch_port), kafka_hosts=kafka_hosts, zk_hosts=zk_hosts,
+        couch=(couch.address, couch_port), kafka_hosts=kafka_bootstrap, zk_hosts=zk_hosts,
         etcd_hosts=etcd_hosts, es_hosts=es_hosts,
         runtimes_registry=f"{registry.address}/" if registry else None,
     )
@@ -182,7 +185,7 @@ def plan(stack: Stack) -> Plan:
     if on_k8s:
         services, kube_plan = kube.render(cfg, services, images, secrets, manifest_json, registry)
     else:
-        services = [_label_secrets(s, secrets) for s in services]
+        services = [roll(_label_secrets(s, secrets)) for s in services]
     by_key = {c.key: c for s in services for c in s.containers}
     insecure_tls = cfg.edge.tls == "self-signed"
     return Plan(
@@ -335,6 +338,35 @@ def _elasticsearch(ess: list[Placed]) -> Service:
                           wait=True, start_period_s=120),
         ))
     return Service("elasticsearch", tuple(containers), tuple(volumes))
+
+
+#: How many brokers (the first by host id and name) Kafka clients get as their bootstrap list.
+BOOTSTRAP_BROKERS = 3
+#: Roles whose instances roll one at a time. Each of their instances becomes healthy on its own;
+#: ZooKeeper and etcd do not (their health checks need a quorum), so chaining them would never
+#: finish a first deploy.
+ROLLED = ("kafka", "controller", "scheduler", "invoker")
+
+
+def roll(service: Service) -> Service:
+    """Docker, the roles in ROLLED: the service's long-running containers in a chain, each
+    depending on the one before it (plan order: host id, then name). Pulumi registers a
+    container only once its dependencies' steps are done, and a container that waits for its
+    health check is done when it is healthy, so a change that replaces every instance of a role
+    replaces them one at a time, each healthy before the next is stopped. A `depends_on` edge
+    alone never makes the engine replace a dependent with its dependency, so nothing else is
+    replaced on its account."""
+    if service.name not in ROLLED:
+        return service
+    previous: str | None = None
+    containers = []
+    for c in service.containers:
+        if not c.one_shot:
+            if previous is not None and previous not in c.depends_on:
+                c = replace(c, depends_on=c.depends_on + (previous,))
+            previous = c.key
+        containers.append(c)
+    return replace(service, containers=tuple(containers))
 
 
 # --------------------------------------------------------------------------------------------

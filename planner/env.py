@@ -18,9 +18,10 @@ from planner.model import Health, Mount, Secret, Value
 
 JVM_PORT = 8080
 """HTTP port of every JVM component inside its container."""
-PING = Health(("CMD-SHELL", f"curl -fsS http://127.0.0.1:{JVM_PORT}/ping"), wait=False,
+PING = Health(("CMD-SHELL", f"curl -fsS http://127.0.0.1:{JVM_PORT}/ping"), wait=True,
               start_period_s=120)
-"""`GET /ping` answers `pong` once the component serves HTTP."""
+"""`GET /ping` answers `pong` once the component serves HTTP. `up` waits for it: instances of a
+role roll one at a time, each healthy before the next goes (planner.roll)."""
 
 PKG = "org.apache.openwhisk.core"
 SPIS = {

@@ -7,7 +7,10 @@ def nginx_conf(controllers: list[tuple[str, int]], *, https_port: int, redirect:
                plain_port: int | None = None) -> str:
     """TLS on 443 in front of every controller; port 80 redirects to HTTPS when `redirect`;
     `plain_port` serves the same routes in plain HTTP to a TLS-terminating ingress controller."""
-    servers = "\n".join(f"        server {host}:{port} fail_timeout=60s;" for host, port in controllers)
+    # A failed controller is skipped for 5 s only: while instances roll one at a time, a longer
+    # pause would leave every controller marked down before the first one is tried again.
+    servers = "\n".join(f"        server {host}:{port} max_fails=1 fail_timeout=5s;"
+                         for host, port in controllers)
     port_suffix = "" if https_port == 443 else f":{https_port}"
     extra = f"""
     server {{
@@ -44,6 +47,11 @@ http {{
     proxy_set_header X-Request-ID $request_id;
     add_header X-Request-ID $request_id always;
     proxy_read_timeout 75s;
+    # A controller that is stopping refuses connections and one that is starting may answer 502
+    # or 503: nginx then passes the request to the next controller (a request whose body it
+    # already sent to one is retried only for idempotent methods, as nginx does by default).
+    proxy_next_upstream error timeout http_502 http_503;
+    proxy_connect_timeout 5s;
 
     upstream controllers {{
 {servers}

@@ -18,12 +18,19 @@ from tests.conftest import Run, load_stack_file, run_program
 Config = dict[str, Any]
 
 
+CONTAINER = "docker:index/container:Container"
+
+
 @dataclass(frozen=True)
 class Diff:
     created: frozenset[str]
     deleted: frozenset[str]
     changed: frozenset[str]
     """Each as `<type>::<name>` (the URN without stack, project and parent chain)."""
+    waves: tuple[tuple[str, ...], ...] = ()
+    """The created and changed containers by name, in the order the engine can replace them:
+    a container is in wave n+1 when n touched containers come before it on a dependency path
+    (the engine starts a resource's step only after its dependencies' steps are done)."""
 
 
 def graph(run: Run) -> dict[str, dict[str, Any]]:
@@ -37,13 +44,31 @@ def short(urn: str) -> str:
     return f"{typ_chain.rsplit('$', 1)[-1]}::{name}"
 
 
+def waves(run: Run, touched: set[str]) -> tuple[tuple[str, ...], ...]:
+    """The touched containers (URNs) of a run grouped into waves (see Diff.waves)."""
+    deps = {o["urn"]: o["dependencies"] for o in run.monitor.options.values()}
+    memo: dict[str, int] = {}
+
+    def before(urn: str) -> int:
+        if urn not in memo:
+            memo[urn] = max((before(d) + (d in touched) for d in deps.get(urn, ())), default=0)
+        return memo[urn]
+    out: dict[int, list[str]] = {}
+    for urn in touched:
+        out.setdefault(before(urn), []).append(urn.rsplit("::", 1)[-1])
+    return tuple(tuple(sorted(out[n])) for n in sorted(out))
+
+
 def diff(base: Config, changed: Config, secret: dict[str, str], stack: str = "prod") -> Diff:
     a = graph(run_program(base, secret, stack=stack))
-    b = graph(run_program(changed, secret, stack=stack))
+    run = run_program(changed, secret, stack=stack)
+    b = graph(run)
+    created, changed_urns = b.keys() - a.keys(), {u for u in a.keys() & b.keys() if a[u] != b[u]}
     return Diff(
-        created=frozenset(short(u) for u in b.keys() - a.keys()),
+        created=frozenset(short(u) for u in created),
         deleted=frozenset(short(u) for u in a.keys() - b.keys()),
-        changed=frozenset(short(u) for u in a.keys() & b.keys() if a[u] != b[u]),
+        changed=frozenset(short(u) for u in changed_urns),
+        waves=waves(run, {u for u in created | changed_urns if short(u).startswith(f"{CONTAINER}::")}),
     )
 
 

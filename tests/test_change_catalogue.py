@@ -98,6 +98,13 @@ class Case:
     changed: list[str]
     base: Callable[[Config], None] | None = None
     why: str = ""
+    waves: str = ""
+    """The touched containers in replacement order: waves separated by ` > `, the containers of
+    one wave (replaced at the same time) by spaces."""
+
+
+ROLL = ("controller-core-1 scheduler-core-1 > controller-core-2 scheduler-core-2 > "
+        "controller-core-3 scheduler-core-3 > invoker-0 > invoker-1")
 
 
 CASES = [
@@ -105,36 +112,43 @@ CASES = [
          lambda c: hosts(c).append({"name": "invoker-3", "id": 13, "address": "10.20.0.23",
                                     "roles": ["invoker"], "invoker_ids": [2]}),
          created=invoker_host("invoker-3", 2), deleted=[], changed=[V],
-         why="the new host only; other invokers keep their ids"),
+         why="the new host only; other invokers keep their ids",
+         waves="invoker-2"),
     Case("remove an invoker host",
          lambda c: hosts(c).remove(host(c, "invoker-2")),
          created=[], deleted=invoker_host("invoker-2", 1), changed=[V],
-         why="that host only; invoker-0 keeps its id"),
+         why="that host only; invoker-0 keeps its id",
+         waves=""),
     Case("flip one invoker host's use_runc", lambda c: host(c, "invoker-2").update(use_runc=True),
          created=[], deleted=[], changed=containers("invoker-1"),
-         why="that host's invoker (env key and /run/runc mount)"),
+         why="that host's invoker (env key and /run/runc mount)",
+         waves="invoker-1"),
     Case("add a controller", lambda c: host(c, "invoker-1")["roles"].append("controller"),
          created=[*containers("controller-invoker-1"), *pulls("invoker-1-controller"),
                   steps("controller", "invoker-1")], deleted=[],
          changed=[*containers("edge-core-2"), V],
-         why="the edge gains an upstream; seed nodes are fixed by seed_count"),
+         why="the edge gains an upstream; seed nodes are fixed by seed_count",
+         waves="controller-invoker-1 > edge-core-2"),
     Case("change the seed count", _set("controller.seed_count", 3),
          created=[], deleted=[],
          changed=containers("controller-core-1", "controller-core-2", "controller-core-3"),
-         why="every controller's seed-node list"),
+         why="every controller's seed-node list",
+         waves="controller-core-1 > controller-core-2 > controller-core-3"),
     Case("bump the OpenWhisk tag", _set("version.tag", "7538ced"),
          created=[], deleted=[],
          changed=[*mirror("controller"), *mirror("invoker"), *mirror("scheduler"),
                   *pulls(*(f"{h}-{k}" for h in ("core-1", "core-2", "core-3")
                            for k in ("controller", "scheduler")),
                          "invoker-1-invoker", "invoker-2-invoker"), *containers(*JVM)],
-         why="the three core images everywhere they run; stores and the edge stay"),
+         why="the three core images everywhere they run; stores and the edge stay",
+         waves=ROLL),
     Case("rebuild one image", _build("2"), base=_build("1"),
          created=[], deleted=[],
          changed=["docker:index/image:Image::build-invoker",
                   *pulls("invoker-1-invoker", "invoker-2-invoker"),
                   *containers("invoker-0", "invoker-1")],
-         why="the new digest reaches exactly the invokers"),
+         why="the new digest reaches exactly the invokers",
+         waves="invoker-0 > invoker-1"),
     Case("edit the runtime manifest (bump python:3.11)",
          _set("runtimes.manifest", "tests/fixtures/manifest-python-bump.json"),
          created=[], deleted=[],
@@ -142,7 +156,8 @@ CASES = [
                   *pulls("invoker-1-runtime-openwhisk-action-python-v3.11",
                          "invoker-2-runtime-openwhisk-action-python-v3.11"),
                   *containers(*JVM)],
-         why="every JVM component reads the manifest; only the changed image is mirrored again"),
+         why="every JVM component reads the manifest; only the changed image is mirrored again",
+         waves=ROLL),
     Case("enable Kafka SASL (SCRAM)",
          _set("kafka.sasl", {"mechanism": "SCRAM-SHA-512"}), base=_no_sasl,
          created=[*containers("kafka-scram-users-core-1"),
@@ -150,7 +165,8 @@ CASES = [
                   "random:index/randomPassword:RandomPassword::kafka_admin_password",
                   "random:index/randomPassword:RandomPassword::kafka_client_password"],
          deleted=[], changed=[*containers("kafka-core-1", "kafka-core-2", "kafka-core-3", *JVM), V],
-         why="brokers and every Kafka client, the scheduler included"),
+         why="brokers and every Kafka client, the scheduler included",
+         waves=f"kafka-scram-users-core-1 > kafka-core-1 > kafka-core-2 > kafka-core-3 > {ROLL}"),
     Case("switch the activation store to ElasticSearch",
          lambda c: c.update({"openwhisk:activation_store": {"backend": "elasticsearch"}})
          or host(c, "core-3")["roles"].append("elasticsearch"), base=_couchdb_store,
@@ -160,23 +176,27 @@ CASES = [
                   *mirror("elasticsearch"), "command:remote:Command::core-3-vm-max-map-count",
                   "random:index/randomPassword:RandomPassword::elasticsearch_password"],
          deleted=[], changed=["command:remote:Command::core-3-data-dirs", *containers(*JVM), V],
-         why="ElasticSearch and its host preparation, and the store keys on every JVM component"),
+         why="ElasticSearch and its host preparation, and the store keys on every JVM component",
+         waves=f"elasticsearch-core-3 > {ROLL}"),
     Case("add a Kafka broker", lambda c: host(c, "invoker-1")["roles"].append("kafka"),
          created=[*containers("kafka-invoker-1"), *pulls("invoker-1-kafka"), steps("kafka", "invoker-1"),
                   "command:remote:Command::invoker-1-data-dirs"],
-         deleted=[], changed=[*containers(*JVM), V],
-         why="the new broker, and KAFKA_HOSTS of every client; other brokers stay"),
+         deleted=[], changed=[V],
+         why="the new broker only: clients bootstrap from the first three brokers, which stay",
+         waves="kafka-invoker-1"),
     Case("rotate the guest key", _set("rotate.guest_auth", 1),
          created=[], deleted=[],
          changed=["random:index/randomUuid:RandomUuid::guest_auth-uuid",
                   "random:index/randomPassword:RandomPassword::guest_auth-key",
                   *containers("couchdb-init-core-1"), V],
-         why="the key, the init step that stores it, and the check that uses it"),
+         why="the key, the init step that stores it, and the check that uses it",
+         waves="couchdb-init-core-1"),
     Case("change the API host", _set("edge.api_host", "ow.example.org"),
          created=[], deleted=[],
          changed=["tls:index/selfSignedCert:SelfSignedCert::edge_tls_cert",
                   *containers("edge-core-2", "invoker-0", "invoker-1"), V],
-         why="the edge certificate, and the API host the invokers give actions"),
+         why="the edge certificate, and the API host the invokers give actions",
+         waves="edge-core-2 invoker-0 > invoker-1"),
 ]
 
 
@@ -185,6 +205,7 @@ def test_change_touches_exactly_the_expected_resources(case: Case):
     d = diff(*edit("prod", case.edit, case.base))
     assert (sorted(d.created), sorted(d.deleted), sorted(d.changed)) == (
         sorted(case.created), sorted(case.deleted), sorted(case.changed))
+    assert " > ".join(" ".join(w) for w in d.waves) == case.waves
 
 
 def test_only_enabling_sasl_touches_a_store_and_no_change_deletes_one():
@@ -196,15 +217,22 @@ def test_only_enabling_sasl_touches_a_store_and_no_change_deletes_one():
 
 
 def render_doc() -> str:
-    rows = ["| change | created | deleted | changed | why |", "|---|---:|---:|---:|---|"]
+    rows = ["| change | created | deleted | changed | why | containers, in replacement waves |",
+            "|---|---:|---:|---:|---|---|"]
     for case in CASES:
         rows.append(f"| {case.change} | {len(case.created)} | {len(case.deleted)} | "
-                    f"{len(case.changed)} | {case.why} |")
+                    f"{len(case.changed)} | {case.why} | {case.waves.replace(' > ', ' → ') or '-'} |")
     return ("# What each change touches\n\n"
             "Measured on the prod example stack (`Pulumi.prod.yaml`) by running the program under "
             "mocks before and after the change and comparing resources by URN and inputs "
             "(`tests/test_change_catalogue.py`, which pins the exact resource lists). A changed "
             "container is replaced; its data stays on its retained volume or data directory.\n\n"
+            "The last column is the replacement order the dependency graph gives the engine: the "
+            "containers of one wave are replaced together, and a wave starts only when the one "
+            "before it is done, which for a container that waits for its health check means "
+            "healthy. Instances of Kafka, the controllers, the schedulers and the invokers are "
+            "chained (`planner.roll`), so each of these roles rolls one instance at a time; "
+            "ZooKeeper and etcd are not, because one member alone never passes its health check.\n\n"
             + "\n".join(rows) + "\n\nNone of these changes moves stored data, and only enabling SASL "
             "replaces stores (the three Kafka brokers, on the same data): run against the deployed "
             "stack, the policy pack's `stateful-data-kept` passes every change and "
@@ -217,7 +245,15 @@ def render_doc() -> str:
             "(`tests/engine/changes.py`); after each `pulumi up` the preview is empty and the stored "
             "data is still there. Every container change is a replacement, the old container stopped "
             "first with its grace period; `verify-check` is the post-deploy check, run again.\n\n"
-            + engine_changes.render() + "\n\nRegenerate with "
+            + engine_changes.render() + "\n\n"
+            "## Without an outage, on four hosts\n\n"
+            "`tests/engine/test_prod.py` applies the changes below, in this order, to the prod-shaped "
+            "stack on four SSH-only test hosts (three controllers, three schedulers, three brokers, "
+            "one invoker host, then a second), while a prober sends `GET /ping` and `GET "
+            "/standin/joined` (answered only by a controller that reached its peers) through the "
+            "real nginx edge every 100 ms. Each change rolls in the waves of the table above; the "
+            "test fails on any failed request. Last measured:\n\n"
+            + engine_changes.render_rolling() + "\n\nRegenerate with "
             "`python -m pytest tests/test_change_catalogue.py --update-golden`.\n")
 
 

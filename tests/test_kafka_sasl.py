@@ -153,7 +153,8 @@ def test_plaintext_broker_is_unchanged():
     broker = container(planner.plan(cluster()), "kafka-core-b")
     assert broker.env_dict() == PLAINTEXT_BROKER_B
     assert list(broker.env) == sorted(broker.env)
-    assert (broker.files, broker.depends_on) == ((), ZK_KEYS)
+    # ZooKeeper, and the broker before it: brokers roll one at a time.
+    assert (broker.files, broker.depends_on) == ((), ZK_KEYS + ("kafka-core-a",))
     assert [c.key for c in planner.plan(cluster()).service("kafka").containers] == [
         "kafka-core-a", "kafka-core-b", "kafka-core-c"]
 
@@ -212,8 +213,10 @@ def test_scram_users_run_after_zookeeper_and_before_every_broker():
     assert [c.key for c in kafka.containers] == [
         "kafka-scram-users-core-a", "kafka-core-a", "kafka-core-b", "kafka-core-c"]
     assert kafka.containers[0].depends_on == ZK_KEYS
-    for broker in kafka.containers[1:]:
-        assert broker.depends_on == ZK_KEYS + ("kafka-scram-users-core-a",)
+    assert [b.depends_on for b in kafka.containers[1:]] == [
+        ZK_KEYS + ("kafka-scram-users-core-a",),
+        ZK_KEYS + ("kafka-scram-users-core-a", "kafka-core-a"),
+        ZK_KEYS + ("kafka-scram-users-core-a", "kafka-core-b")]
     # ZooKeeper is declared before Kafka, so the dependency resolves to an earlier service.
     names = [s.name for s in p.services]
     assert names.index("zookeeper") < names.index("kafka")
@@ -235,7 +238,8 @@ def test_plain_needs_no_users_step():
     p = planner.plan(sasl_cluster("PLAIN"))
     assert [c.key for c in p.service("kafka").containers] == [
         "kafka-core-a", "kafka-core-b", "kafka-core-c"]
-    assert all(c.depends_on == ZK_KEYS for c in p.service("kafka").containers)
+    assert [c.depends_on for c in p.service("kafka").containers] == [
+        ZK_KEYS, ZK_KEYS + ("kafka-core-a",), ZK_KEYS + ("kafka-core-b",)]
 
 
 # -- secrets -------------------------------------------------------------------------------------

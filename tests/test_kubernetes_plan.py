@@ -143,7 +143,7 @@ def test_stores_get_their_planned_ids_and_peers():
 
 def test_the_edge_proxies_to_the_controller_service_and_serves_the_ingress_in_plain_http():
     conf = dict((f.path, f.content) for f in container(k8s_plan(), "edge-0").files)["/etc/nginx/nginx.conf"]
-    assert f"        server ow-controller-api.{NS}:8080 fail_timeout=60s;\n" in conf
+    assert f"        server ow-controller-api.{NS}:8080 max_fails=1 fail_timeout=5s;\n" in conf
     assert "    server {\n        listen 8080;\n\n" in conf
     assert conf.count("location = /disable { return 403; }") == 2
     no_ingress = plan_of(change(BASE, {"kubernetes.ingress": None, "edge.api_host": "203.0.113.7"}))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 import re
 import subprocess
@@ -236,7 +238,10 @@ def test_removing_an_invoker_host_leaves_the_others_untouched():
     before = {c.key: c for c in full.containers()}
     after = {c.key: c for c in fewer.containers()}
     assert set(before) - set(after) == {"invoker-0"}
-    assert all(after[k] == before[k] for k in after)
+    # Only the invoker chain loses its first link (an ordering, not an input of any container).
+    assert {k for k in after if after[k] != before[k]} == {"invoker-1"}
+    assert before["invoker-1"].depends_on == after["invoker-1"].depends_on + ("invoker-0",)
+    assert replace(after["invoker-1"], depends_on=()) == replace(before["invoker-1"], depends_on=())
 
 
 def test_list_order_of_hosts_does_not_change_the_plan():
@@ -339,8 +344,10 @@ def test_edge_routes_to_every_controller_and_redirects():
     edge = next(c for c in p.containers() if c.service == "edge")
     conf = edge.files[0].content
     assert [line.strip() for line in conf.splitlines() if line.strip().startswith("server 10.")] == [
-        "server 10.0.0.11:10001 fail_timeout=60s;", "server 10.0.0.12:10001 fail_timeout=60s;",
-        "server 10.0.0.13:10001 fail_timeout=60s;"]
+        "server 10.0.0.11:10001 max_fails=1 fail_timeout=5s;", "server 10.0.0.12:10001 max_fails=1 fail_timeout=5s;",
+        "server 10.0.0.13:10001 max_fails=1 fail_timeout=5s;"]
+    # A stopping or starting controller is passed over (rolling changes keep the API up).
+    assert "    proxy_next_upstream error timeout http_502 http_503;\n" in conf
     assert "return 308 https://$host:8443$request_uri;" in conf
     assert [(x.container, x.published) for x in edge.ports] == [(443, 8443), (80, 80)]
     assert p.api_host == "openwhisk.example.com:8443"
@@ -418,3 +425,28 @@ def test_planner_does_not_import_pulumi():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_instances_of_rolled_roles_are_chained_and_quorum_stores_are_not():
+    p = planner.plan(cluster())
+    chain = {c.key: [d for d in c.depends_on if d.split("-")[0] == c.service]
+             for c in p.containers() if not c.one_shot}
+    assert {k: v for k, v in chain.items() if v} == {
+        "kafka-core-b": ["kafka-core-a"], "kafka-core-c": ["kafka-core-b"],
+        "controller-core-b": ["controller-core-a"], "controller-core-c": ["controller-core-b"],
+        "scheduler-core-b": ["scheduler-core-a"], "scheduler-core-c": ["scheduler-core-b"],
+        "invoker-1": ["invoker-0"], "invoker-2": ["invoker-1"]}
+    # Each instance of a chained role waits for its health check, so the next waits for it.
+    assert all(c.health.wait for c in p.containers() if c.service in planner.ROLLED)
+
+
+def test_kafka_clients_bootstrap_from_the_first_three_brokers_only():
+    four = [{"name": f"k{i}", "address": f"10.0.0.{30 + i}", "id": 10 + i, "roles": ["kafka"]}
+            for i in range(2)]
+    base = planner.plan(cluster())
+    more = planner.plan(cluster(hosts=[h.model_dump(exclude_none=True)
+                                       for h in cluster().config.hosts] + four))
+    assert env(base, "controller-core-a")["KAFKA_HOSTS"] == \
+        "10.0.0.11:9092,10.0.0.12:9092,10.0.0.13:9092"
+    assert env(more, "controller-core-a")["KAFKA_HOSTS"] == env(base, "controller-core-a")["KAFKA_HOSTS"]
+    assert more.endpoints["kafka"].count(",") == 4  # the output still lists every broker

@@ -18,7 +18,7 @@ from pathlib import Path
 from tests.engine import hosts
 from tests.engine.images.build import IMAGES, PREFIX
 from tests.engine.test_lifecycle import VOLUMES
-from tests.engine.test_prod import ROLES, WORKDIR_PREFIX
+from tests.engine.test_prod import ROLES, SPARE, WORKDIR_PREFIX
 
 
 def docker(*args: str) -> list[str]:
@@ -29,7 +29,7 @@ def docker(*args: str) -> list[str]:
 def main() -> int:
     left = sorted(Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*"))
     for workdir in left:
-        hosts.destroy_hosts(list(ROLES), workdir)
+        hosts.destroy_hosts([*ROLES, SPARE], workdir)
         shutil.rmtree(workdir, ignore_errors=True)
     refs = {i.ref for i in IMAGES}
     listed = docker("ps", "-a", "--format", "{{.ID}} {{.Image}}")

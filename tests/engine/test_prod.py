@@ -13,10 +13,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +33,27 @@ from tests.engine.conftest import PROJECTS
 from tests.engine.harness import Project
 from tests.engine.images.build import STACK_IMAGES
 
-TAG = "1fae641"
+TAG, NEXT_TAG, THIRD_TAG = "1fae641", "7538ced", "4fac03a"
 ROLES = {
     "core-1": ["couchdb", "zookeeper", "kafka", "etcd", "controller", "scheduler", "registry"],
     "core-2": ["zookeeper", "kafka", "etcd", "controller", "scheduler", "edge"],
     "core-3": ["zookeeper", "kafka", "etcd", "controller", "scheduler", "elasticsearch"],
     "invoker-1": ["invoker"],
 }
+#: A fifth host, added to the stack by a change (an invoker host).
+SPARE = "invoker-2"
 UPSTREAM = sorted({*(v for k, v in STACK_IMAGES.items() if k.startswith("images.")),
                    STACK_IMAGES["registry.image"],
-                   *(f"owtest/{c}:{TAG}" for c in ("controller", "invoker", "scheduler")),
+                   *(f"owtest/{c}:{t}" for c in ("controller", "invoker", "scheduler")
+                     for t in (TAG, NEXT_TAG, THIRD_TAG)),
                    "owtest/action-nodejs-v20:standin", "owtest/action-python-v3.11:standin"})
 SSH_DIR = Path.home() / ".ssh"
 WORKDIR_PREFIX = "owt-prod-"
+
+
+def host_entry(h: H.TestHost, roles: list[str], **extra: Any) -> dict[str, Any]:
+    return {"name": h.name, "id": h.index + 1, "address": h.address, "ssh_host_key": h.host_key,
+            "roles": roles, **extra}
 
 
 def stack_config(hosts: list[H.TestHost]) -> dict[str, Any]:
@@ -56,9 +68,8 @@ def stack_config(hosts: list[H.TestHost]) -> dict[str, Any]:
         **values,
         "openwhisk:ssh": {"user": "root", "sudo": False},
         "openwhisk:hosts": [
-            {"name": h.name, "id": i + 1, "address": h.address, "ssh_host_key": h.host_key,
-             "roles": ROLES[h.name], **({"invoker_ids": [0]} if h.name == "invoker-1" else {})}
-            for i, h in enumerate(hosts)],
+            host_entry(h, ROLES[h.name], **({"invoker_ids": [0]} if h.name == "invoker-1" else {}))
+            for h in hosts if h.name in ROLES],
         "openwhisk:controller": {"seed_count": 2},
         "openwhisk:activation_store": {"backend": "elasticsearch"},
         "openwhisk:verify": {"timeout_s": 180},
@@ -121,7 +132,7 @@ def concurrency(events: Path) -> dict[str, int]:
                 if meta["op"] != "same" and not meta["type"].startswith(("pulumi:", "openwhisk:")):
                     spans.setdefault(meta["urn"], []).append(event["timestamp"])
     out: dict[str, int] = {}
-    for host in ROLES:
+    for host in (*ROLES, SPARE):
         marks = []
         for urn, times in spans.items():
             name = urn.rsplit("::", 1)[-1]
@@ -141,7 +152,7 @@ def fleet(host_tools: None, engine_bin: Path) -> Iterator[tuple[list[H.TestHost]
     workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
     made_ssh_dir = not SSH_DIR.exists()
     SSH_DIR.mkdir(mode=0o700, exist_ok=True)  # the multiplexed Docker connection's ControlPath
-    hosts = H.create_hosts(list(ROLES), workdir=workdir)
+    hosts = H.create_hosts([*ROLES, SPARE], workdir=workdir)
     try:
         H.load_images(hosts[0], UPSTREAM)
         yield hosts, workdir
@@ -171,7 +182,7 @@ def prod(fleet, engine_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 def test_first_up_from_empty_over_ssh(prod: Project, fleet, tmp_path: Path):
-    hosts, _ = fleet
+    hosts = fleet[0][:len(ROLES)]
     events = tmp_path / "events.jsonl"
     prod.up("--parallel", "32", "--event-log", str(events))
     plan = plan_of(prod)
@@ -227,4 +238,111 @@ def test_a_registry_password_rotation_previews_the_real_diff(prod: Project):
         "command:local:Command::verify-check": "replace",
     }
     prod.up()
+    prod.expect_no_changes()
+
+
+# -- changes without an outage ---------------------------------------------------------------------
+
+
+class Prober(threading.Thread):
+    """Sends `GET /ping` and `GET /standin/joined` (answered 200 by a controller stand-in only once
+    it reached its peers) through the edge every 100 ms, and records every failure."""
+
+    PATHS = ("/ping", "/standin/joined")
+
+    def __init__(self, base: str) -> None:
+        super().__init__(daemon=True)
+        self.base, self.sent, self.failures = base, 0, []
+        self.halt = threading.Event()
+        self.tls = ssl.create_default_context()
+        self.tls.check_hostname, self.tls.verify_mode = False, ssl.CERT_NONE  # self-signed edge
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            for path in self.PATHS:
+                self.sent += 1
+                try:
+                    with urllib.request.urlopen(self.base + path, timeout=5, context=self.tls) as r:
+                        if r.status != 200:
+                            self.failures.append((time.strftime("%T"), path, r.status))
+                except (urllib.error.URLError, OSError) as err:
+                    self.failures.append((time.strftime("%T"), path, str(err)))
+            self.halt.wait(0.1)
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join(10)
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any], list[H.TestHost]], None]:
+    key, _, field = path.partition(".")
+
+    def apply(config: dict[str, Any], _hosts: list[H.TestHost]) -> None:
+        config.setdefault(f"openwhisk:{key}", {})[field] = value
+    return apply
+
+
+def _hosts_cfg(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return config["openwhisk:hosts"]
+
+
+ROLLING = [
+    ("bump the OpenWhisk tag", lambda c, _h: c["openwhisk:version"].update(tag=NEXT_TAG)),
+    ("seed_count", _set("controller.seed_count", 3)),
+    ("limits", _set("limits.invokes_per_minute", 120)),
+    ("controller extra_env",
+     _set("controller.extra_env", {"CONFIG_whisk_loadbalancer_timeoutFactor": "3"})),
+    ("runtime manifest edit", _set("runtimes.manifest", str(
+        Path(str(STACK_IMAGES["runtimes.manifest"])).with_name("manifest-stemcells.json")))),
+    ("enable Kafka SASL", _set("kafka.sasl", {"mechanism": "SCRAM-SHA-512"})),
+    ("add a Kafka broker",
+     lambda c, _h: next(h for h in _hosts_cfg(c) if h["name"] == "invoker-1")["roles"].append("kafka")),
+    ("add an invoker host", lambda c, hosts: _hosts_cfg(c).append(host_entry(
+        next(h for h in hosts if h.name == SPARE), ["invoker"], invoker_ids=[1]))),
+]
+#: Change -> (seconds of its `pulumi up`, requests sent), for the summary at the end.
+DURATIONS: dict[str, tuple[float, int]] = {}
+
+
+@pytest.mark.parametrize("name,change", ROLLING, ids=[n for n, _ in ROLLING])
+def test_a_change_rolls_without_a_failed_request(prod: Project, fleet, name, change):
+    hosts = fleet[0]
+    cfg = prod.read_config()
+    change(cfg, hosts)
+    prod.write_config(cfg)
+    prober = Prober(prod.outputs()["apiHost"])
+    prober.start()
+    time.sleep(1)
+    try:
+        result = prod.up()
+    finally:
+        time.sleep(1)
+        prober.stop()
+    DURATIONS[name] = (result.seconds, prober.sent)
+    print(f"\n{name}: pulumi up {result.seconds:.0f} s, {prober.sent} requests, "
+          f"{len(prober.failures)} failed")
+    assert prober.failures == []
+    assert prober.sent > 5 * result.seconds  # the prober ran the whole time
+    prod.expect_no_changes()
+
+
+def test_after_a_second_bump_hosts_keep_the_running_and_the_previous_image_only(prod: Project, fleet):
+    hosts = {h.name: h for h in fleet[0]}
+    before = prod.outputs()["images"]  # NEXT_TAG's, after the first bump
+    cfg = prod.read_config()
+    cfg["openwhisk:version"]["tag"] = THIRD_TAG
+    prod.write_config(cfg)
+    prod.up()
+    after = prod.outputs()["images"]
+    for host, key in (("core-2", "controller"), ("core-3", "scheduler"), ("invoker-1", "invoker")):
+        repo = after[key].split("@")[0]
+        have = set(on(hosts[host], "image", "ls", "--digests", "--format",
+                      "{{.Repository}}@{{.Digest}}", repo).split())
+        # The first tag's image is gone; the one in use and the one before it (rollback) stay.
+        assert have == {after[key], before[key]}, (host, key)
+        marks = {on(hosts[host], "image", "inspect", "--format", "{{.Id}}",
+                    f"openwhisk-pulumi/in-use:{key}-{which}") for which in ("current", "previous")}
+        ids = {on(hosts[host], "image", "inspect", "--format", "{{.Id}}", ref)
+               for ref in (after[key], before[key])}
+        assert marks == ids, (host, key)
     prod.expect_no_changes()
