@@ -1,7 +1,7 @@
 """KubernetesCluster: the connection to the cluster and the namespace-wide objects.
 
 Creates the explicit `kubernetes.Provider` (context and kubeconfig from the plan, the namespace as
-its default, and `cluster_identifier` so that only a change of context replaces it), the Namespace
+its default, and with a context `cluster_identifier` so that only a change of context replaces it), the Namespace
 (retained: deleting a namespace deletes every claim in it), the image pull Secret of the private
 registry (`kubernetes.io/dockerconfigjson`) when there is one, and one auto-named ConfigMap per
 namespace-wide value (the runtime manifest), so that a changed value rolls the pods that read it.

@@ -250,7 +250,7 @@ def render(cfg: StackConfig, services: list[Service], images: tuple[ImagePlan, .
                 tuple(names.labels(rel, s.name, s.name).items()))
     plan = KubernetesPlan(
         namespace=k.namespace, release=rel, cluster_domain=k.cluster_domain, context=k.context,
-        kubeconfig=k.kubeconfig, cluster_identifier=k.context or "kubeconfig-current-context",
+        kubeconfig=k.kubeconfig, cluster_identifier=k.context,
         storage_class=k.storage_class,
         labels=tuple(names.labels(rel, "openwhisk", "namespace").items()),
         workloads=workloads, services={n: v for n, v in kube_services.items() if v},

@@ -418,9 +418,12 @@ class KubernetesPlan:
     cluster_domain: str
     context: str | None
     kubeconfig: str | None
-    cluster_identifier: str
-    """The provider is replaced (with every object) only when this changes: the context, not the
-    kubeconfig file's path or contents."""
+    cluster_identifier: str | None
+    """The context, when one is set: the provider is replaced (with every object) only when it
+    changes, not when the kubeconfig file's path or contents do. None without a context: a
+    constant would let a kubeconfig whose current context now points at another cluster deploy
+    there as if it were the same one, so the provider's own check (the active cluster in the
+    kubeconfig) decides instead."""
     storage_class: str | None
     labels: Labels
     """Labels of the namespace-wide objects (Namespace, pull Secret, runtime manifest)."""

@@ -299,7 +299,8 @@ def test_namespace_wide_objects_and_the_provider():
     k = k8s_plan().kubernetes
     assert (k.namespace, k.release, k.context, k.kubeconfig, k.cluster_identifier, k.storage_class) == (
         "openwhisk", "ow", "openwhisk-cluster", None, "openwhisk-cluster", "standard")
-    assert plan_of(BASE).kubernetes.cluster_identifier == "kubeconfig-current-context"
+    # Without a context, never a constant: the provider compares the kubeconfig's active cluster.
+    assert plan_of(BASE).kubernetes.cluster_identifier is None
     assert k.pull_secret is None
     [(key, manifest)] = k.config_maps["runtimes"]
     assert key == "runtimes.json" and json.loads(manifest)["runtimes"]["nodejs"]
