@@ -342,21 +342,18 @@ def _elasticsearch(ess: list[Placed]) -> Service:
 
 #: How many brokers (the first by host id and name) Kafka clients get as their bootstrap list.
 BOOTSTRAP_BROKERS = 3
-#: Roles whose instances roll one at a time. Each of their instances becomes healthy on its own;
-#: ZooKeeper and etcd do not (their health checks need a quorum), so chaining them would never
-#: finish a first deploy.
-ROLLED = ("kafka", "controller", "scheduler", "invoker")
-
 
 def roll(service: Service) -> Service:
-    """Docker, the roles in ROLLED: the service's long-running containers in a chain, each
-    depending on the one before it (plan order: host id, then name). Pulumi registers a
-    container only once its dependencies' steps are done, and a container that waits for its
-    health check is done when it is healthy, so a change that replaces every instance of a role
-    replaces them one at a time, each healthy before the next is stopped. A `depends_on` edge
+    """Docker, the roles in kubernetes.ONE_AT_A_TIME (kubernetes.render chains the same roles'
+    workloads): the service's long-running containers in a chain, each depending on the one
+    before it (plan order: host id, then name). Pulumi registers a container only once its
+    dependencies' steps are done, and a container that waits for its health check is done when
+    it is healthy, so a change that replaces every instance of a role replaces them one at a
+    time, each healthy before the next is stopped. A `depends_on` edge
     alone never makes the engine replace a dependent with its dependency, so nothing else is
-    replaced on its account."""
-    if service.name not in ROLLED:
+    replaced on its account. ZooKeeper and etcd are left out: a lone member never passes its
+    quorum health check, so a chained first deploy would never finish."""
+    if service.name not in kube.ONE_AT_A_TIME:
         return service
     previous: str | None = None
     containers = []

@@ -437,7 +437,8 @@ def test_instances_of_rolled_roles_are_chained_and_quorum_stores_are_not():
         "scheduler-core-b": ["scheduler-core-a"], "scheduler-core-c": ["scheduler-core-b"],
         "invoker-1": ["invoker-0"], "invoker-2": ["invoker-1"]}
     # Each instance of a chained role waits for its health check, so the next waits for it.
-    assert all(c.health.wait for c in p.containers() if c.service in planner.ROLLED)
+    assert all(c.health.wait for c in p.containers()
+               if c.service in planner.kube.ONE_AT_A_TIME)
 
 
 def test_kafka_clients_bootstrap_from_the_first_three_brokers_only():
