@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tests.engine import hosts
 from tests.engine.images.build import IMAGES, PREFIX
-from tests.engine.test_lifecycle import VOLUMES
+from tests.engine.test_lifecycle import CONTAINERS, VOLUMES
 from tests.engine.test_prod import ROLES, SPARE, WORKDIR_PREFIX
 
 
@@ -32,9 +32,12 @@ def main() -> int:
         hosts.destroy_hosts([*ROLES, SPARE], workdir)
         shutil.rmtree(workdir, ignore_errors=True)
     refs = {i.ref for i in IMAGES}
-    listed = docker("ps", "-a", "--format", "{{.ID}} {{.Image}}")
-    containers = [cid for cid, image in zip(listed[::2], listed[1::2])
-                  if image.startswith(f"{PREFIX}/")]
+    listed = docker("ps", "-a", "--format", "{{.ID}} {{.Image}} {{.Names}}")
+    # By image, or by the dev-shaped stack's names: a container whose image was removed (a run
+    # cut short between cleanup and its last `pulumi up`) shows an image ID instead.
+    names = {*CONTAINERS, "ow-couchdb-init", "ow-kafka-scram-users"}
+    containers = [cid for cid, image, name in zip(listed[::3], listed[1::3], listed[2::3])
+                  if image.startswith(f"{PREFIX}/") or name in names]
     if containers:
         docker("rm", "-f", *containers)
     volumes = [v for v in VOLUMES if docker("volume", "inspect", "-f", "{{.Name}}", v)]
