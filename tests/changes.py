@@ -72,6 +72,15 @@ def diff(base: Config, changed: Config, secret: dict[str, str], stack: str = "pr
     )
 
 
+def set_key(path: str, value: Any) -> Callable[[Config], None]:
+    """An edit that sets `openwhisk:<key>.<field>` (path `key.field`) to `value`."""
+    key, _, field = path.partition(".")
+
+    def apply(config: Config) -> None:
+        config.setdefault(f"openwhisk:{key}", {})[field] = value
+    return apply
+
+
 def edit(stack: str, change: Callable[[Config], None],
          base: Callable[[Config], None] | None = None) -> tuple[Config, Config, dict[str, str]]:
     """(base config, changed config, secrets) of a stack file: `base` is applied to the file's

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pytest
 import yaml
 
-from tests.changes import Config, diff, edit, graph, short
+from tests.changes import Config, diff, edit, graph, set_key, short
 from tests.conftest import ROOT, run_program
 from tests.engine import changes as engine_changes
 
@@ -63,14 +63,6 @@ def hosts(c: Config) -> list[dict]:
 
 def host(c: Config, name: str) -> dict:
     return next(h for h in hosts(c) if h["name"] == name)
-
-
-def _set(path: str, value) -> Callable[[Config], None]:
-    key, _, field = path.partition(".")
-
-    def apply(c: Config) -> None:
-        c.setdefault(f"openwhisk:{key}", {})[field] = value
-    return apply
 
 
 def _build(rev: str) -> Callable[[Config], None]:
@@ -129,12 +121,12 @@ CASES = [
          changed=[*containers("edge-core-2"), V],
          why="the edge gains an upstream; seed nodes are fixed by seed_count",
          waves="controller-invoker-1 > edge-core-2"),
-    Case("change the seed count", _set("controller.seed_count", 3),
+    Case("change the seed count", set_key("controller.seed_count", 3),
          created=[], deleted=[],
          changed=containers("controller-core-1", "controller-core-2", "controller-core-3"),
          why="every controller's seed-node list",
          waves="controller-core-1 > controller-core-2 > controller-core-3"),
-    Case("bump the OpenWhisk tag", _set("version.tag", "7538ced"),
+    Case("bump the OpenWhisk tag", set_key("version.tag", "7538ced"),
          created=[], deleted=[],
          changed=[*mirror("controller"), *mirror("invoker"), *mirror("scheduler"),
                   *pulls(*(f"{h}-{k}" for h in ("core-1", "core-2", "core-3")
@@ -150,7 +142,7 @@ CASES = [
          why="the new digest reaches exactly the invokers",
          waves="invoker-0 > invoker-1"),
     Case("edit the runtime manifest (bump python:3.11)",
-         _set("runtimes.manifest", "tests/fixtures/manifest-python-bump.json"),
+         set_key("runtimes.manifest", "tests/fixtures/manifest-python-bump.json"),
          created=[], deleted=[],
          changed=[*mirror("runtime-openwhisk-action-python-v3.11"),
                   *pulls("invoker-1-runtime-openwhisk-action-python-v3.11",
@@ -159,7 +151,7 @@ CASES = [
          why="every JVM component reads the manifest; only the changed image is mirrored again",
          waves=ROLL),
     Case("enable Kafka SASL (SCRAM)",
-         _set("kafka.sasl", {"mechanism": "SCRAM-SHA-512"}), base=_no_sasl,
+         set_key("kafka.sasl", {"mechanism": "SCRAM-SHA-512"}), base=_no_sasl,
          created=[*containers("kafka-scram-users-core-1"),
                   "command:remote:Command::kafka-scram-users-core-1-run",
                   "random:index/randomPassword:RandomPassword::kafka_admin_password",
@@ -184,14 +176,14 @@ CASES = [
          deleted=[], changed=[V],
          why="the new broker only: clients bootstrap from the first three brokers, which stay",
          waves="kafka-invoker-1"),
-    Case("rotate the guest key", _set("rotate.guest_auth", 1),
+    Case("rotate the guest key", set_key("rotate.guest_auth", 1),
          created=[], deleted=[],
          changed=["random:index/randomUuid:RandomUuid::guest_auth-uuid",
                   "random:index/randomPassword:RandomPassword::guest_auth-key",
                   *containers("couchdb-init-core-1"), V],
          why="the key, the init step that stores it, and the check that uses it",
          waves="couchdb-init-core-1"),
-    Case("change the API host", _set("edge.api_host", "ow.example.org"),
+    Case("change the API host", set_key("edge.api_host", "ow.example.org"),
          created=[], deleted=[],
          changed=["tls:index/selfSignedCert:SelfSignedCert::edge_tls_cert",
                   *containers("edge-core-2", "invoker-0", "invoker-1"), V],

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tests.changes import set_key
+
 C = "docker:index/container:Container"
 RUN = "command:local:Command"
 
@@ -20,14 +22,6 @@ class Change:
     """`type::name` -> op of every step that is not `same`, exactly."""
 
 
-def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
-    key, _, field = path.partition(".")
-
-    def apply(config: dict[str, Any]) -> None:
-        config.setdefault(f"openwhisk:{key}", {})[field] = value
-    return apply
-
-
 VERIFY = f"{RUN}::verify-check"
 CONTROLLER, INVOKER, EDGE = f"{C}::controller-e2e", f"{C}::invoker-0", f"{C}::edge-e2e"
 
@@ -35,26 +29,26 @@ CHANGES = [
     # In the order they are applied, each on top of the ones before. Every container change is a
     # replacement (the provider forces a new container for env, mounts, ports, image and labels),
     # and the post-deploy check runs again after any container is replaced.
-    Change("limits", _set("limits.invokes_per_minute", 120),
+    Change("limits", set_key("limits.invokes_per_minute", 120),
            {CONTROLLER: "replace", VERIFY: "replace"}),
-    Change("controller extra_env", _set("controller.extra_env",
+    Change("controller extra_env", set_key("controller.extra_env",
                                         {"CONFIG_whisk_loadbalancer_timeoutFactor": "3"}),
            {CONTROLLER: "replace", VERIFY: "replace"}),
     Change("runtime manifest edit",
-           _set("runtimes.manifest", "tests/engine/images/manifest-stemcells.json"),
+           set_key("runtimes.manifest", "tests/engine/images/manifest-stemcells.json"),
            {CONTROLLER: "replace", INVOKER: "replace", VERIFY: "replace"}),
-    Change("invoker memory", _set("invoker.user_memory_mb", 4096),
+    Change("invoker memory", set_key("invoker.user_memory_mb", 4096),
            {INVOKER: "replace", VERIFY: "replace"}),
-    Change("use_runc", _set("invoker.use_runc", True), {INVOKER: "replace", VERIFY: "replace"}),
-    Change("API port", _set("edge.https_port", 8443),
+    Change("use_runc", set_key("invoker.use_runc", True), {INVOKER: "replace", VERIFY: "replace"}),
+    Change("API port", set_key("edge.https_port", 8443),
            {EDGE: "replace", INVOKER: "replace", VERIFY: "replace"}),
     # The new key is unknown at preview; the secrets label shows the init step's replacement.
-    Change("rotate the guest key", _set("rotate.guest_auth", 1), {
+    Change("rotate the guest key", set_key("rotate.guest_auth", 1), {
         "random:index/randomPassword:RandomPassword::guest_auth-key": "replace",
         "random:index/randomUuid:RandomUuid::guest_auth-uuid": "replace",
         f"{C}::couchdb-init-e2e": "replace", f"{RUN}::couchdb-init-e2e-run": "replace",
         VERIFY: "replace"}),
-    Change("enable Kafka SASL (SCRAM)", _set("kafka.sasl", {"mechanism": "SCRAM-SHA-256"}), {
+    Change("enable Kafka SASL (SCRAM)", set_key("kafka.sasl", {"mechanism": "SCRAM-SHA-256"}), {
         "random:index/randomPassword:RandomPassword::kafka_admin_password": "create",
         "random:index/randomPassword:RandomPassword::kafka_client_password": "create",
         "pulumi:providers:command::kafka-e2e-steps": "create",

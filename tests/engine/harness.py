@@ -156,6 +156,10 @@ class Project:
     def export(self) -> str:
         return self.run("stack", "export").stdout
 
+    def urns(self) -> list[str]:
+        """Every resource's URN in the stack's state, sorted."""
+        return sorted(r["urn"] for r in json.loads(self.export())["deployment"]["resources"])
+
 
 def _tail(text: str, lines: int = 80) -> str:
     """The last lines of a command's output, without the CLI's notes that plugins come from PATH."""

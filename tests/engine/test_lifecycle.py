@@ -143,11 +143,9 @@ def test_an_immediate_preview_is_empty(stack: Project) -> None:
 
 
 def test_a_refresh_loses_nothing_and_changes_nothing(stack: Project) -> None:
-    def urns() -> list[str]:
-        return sorted(r["urn"] for r in json.loads(stack.export())["deployment"]["resources"])
-    before = urns()
+    before = stack.urns()
     stack.run("refresh", "--yes", "--skip-preview")
-    assert urns() == before
+    assert stack.urns() == before
     stack.expect_no_changes()
 
 

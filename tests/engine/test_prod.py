@@ -29,6 +29,7 @@ import pytest
 import config
 import planner
 from tests.engine import hosts as H
+from tests.changes import set_key
 from tests.engine.conftest import PROJECTS
 from tests.engine.harness import Project
 from tests.engine.images.build import STACK_IMAGES
@@ -217,11 +218,9 @@ def test_a_second_up_runs_no_step(prod: Project):
 
 
 def test_refresh_loses_no_resource(prod: Project):
-    def urns() -> list[str]:
-        return sorted(r["urn"] for r in json.loads(prod.export())["deployment"]["resources"])
-    before = urns()
+    before = prod.urns()
     prod.run("refresh", "--yes", "--skip-preview")
-    assert urns() == before
+    assert prod.urns() == before
     prod.expect_no_changes()
 
 
@@ -274,12 +273,8 @@ class Prober(threading.Thread):
         self.join(10)
 
 
-def _set(path: str, value: Any) -> Callable[[dict[str, Any], list[H.TestHost]], None]:
-    key, _, field = path.partition(".")
-
-    def apply(config: dict[str, Any], _hosts: list[H.TestHost]) -> None:
-        config.setdefault(f"openwhisk:{key}", {})[field] = value
-    return apply
+def _config_only(edit: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any], list], None]:
+    return lambda config, _hosts: edit(config)
 
 
 def _hosts_cfg(config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -288,13 +283,14 @@ def _hosts_cfg(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 ROLLING = [
     ("bump the OpenWhisk tag", lambda c, _h: c["openwhisk:version"].update(tag=NEXT_TAG)),
-    ("seed_count", _set("controller.seed_count", 3)),
-    ("limits", _set("limits.invokes_per_minute", 120)),
+    ("seed_count", _config_only(set_key("controller.seed_count", 3))),
+    ("limits", _config_only(set_key("limits.invokes_per_minute", 120))),
     ("controller extra_env",
-     _set("controller.extra_env", {"CONFIG_whisk_loadbalancer_timeoutFactor": "3"})),
-    ("runtime manifest edit", _set("runtimes.manifest", str(
-        Path(str(STACK_IMAGES["runtimes.manifest"])).with_name("manifest-stemcells.json")))),
-    ("enable Kafka SASL", _set("kafka.sasl", {"mechanism": "SCRAM-SHA-512"})),
+     _config_only(set_key("controller.extra_env",
+                          {"CONFIG_whisk_loadbalancer_timeoutFactor": "3"}))),
+    ("runtime manifest edit", _config_only(set_key("runtimes.manifest", str(
+        Path(str(STACK_IMAGES["runtimes.manifest"])).with_name("manifest-stemcells.json"))))),
+    ("enable Kafka SASL", _config_only(set_key("kafka.sasl", {"mechanism": "SCRAM-SHA-512"}))),
     ("add a Kafka broker",
      lambda c, _h: next(h for h in _hosts_cfg(c) if h["name"] == "invoker-1")["roles"].append("kafka")),
     ("add an invoker host", lambda c, hosts: _hosts_cfg(c).append(host_entry(
