@@ -19,8 +19,8 @@ Outputs = Mapping[str, pulumi.Output[str]]
 
 @dataclass(frozen=True, kw_only=True)
 class RegistryAuth:
-    """Credentials of the private registry: Docker providers pull and push with them, Kubernetes
-    pods pull with them (an image pull Secret)."""
+    """Credentials of the private registry: builds push with them and Kubernetes pods pull with
+    them (an image pull Secret). Docker hosts pull with their own login, never a provider's."""
 
     address: str
     username: str

@@ -94,10 +94,11 @@ def plan(stack: Stack) -> Plan:
 
     couch_port = reach_port(cfg, 5984, cfg.couchdb.port)
     couch_url = f"http://{couch.address}:{couch_port}"
-    kafka_hosts = ",".join(f"{b.address}:{cfg.kafka.port}" for b in brokers)
+    broker_addresses = [f"{b.address}:{cfg.kafka.port}" for b in brokers]
+    kafka_hosts = ",".join(broker_addresses)
     # Clients bootstrap from the first brokers only, chosen like seed nodes, so that adding a
     # broker changes no client's configuration (they learn every broker from the cluster).
-    kafka_bootstrap = ",".join(f"{b.address}:{cfg.kafka.port}" for b in brokers[:BOOTSTRAP_BROKERS])
+    kafka_bootstrap = ",".join(broker_addresses[:BOOTSTRAP_BROKERS])
     zk_hosts = ",".join(f"{z.address}:2181" for z in zks)
     etcd_hosts = ",".join(f"{e.address}:2379" for e in etcds)
     es_hosts = ",".join(f"{e.address}:9200" for e in ess)
