@@ -9,6 +9,7 @@
 # the CLI to bail without adding a message of its own); anything else is unexpected.
 import argparse
 import asyncio
+import concurrent.futures
 import json
 import logging
 import os
@@ -107,6 +108,14 @@ def main():
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    # The SDK makes its blocking monitor calls (each resource registration waits there until the
+    # resource's step is done) on the loop's default executor. Python's default pool has only
+    # min(32, cores + 4) threads, which would cap the steps in flight at 6 on a 2-core machine
+    # whatever `--parallel` says; the real language host sizes the pool from `--parallel`, times
+    # four (pulumi/pulumi#20362), and so does this one.
+    if a.parallel > 0:
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=a.parallel * 4))
+
     def report(message):
         # Through the engine, so the CLI shows it against the stack; if the engine is gone there
         # is no one left to tell (it has reported its own failure).
