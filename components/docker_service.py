@@ -1,9 +1,11 @@
 """DockerService: the images, data volumes and containers of one service, across its hosts.
 
-Pulls each image each host of the service needs: on a host that logs in to the private registry,
-with a command on the host after its login (`<host>-<key>-pull`, which also keeps only the images
-in use and the ones before them; see planner.images.pull_script), elsewhere with a `RemoteImage`
-(kept locally when the resource goes away). Creates one retained `docker.Volume` per planned data volume and one `docker.Container` per
+Pulls each image each host of the service needs: on a host reached over ssh or logged in to the
+private registry, with a command on the host (`<host>-<key>-pull`, after the login if any; it also
+keeps only the images in use and the ones before them, see planner.images.pull_script): each such
+command is one ssh connection of its own, dialled again when sshd drops it, where a `RemoteImage`
+would hold one of the Docker connection's few multiplexed sessions for the whole pull. On a local
+socket without a login, with a `RemoteImage` (kept locally when the resource goes away). Creates one retained `docker.Volume` per planned data volume and one `docker.Container` per
 planned container, on the provider of the container's host and after the host's preparation.
 Containers run the pulled image ID, so a new digest replaces exactly the containers that use it.
 Containers have fixed names and ports, so they are replaced delete-first, and are stopped with
@@ -49,7 +51,7 @@ class DockerServiceArgs:
     digests: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
     """Image key -> digest, for values that name images by digest (the runtime manifest)."""
     logins: Mapping[str, pulumi.Resource] = field(default_factory=dict)
-    """Host name -> its registry login; such a host pulls with a command on the host, after it."""
+    """Host name -> its registry login, which the host's pull commands run after."""
 
 
 class DockerService(pulumi.ComponentResource):
@@ -81,7 +83,7 @@ class DockerService(pulumi.ComponentResource):
         target = args.hosts[host]
         ready = [target.ready] if target.ready else []
         login = args.logins.get(host)
-        if login is None:
+        if login is None and target.host.ssh is None:
             return docker.RemoteImage(
                 f"{host}-{key}", name=args.images[key], keep_locally=True,
                 opts=pulumi.ResourceOptions(parent=self, provider=target.provider,
@@ -92,7 +94,7 @@ class DockerService(pulumi.ComponentResource):
             script=ref.apply(lambda r: pull_script(target.host.docker_cli, key, r)),
             triggers=[ref],
             opts=pulumi.ResourceOptions(parent=self, provider=self._command_provider(host, args),
-                                        depends_on=[*ready, login])).stdout
+                                        depends_on=[*ready, *([login] if login else [])])).stdout
 
     def _command_provider(self, host: str, args: DockerServiceArgs) -> command.Provider:
         """The pulumi-command provider of this service's commands on `host` (pulls, steps)."""

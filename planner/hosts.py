@@ -37,21 +37,26 @@ def ssh_target(host: Host, cfg: StackConfig) -> SshTarget | None:
     return SshTarget(*login, Secret.of("ssh_private_key"), host.ssh_host_key)
 
 
-#: Connection multiplexing of the docker provider's ssh client: the provider opens one ssh
-#: process per concurrent Docker API call, and a burst of new connections to one host exceeds
-#: sshd's default MaxStartups (10:30:100), which drops them. With a master connection per host
-#: and user (kept 60 s after its last session) those calls become sessions on it. ssh takes the
-#: first value of an option, so `ssh.options` (which come before these) can override them.
-SSH_MULTIPLEX = ("ControlMaster=auto", "ControlPath=~/.ssh/openwhisk-%C", "ControlPersist=60")
+#: The docker provider's ssh client options after `ssh.options` (ssh takes the first value of an
+#: option, so `ssh.options` can override them):
+#: - connection multiplexing: the provider opens one ssh process per concurrent Docker API call,
+#:   and a burst of new connections to one host exceeds sshd's default MaxStartups (10:30:100),
+#:   which drops them. With a master connection per host and user (kept 60 s after its last
+#:   session) those calls become sessions on it (up to sshd's MaxSessions, 10 by default, at once;
+#:   beyond that ssh opens a connection of its own);
+#: - keepalives: a master whose host became unreachable would otherwise hang every session on it
+#:   forever; with them it gives up after 15 s and the update fails, naming the resource and host.
+SSH_DEFAULTS = ("ControlMaster=auto", "ControlPath=~/.ssh/openwhisk-%C", "ControlPersist=60",
+                "ServerAliveInterval=5", "ServerAliveCountMax=3")
 
 
 def ssh_opts(port: int | None, cfg: StackConfig) -> tuple[str, ...]:
     """Arguments of the docker provider's ssh client for an ssh endpoint on `port` (None: not
-    over ssh): never prompt, give up on a dead host, multiplex connections."""
+    over ssh): never prompt, give up on a dead host, multiplex connections (SSH_DEFAULTS)."""
     if port is None:
         return ()
     opts = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", str(port))
-    for option in (*(cfg.ssh.options if cfg.ssh else ()), *SSH_MULTIPLEX):
+    for option in (*(cfg.ssh.options if cfg.ssh else ()), *SSH_DEFAULTS):
         opts += ("-o", option)
     return opts
 

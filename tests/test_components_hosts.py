@@ -111,9 +111,10 @@ def test_image_pulls_and_containers_wait_for_the_host_prep():
                                                  secrets=values, after={}))
     run = run_pulumi(declare)
     steps = ["h1-command", "h1-data-dirs", "h1-login", "h1-vm-max-map-count"]  # all of HostPrep
-    assert deps(run, IMAGE, "h1-kafka") == steps
-    assert deps(run, CONTAINER, "kafka-h1") == sorted(["h1-kafka", *steps])
-    assert deps(run, CONTAINER, "kafka-init-h1") == sorted(["h1-kafka", "kafka-h1", *steps])
+    # An ssh host pulls with a command on the host (no login here: no registry).
+    assert deps(run, REMOTE, "h1-kafka-pull") == steps
+    assert deps(run, CONTAINER, "kafka-h1") == sorted(["h1-kafka-pull", *steps])
+    assert deps(run, CONTAINER, "kafka-init-h1") == sorted(["h1-kafka-pull", "kafka-h1", *steps])
     assert run.mocks.named("kafka-h1", CONTAINER)["inputs"]["volumes"] == [
         {"containerPath": "/kafka", "hostPath": "/srv/ow/ow-kafka-data"}]
 
@@ -124,8 +125,8 @@ def test_without_prep_nothing_extra_is_waited_for():
         DockerService("kafka", DockerServiceArgs(service=KAFKA, hosts={"h1": host}, images=IMAGES,
                                                  secrets=secrets(), after={}))
     run = run_pulumi(declare)
-    assert deps(run, IMAGE, "h1-kafka") == []
-    assert deps(run, CONTAINER, "kafka-h1") == ["h1-kafka"]
+    assert deps(run, REMOTE, "h1-kafka-pull") == []
+    assert deps(run, CONTAINER, "kafka-h1") == ["h1-kafka-pull"]
 
 
 VERIFY = VerifyPlan("python3 components/assets/verify.py", (

@@ -4,6 +4,7 @@ the Kubernetes-specific environment, exactly. No Pulumi involved."""
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 import config
 import planner
 from planner import kube_names
+from planner import kubernetes as kube
 from planner.model import ConfigMapRef, Digests, FieldRef, Mount, Plan, Secret
 from planner.placement import reach_port
 from tests.conftest import ROOT, parse_stack_file
@@ -308,6 +310,66 @@ def test_namespace_wide_objects_and_the_provider():
     assert {c.env_dict()["RUNTIMES_MANIFEST"] for c in jvm} == {ConfigMapRef("runtimes", "runtimes.json")}
 
 
+# -- claim settings ---------------------------------------------------------------------------
+
+
+def test_claim_settings_are_the_class_and_the_size_of_each_service_with_claims():
+    assert kube.claim_settings(plan_of(change(SEED, {"kubernetes.storage_class": "fast",
+                                                     "kubernetes.volume_size.kafka": "50Gi"}))) == {
+        "storageClass": "fast", "volumeSize": {
+            "couchdb": "10Gi", "zookeeper": "2Gi", "kafka": "50Gi", "etcd": "2Gi",
+            "elasticsearch": "10Gi"}}
+    # Without a class, the cluster's default; services without claims are left out.
+    assert kube.claim_settings(plan_of(BASE)) == {"storageClass": None, "volumeSize": {
+        "couchdb": "10Gi", "zookeeper": "2Gi", "kafka": "10Gi", "etcd": "2Gi"}}
+
+
+NOW = {"storageClass": "standard", "volumeSize": {"couchdb": "10Gi", "kafka": "20Gi"}}
+DEFAULT_CLASS = "none (the cluster's default class)"
+
+
+@pytest.mark.parametrize(("deployed", "expected"), [
+    (None, []),
+    (NOW, []),
+    ({"storageClass": "standard", "volumeSize": {"couchdb": "10Gi"}}, []),  # kafka is new
+    ({"storageClass": "standard", "volumeSize": {"couchdb": "10Gi", "kafka": "20Gi", "etcd": "2Gi"}},
+     []),  # etcd is gone
+    ({"storageClass": "fast", "volumeSize": NOW["volumeSize"]},
+     [("storage_class", "'fast'", "'standard'")]),
+    ({"volumeSize": NOW["volumeSize"]},  # a class of None may come back as a missing key
+     [("storage_class", DEFAULT_CLASS, "'standard'")]),
+    ({"storageClass": "standard", "volumeSize": {"couchdb": "5Gi", "kafka": "40Gi"}},
+     [("volume_size.couchdb", "'5Gi'", "'10Gi'"), ("volume_size.kafka", "'40Gi'", "'20Gi'")]),
+], ids=["new-stack", "unchanged", "new-service", "removed-service", "class", "class-from-default",
+        "sizes"])
+def test_claim_warnings_name_exactly_the_settings_that_changed(deployed, expected):
+    found = [re.match(r"openwhisk:kubernetes\.(\S+): changed from (.+) to (.+) since the last "
+                      r"deployment\. ", w) for w in kube.claim_warnings(deployed, NOW)]
+    assert [m.groups() for m in found] == expected
+
+
+def test_claim_warnings_say_what_happens_to_existing_claims_and_where_to_read_on():
+    [cls] = kube.claim_warnings({"storageClass": None, "volumeSize": {}}, NOW)
+    assert cls == (
+        "openwhisk:kubernetes.storage_class: changed from none (the cluster's default class) to "
+        "'standard' since the last deployment. Existing PersistentVolumeClaims keep their class (a "
+        "claim's class cannot change, and each StatefulSet keeps the claim templates it was made "
+        "with): the new class applies only to claims made from now on, by new instances (a raised "
+        "kubernetes.replicas, a newly enabled service). To move existing data onto it, see "
+        "'Troubleshooting on Kubernetes' in README.md.")
+    [size] = kube.claim_warnings({"storageClass": "standard", "volumeSize": {"kafka": "10Gi"}}, NOW)
+    assert size == (
+        "openwhisk:kubernetes.volume_size.kafka: changed from '10Gi' to '20Gi' since the last "
+        "deployment. Existing PersistentVolumeClaims keep their size (each StatefulSet keeps the "
+        "claim templates it was made with): the new size applies only to claims made from now on, "
+        "by new instances (a raised kubernetes.replicas, a newly enabled service). To grow an "
+        "existing claim where its StorageClass allows expansion, see 'Troubleshooting on "
+        "Kubernetes' in README.md.")
+    assert "### Troubleshooting on Kubernetes" in (ROOT / "README.md").read_text()
+    default = NOW | {"storageClass": None}
+    assert kube.claim_warnings(default, default) == []
+
+
 # -- invokers ---------------------------------------------------------------------------------
 
 
@@ -365,7 +427,7 @@ def test_with_a_registry_action_pods_get_the_pull_secret_through_a_pod_template(
     [builder] = p.hosts
     assert (builder.name, builder.address, builder.docker, builder.ssh, builder.ssh_opts, builder.prep) == (
         "builder", "10.0.0.9", "ssh://build@10.0.0.9:2222", None,
-        ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", "2222", "-o", "ControlMaster=auto", "-o", "ControlPath=~/.ssh/openwhisk-%C", "-o", "ControlPersist=60"), ())
+        ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", "2222", "-o", "ControlMaster=auto", "-o", "ControlPath=~/.ssh/openwhisk-%C", "-o", "ControlPersist=60", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"), ())
     assert (p.registry.build_host, p.registry.deployed, p.registry.ca_cert) == ("builder", False, None)
     # The manifest names each runtime image by digest, filled from the image pipeline.
     [(_, manifest)] = p.kubernetes.config_maps["runtimes"]

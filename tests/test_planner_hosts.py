@@ -57,7 +57,7 @@ def test_ssh_hosts_get_a_derived_endpoint_login_and_ssh_options():
     assert core.docker == "ssh://ops@10.0.0.11:2222"
     assert core.ssh == SshTarget("ops", "10.0.0.11", 2222, Secret("${ssh_private_key}"))
     assert core.ssh_opts == ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", "2222",
-                             "-o", "ProxyJump=bastion", "-o", "ControlMaster=auto", "-o", "ControlPath=~/.ssh/openwhisk-%C", "-o", "ControlPersist=60")
+                             "-o", "ProxyJump=bastion", "-o", "ControlMaster=auto", "-o", "ControlPath=~/.ssh/openwhisk-%C", "-o", "ControlPersist=60", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3")
     assert host(p, "inv").docker == "ssh://ops@10.0.0.21:2222"
 
 
@@ -71,7 +71,7 @@ def test_explicit_endpoints_win_over_the_ssh_section():
     assert (core.docker, core.ssh) == (
         "ssh://root@mgmt-core", SshTarget("root", "mgmt-core", 22, Secret("${ssh_private_key}")))
     assert core.ssh_opts == ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", "22",
-                             "-o", "ProxyJump=bastion", "-o", "ControlMaster=auto", "-o", "ControlPath=~/.ssh/openwhisk-%C", "-o", "ControlPersist=60")
+                             "-o", "ProxyJump=bastion", "-o", "ControlMaster=auto", "-o", "ControlPath=~/.ssh/openwhisk-%C", "-o", "ControlPersist=60", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3")
     assert (inv.docker, inv.ssh, inv.ssh_opts) == ("unix:///var/run/docker.sock", None, ())
 
 
@@ -81,7 +81,7 @@ def test_explicit_ssh_endpoint_without_ssh_section_uses_the_defaults():
     (dev,) = p.hosts
     assert dev.ssh == SshTarget("deploy", "10.0.0.5", 2200, Secret("${ssh_private_key}"))
     assert dev.ssh_opts == ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", "2200",
-                            "-o", "ControlMaster=auto", "-o", "ControlPath=~/.ssh/openwhisk-%C", "-o", "ControlPersist=60")
+                            "-o", "ControlMaster=auto", "-o", "ControlPath=~/.ssh/openwhisk-%C", "-o", "ControlPersist=60", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3")
 
 
 ES_STEP = PrepStep("vm-max-map-count", """set -eu

@@ -90,25 +90,35 @@ def test_ssh_stack_reaches_each_host_over_ssh():
     for inputs in providers.values():
         assert json.loads(inputs["sshOpts"]) == [
             "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", "22",
-            "-o", "StrictHostKeyChecking=yes", "-o", "ControlMaster=auto", "-o", "ControlPath=~/.ssh/openwhisk-%C", "-o", "ControlPersist=60"]
+            "-o", "StrictHostKeyChecking=yes", "-o", "ControlMaster=auto", "-o", "ControlPath=~/.ssh/openwhisk-%C", "-o", "ControlPersist=60", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
 
 
 def test_ssh_stack_prepares_hosts_with_the_secret_key_before_pulls_and_containers():
     run = run_program(SSH_STACK, SSH_SECRETS, stack="prod")
     steps = {r["name"]: r["inputs"] for r in run.mocks.of_type(REMOTE)}
-    # Host preparation, and the CouchDB init step that runs on the host over the same ssh.
-    assert sorted(steps) == ["core-data-dirs", "core-vm-max-map-count", "couchdb-init-core-run"]
+    # Host preparation, the CouchDB init step and the image pulls, on the host over the same ssh.
+    pulls = sorted(n for n in steps if n.endswith("-pull"))
+    assert sorted(steps) == sorted(["core-data-dirs", "core-vm-max-map-count",
+                                    "couchdb-init-core-run", *pulls])
+    assert pulls == [
+        *(f"core-{k}-pull" for k in ("controller", "couchdb", "elasticsearch", "kafka", "nginx",
+                                     "zookeeper")),
+        "inv-invoker-pull",
+        *(f"inv-runtime-openwhisk-{r}-pull" for r in (
+            "action-nodejs-v18", "action-nodejs-v20", "action-python-v3.10",
+            "action-python-v3.11", "dockerskeleton"))]
     assert steps["couchdb-init-core-run"]["create"] == \
         "docker start --attach couchdb-init-core-id"
-    for inputs in steps.values():
+    for name, inputs in steps.items():
         connection, secret = unwrap(inputs["connection"])
         assert secret is True
-        assert (connection["host"], connection["port"], connection["user"]) == ("10.0.0.11", 22, "ops")
+        address = "10.0.0.21" if name.startswith("inv-") else "10.0.0.11"
+        assert (connection["host"], connection["port"], connection["user"]) == (address, 22, "ops")
         assert connection["privateKey"] == SSH_SECRETS["openwhisk:ssh_private_key"]
     assert [r["name"] for r in run.mocks.of_type(LOCAL)] == ["verify-check"]  # nothing local on ssh hosts
     prep = ["core-command", "core-data-dirs", "core-vm-max-map-count"]
-    assert deps(run, CONTAINER, "elasticsearch-core") == sorted(["core-elasticsearch", *prep])
-    assert set(prep) <= set(deps(run, IMAGE, "core-couchdb"))
+    assert deps(run, CONTAINER, "elasticsearch-core") == sorted(["core-elasticsearch-pull", *prep])
+    assert set(prep) <= set(deps(run, REMOTE, "core-couchdb-pull"))
     # The invoker host has nothing to prepare, so its containers wait only for their real inputs.
     assert not set(deps(run, CONTAINER, "invoker-0")) & set(prep)
     assert not run.mocks.of_type("docker:index/volume:Volume")

@@ -140,11 +140,14 @@ def _pulls(run) -> dict[str, str]:
 def test_prod_every_host_pulls_by_digest_from_the_registry():
     run = run_program(*load_stack_file("prod"), stack="prod")
     pulls = _pulls(run)
-    # Only the registry itself comes from upstream, through the provider (nothing to log in to yet).
-    assert {r["name"]: r["inputs"]["name"] for r in run.mocks.of_type(PULL)} == {
-        "core-1-registry": "registry:2.8.3"}
+    # Only the registry itself comes from upstream (nothing to log in to yet); ssh hosts pull
+    # with commands only.
+    assert run.mocks.of_type(PULL) == []
+    assert pulls["core-1-registry-pull"] == "registry:2.8.3"
+    assert sorted(d.split("::")[-1] for d in run.monitor.opts(REMOTE, "core-1-registry-pull")[
+        "dependencies"]) == ["core-1-command", "core-1-data-dirs", "core-1-registry-ca"]
     for name, ref in pulls.items():
-        if name != "core-1-registry":
+        if name != "core-1-registry-pull":
             assert re.fullmatch(r"10\.20\.0\.11:5000/[a-z0-9./-]+@sha256:[0-9a-f]{64}", ref), name
             assert name.endswith("-pull"), name
     assert pulls["invoker-1-invoker-pull"].startswith("10.20.0.11:5000/openwhisk/invoker@sha256:")
