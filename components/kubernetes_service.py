@@ -1,13 +1,14 @@
 """KubernetesService: one planned service as Kubernetes objects.
 
 For each planned container, the workload the plan names (a single-replica StatefulSet with its
-claim templates, a Job for a one-shot step, a Deployment for the edge, a DaemonSet for
-docker-factory invokers), with an auto-named Secret holding its secret environment values and
-secret files (read with secretKeyRef and mounted with subPath) and an auto-named ConfigMap for its
-plain files: a changed value gets a new name, which rolls the pods. Then the service's Services
-(explicitly named, as DNS reaches them) and its PodDisruptionBudget. Each workload waits for the
-workloads it depends on, which Pulumi considers created only once ready (Jobs: complete), so the
-plan's dependencies order the start. Exposes `workloads` (container key -> workload).
+claim templates, kept as first made, see CLAIM_TEMPLATES; a Job for a one-shot step, a Deployment
+for the edge, a DaemonSet for docker-factory invokers), with an auto-named Secret holding its
+secret environment values and secret files (read with secretKeyRef and mounted with subPath) and
+an auto-named ConfigMap for its plain files: a changed value gets a new name, which rolls the pods.
+Then the service's Services (explicitly named, as DNS reaches them) and its PodDisruptionBudget.
+Each workload waits for the workloads it depends on, which Pulumi considers created only once
+ready (Jobs: complete), so the plan's dependencies order the start. Exposes `workloads` (container
+key -> workload).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from planner.model import (
 JOB_TIMEOUT = "20m"
 JOB_RETRIES = 4
 DOCKER_CONFIG_DIR = "/ow-docker"
+CLAIM_TEMPLATES = "spec.volumeClaimTemplates"
+"""The StatefulSet property whose changes are ignored, by its name on the wire (the engine
+matches ignore_changes paths against the camelCase inputs)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,10 +124,18 @@ class KubernetesService(pulumi.ComponentResource):
                 "selector": selector, "template": template,
                 "update_strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 1}},
             }, opts=opts)
+        claims = claim_templates(c, args)
+        if claims:
+            # Kubernetes cannot change a StatefulSet's claim templates, so a new storage class or
+            # size would replace it (restarting its pod). Pulumi keeps the templates it was made
+            # with instead: the new values reach only claims made from then on (new instances),
+            # and the program warns when they differ from the last deployment's (__main__.py).
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                ignore_changes=[CLAIM_TEMPLATES]))
         return k8s.apps.v1.StatefulSet(c.key, metadata=meta, spec={
             "service_name": w.service_name, "replicas": 1, "selector": selector,
             "template": template, "update_strategy": {"type": "RollingUpdate"},
-            "volume_claim_templates": claim_templates(c, args),
+            "volume_claim_templates": claims,
             # Claims outlive the StatefulSet: deleting or replacing it keeps the data.
             "persistent_volume_claim_retention_policy": {"when_deleted": "Retain",
                                                          "when_scaled": "Retain"},

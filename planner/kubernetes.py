@@ -1,6 +1,6 @@
 """The Kubernetes rendering of the plan: which object runs each planned container, its name and
-labels, the Services, disruption budgets, invoker RBAC and ingress, and the invoker's shape on
-Kubernetes. Pure, no Pulumi.
+labels, the Services, disruption budgets, invoker RBAC and ingress, the invoker's shape on
+Kubernetes, and the warnings of changed claim settings. Pure, no Pulumi.
 
 The planner builds the same services on both platforms (placements give each instance its id and
 static address, see planner/placement.py); `render` then maps them onto Kubernetes:
@@ -14,16 +14,18 @@ static address, see planner/placement.py); `render` then maps them onto Kubernet
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, replace
+from typing import Any
 
-from config import StackConfig
+from config import NAMESPACE, StackConfig
 from planner import env as jvm
 from planner import hosts as hostplan
 from planner import kube_names as names
 from planner.model import (
     ConfigMapRef, Container, FieldRef, File, HostPlan, ImagePlan, IngressPlan, InvokerRbac,
-    KubeBudget, KubePort, KubernetesPlan, KubeService, KubeWorkload, Port, RbacRule, RegistryPlan,
-    SecretSpec, Service, Value, VolumePlan,
+    KubeBudget, KubePort, KubernetesPlan, KubeService, KubeWorkload, Plan, Port, RbacRule,
+    RegistryPlan, SecretSpec, Service, Value, VolumePlan,
 )
 from planner.placement import Placed
 
@@ -318,3 +320,52 @@ def builder_hosts(cfg: StackConfig, registry: RegistryPlan | None) -> tuple[Host
     host = HostPlan(BUILDER, login[1] if login else "localhost", endpoint,
                     ssh_opts=hostplan.ssh_opts(login and login[2], cfg))
     return (replace(host, login=(hostplan.registry_login(host.docker_cli, registry),)),)
+
+
+# --------------------------------------------------------------------------------------------
+# Claim templates: kept as first made (components/kubernetes_service.py ignores their changes)
+
+CLAIMS_OUTPUT = "claimTemplates"
+"""Stack output recording what the claim templates were last declared with, for the next run to
+compare with (`claim_warnings`)."""
+CLAIMS_HELP = "see 'Troubleshooting on Kubernetes' in README.md."
+
+
+def claim_settings(plan: Plan) -> dict[str, Any]:
+    """The StorageClass and, per service with claims, the claim size: what the StatefulSets'
+    claim templates are made from."""
+    assert plan.kubernetes is not None
+    return {"storageClass": plan.kubernetes.storage_class,
+            "volumeSize": {s.name: s.volumes[0].size for s in plan.services if s.volumes}}
+
+
+def claim_warnings(deployed: Mapping[str, Any] | None, now: Mapping[str, Any]) -> list[str]:
+    """One line per claim setting that differs from the last deployment's (`deployed`, None when
+    the stack has no record yet): existing claims keep theirs, only new claims get the new one."""
+    if deployed is None:
+        return []
+    new_claims = ("applies only to claims made from now on, by new instances (a raised "
+                  "kubernetes.replicas, a newly enabled service)")
+    out = []
+    before, after = deployed.get("storageClass"), now["storageClass"]
+    if before != after:
+        out.append(
+            f"{NAMESPACE}:kubernetes.storage_class: changed from {_class(before)} to "
+            f"{_class(after)} since the last deployment. Existing PersistentVolumeClaims keep "
+            f"their class (a claim's class cannot change, and each StatefulSet keeps the claim "
+            f"templates it was made with): the new class {new_claims}. To move existing data "
+            f"onto it, {CLAIMS_HELP}")
+    sizes = deployed.get("volumeSize") or {}
+    for service, size in now["volumeSize"].items():
+        if sizes.get(service, size) != size:
+            out.append(
+                f"{NAMESPACE}:kubernetes.volume_size.{service}: changed from {sizes[service]!r} to "
+                f"{size!r} since the last deployment. Existing PersistentVolumeClaims keep their "
+                f"size (each StatefulSet keeps the claim templates it was made with): the new "
+                f"size {new_claims}. To grow an existing claim where its StorageClass allows "
+                f"expansion, {CLAIMS_HELP}")
+    return out
+
+
+def _class(name: str | None) -> str:
+    return repr(name) if name is not None else "none (the cluster's default class)"

@@ -16,6 +16,7 @@ from pulumi.runtime.mocks import MockMonitor
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "openwhisk"
+ORGANIZATION = "organization"  # what the CLI passes with a DIY backend
 
 
 def fake_digest(seed: str) -> str:
@@ -37,6 +38,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.resources: list[dict[str, Any]] = []
+        self.stack_outputs: dict[str, Any] = {}
+        """What a StackReference reads: the outputs of the stack's last deployment (none: new)."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.resources.append(dict(type=args.typ, name=args.name, inputs=args.inputs,
@@ -73,6 +76,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             # A build's digest follows its inputs, as a rebuilt context would.
             repo = args.inputs["imageName"].rsplit(":", 1)[0]
             outs["repoDigest"] = f"{repo}@" + fake_digest("built:" + json.dumps(args.inputs["build"], sort_keys=True))
+        elif t == "pulumi:pulumi:StackReference":
+            outs = {"name": args.inputs["name"], "outputs": self.stack_outputs,
+                    "secretOutputNames": []}
         elif t.startswith("kubernetes:") and "name" not in (args.inputs.get("metadata") or {}):
             # Auto-naming, as the provider does it: the logical name and a random suffix.
             outs["metadata"] = {**(args.inputs.get("metadata") or {}),
@@ -103,7 +109,8 @@ class RecordingMonitor(MockMonitor):
         self.options[f"{request.type}::{request.name}"] = dict(
             parent=request.parent, delete_before_replace=request.deleteBeforeReplace,
             retain_on_delete=request.retainOnDelete, dependencies=list(request.dependencies),
-            replace_on_changes=list(request.replaceOnChanges), provider=request.provider,
+            replace_on_changes=list(request.replaceOnChanges),
+            ignore_changes=list(request.ignoreChanges), provider=request.provider,
             urn=response.urn, aliases=list(request.aliases))
         return response
 
@@ -153,13 +160,18 @@ def run_pulumi(fn, *, stack: str = "test", preview: bool = False) -> Run:
 
 
 def run_program(plain: dict[str, Any], secret: dict[str, str] | None = None, *,
-                stack: str = "test", preview: bool = False) -> Run:
-    """Run the real __main__.py under recording mocks with the given stack config."""
+                stack: str = "test", preview: bool = False,
+                deployed: dict[str, Any] | None = None) -> Run:
+    """Run the real __main__.py under recording mocks with the given stack config; `deployed`:
+    the stack outputs of its last deployment (default: none, a new stack)."""
     secret = secret or {}
     mocks = RecordingMocks()
+    mocks.stack_outputs = deployed or {}
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.settings.reset_options(project=PROJECT, stack=stack, preview=preview)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.settings.reset_options(project=PROJECT, stack=stack, preview=preview,
+                                          organization=ORGANIZATION)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor,
+                             organization=ORGANIZATION)
     values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in {**plain, **secret}.items()}
     pulumi.runtime.set_all_config(values, secret_keys=list(secret))
     run = Run(mocks, monitor)

@@ -4,6 +4,7 @@ Pulumi.k8s.yaml and for seed 001's setup (scheduler, Kafka SASL, ElasticSearch).
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from typing import Any
 
@@ -24,6 +25,10 @@ LABELS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernete
 
 def pod(service: str, i: int) -> str:
     return f"ow-{service}-{i}-0.ow-{service}.{NS}"
+
+
+ZOOKEEPERS = ",".join(f"{pod('zookeeper', i)}:2181" for i in range(3))
+"""The k8s stack's ZooKeeper members, as clients connect to them."""
 
 
 def k8s_run(**kw: Any) -> Run:
@@ -63,7 +68,7 @@ def test_k8s_stack_exports():
         "# OpenWhisk stack k8s: the edge certificate is self-signed, so run wsk with -i (--insecure)\n"
         "APIHOST=https://openwhisk.example.com\nAUTH=uuid-guest_auth-uuid:pw-guest_auth-key\n")
     assert e["wskInsecure"] is True and e["edgeCertificate"].startswith("CERT-edge_tls_cert-")
-    assert e["endpoints"]["controllers"] == [f"http://{pod('controller', 0)}:8080"]
+    assert e["endpoints"]["controllers"] == [f"http://{pod('controller', i)}:8080" for i in range(2)]
     assert e["images"]["invoker"] == "openwhisk/invoker:1fae641"
     assert e["topology"].startswith('flowchart LR\n  subgraph svc_couchdb["couchdb"]\n')
     assert run.secret_exports == {"wskprops", "guestAuth", "systemAuth"}
@@ -159,7 +164,83 @@ def test_kafka_statefulset_keeps_its_data_on_a_claim():
     assert c["volumeMounts"] == [{"name": "data", "mountPath": "/kafka"}]
     env = env_of(run.mocks.named("kafka-0", STS))
     assert (env["KAFKA_ADVERTISED_LISTENERS"], env["KAFKA_ZOOKEEPER_CONNECT"], env["KAFKA_BROKER_ID"]) == (
-        f"EXTERNAL://{pod('kafka', 0)}:9092", f"{pod('zookeeper', 0)}:2181", "0")
+        f"EXTERNAL://{pod('kafka', 0)}:9092", ZOOKEEPERS, "0")
+
+
+CLAIMS = {"storageClass": "standard",
+          "volumeSize": {"couchdb": "10Gi", "zookeeper": "2Gi", "kafka": "10Gi", "etcd": "2Gi"}}
+
+
+def test_stateful_sets_ignore_changes_to_their_claim_templates_only_where_they_have_some():
+    run = k8s_run()
+    ignored = {r["name"]: run.monitor.opts(STS, r["name"])["ignore_changes"] for r in run.mocks.of_type(STS)}
+    with_claims = sorted(r["name"] for r in run.mocks.of_type(STS)
+                         if r["inputs"]["spec"].get("volumeClaimTemplates"))
+    assert with_claims == ["couchdb-0", "etcd-0", "kafka-0", "kafka-1", "kafka-2", "zookeeper-0",
+                           "zookeeper-1", "zookeeper-2"]
+    assert ignored == {n: ["spec.volumeClaimTemplates"] if n in with_claims else [] for n in ignored}
+
+
+def test_the_claim_settings_are_exported_and_read_back_from_the_stack_itself():
+    run = k8s_run()
+    assert run.exports["claimTemplates"] == CLAIMS
+    [ref] = run.mocks.of_type("pulumi:pulumi:StackReference")
+    assert (ref["name"], ref["inputs"]["name"]) == ("last-deployment", "organization/openwhisk/k8s")
+    # Docker stacks have no claims: no output, no reference.
+    dev = run_program(*load_stack_file("dev"), stack="dev")
+    assert ("claimTemplates" in dev.exports, dev.mocks.of_type("pulumi:pulumi:StackReference")) == (
+        False, [])
+
+
+def warned(caplog, deployed: dict[str, Any] | None, *, preview: bool = False,
+             **kubernetes: Any) -> list[str]:
+    plain, secret = load_stack_file("k8s")
+    plain["openwhisk:kubernetes"] = {**plain["openwhisk:kubernetes"], **kubernetes}
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        run_program(plain, secret, stack="k8s", preview=preview,
+                    deployed=None if deployed is None else {"claimTemplates": deployed})
+    return [r.getMessage().split(" since ")[0] for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
+def test_a_changed_class_or_size_is_warned_about_once_against_the_last_deployment(caplog, preview):
+    run = k8s_run()  # the last deployment recorded its settings...
+    assert warned(caplog, run.exports["claimTemplates"], preview=preview) == []  # ...unchanged
+    assert warned(caplog, None, preview=preview, storage_class="fast") == []  # a new stack
+    assert warned(caplog, CLAIMS, preview=preview, storage_class="fast") == [
+        "openwhisk:kubernetes.storage_class: changed from 'standard' to 'fast'"]
+    assert warned(caplog, CLAIMS, preview=preview, storage_class=None,
+                    volume_size={"kafka": "50Gi", "zookeeper": "2Gi"}) == [
+        ("openwhisk:kubernetes.storage_class: changed from 'standard' to none (the cluster's "
+         "default class)"),
+        "openwhisk:kubernetes.volume_size.kafka: changed from '10Gi' to '50Gi'"]
+
+
+def test_every_role_with_several_instances_rolls_one_pod_at_a_time_each_ready_first():
+    run = k8s_run()
+    sts = {r["name"]: r["inputs"]["spec"] for r in run.mocks.of_type(STS)}
+    assert Counter(n.rsplit("-", 1)[0] for n in sts) == {
+        "controller": 2, "scheduler": 2, "invoker": 2, "kafka": 3, "zookeeper": 3, "couchdb": 1,
+        "etcd": 1}
+    # One pod per StatefulSet, rolled (deleted, then started with the new spec) on every change...
+    assert {n: (s["replicas"], s["updateStrategy"], s.get("podManagementPolicy"))
+            for n, s in sts.items()} == dict.fromkeys(sts, (1.0, {"type": "RollingUpdate"}, None))
+    # ...and Pulumi takes a StatefulSet as updated once its pod passes its readiness probe...
+    assert [n for n, s in sts.items()
+            if "readinessProbe" not in s["template"]["spec"]["containers"][0]] == []
+
+    # ...before it updates the instances that wait for it: each the one before it in its role.
+    def before(name: str) -> list[str]:
+        role = name.rsplit("-", 1)[0]
+        return [d.split("::")[-1] for d in run.monitor.opts(STS, name)["dependencies"]
+                if ":StatefulSet::" in d and d.split("::")[-1].rsplit("-", 1)[0] == role]
+    assert {n: before(n) for n in sts if before(n)} == {
+        "kafka-1": ["kafka-0"], "kafka-2": ["kafka-1"], "controller-1": ["controller-0"],
+        "scheduler-1": ["scheduler-0"], "invoker-1": ["invoker-0"]}
+    # ZooKeeper's members form a quorum: none is ready before the others run, so none waits.
+    assert {n: before(n) for n in sts if n.startswith("zookeeper-")} == {
+        f"zookeeper-{i}": [] for i in range(3)}
 
 
 def test_couchdb_init_job():
@@ -328,7 +409,8 @@ def test_no_secret_reaches_plain_values_configmaps_or_command_lines():
 
 def test_bad_kubernetes_config_stops_before_any_resource():
     plain, _ = load_stack_file("k8s")
-    plain["openwhisk:kubernetes"] = {**plain["openwhisk:kubernetes"], "replicas": {"zookeeper": 2}}
+    kube = plain["openwhisk:kubernetes"]
+    plain["openwhisk:kubernetes"] = {**kube, "replicas": {**kube["replicas"], "zookeeper": 2}}
     plain["openwhisk:hosts"] = [{"name": "a", "address": "10.0.0.1", "roles": ["couchdb"]}]
     with pytest.raises(pulumi.RunError) as err:
         run_program(plain, stack="k8s")
@@ -364,8 +446,10 @@ def test_external_registry_mirrors_on_the_builder_and_pods_pull_by_digest():
 def test_docker_factory_daemonset_on_labelled_nodes_pulls_the_runtimes_first():
     plain, _ = load_stack_file("k8s")
     plain["openwhisk:invoker"] = {"container_factory": "docker"}
-    plain["openwhisk:kubernetes"] = {**plain["openwhisk:kubernetes"],
-                                     "invoker_node_label": "openwhisk-role=invoker"}
+    kube = plain["openwhisk:kubernetes"]
+    plain["openwhisk:kubernetes"] = {
+        **kube, "invoker_node_label": "openwhisk-role=invoker",
+        "replicas": {k: n for k, n in kube["replicas"].items() if k != "invoker"}}
     plain["openwhisk:registry"] = {"mode": "external", "address": "registry.example.com",
                                    "builder": "unix:///var/run/docker.sock"}
     run = run_program(plain, {"openwhisk:registry_password": "reg-pw"}, stack="k8s")
@@ -384,7 +468,7 @@ def test_docker_factory_daemonset_on_labelled_nodes_pulls_the_runtimes_first():
         "host-2": "/sys/fs/cgroup", "docker-config": None}
     env = env_of(run.mocks.named("invoker-nodes", "kubernetes:apps/v1:DaemonSet"))
     assert (env["NODE_NAME"], env["ZOOKEEPER_HOSTS"], env["CONFIG_whisk_docker_containerFactory_useRunc"]) == (
-        {"fieldRef": {"fieldPath": "spec.nodeName"}}, f"{pod('zookeeper', 0)}:2181", "false")
+        {"fieldRef": {"fieldPath": "spec.nodeName"}}, ZOOKEEPERS, "false")
     [pull] = spec["initContainers"]
     refs = pull["command"][4:]
     assert pull["command"][:4] == ["/bin/sh", "-c", 'for image in "$@"; do docker pull "$image" || exit 1; done',

@@ -45,7 +45,8 @@ STATEFUL = ("stateful-data-kept", "stateful-stores-flagged")
 PROD_STORES = ["couchdb-core-1", "elasticsearch-core-3", "etcd-core-1", "etcd-core-2", "etcd-core-3",
                "kafka-core-1", "kafka-core-2", "kafka-core-3", "registry-core-1", "zookeeper-core-1",
                "zookeeper-core-2", "zookeeper-core-3"]
-K8S_STORES = ["couchdb-0", "etcd-0", "kafka-0", "zookeeper-0"]
+K8S_STORES = ["couchdb-0", "etcd-0", "kafka-0", "kafka-1", "kafka-2", "zookeeper-0", "zookeeper-1",
+              "zookeeper-2"]
 DEV_DATA = ["couchdb-dev", "couchdb-dev-data", "kafka-dev", "kafka-dev-data", "zookeeper-dev",
             "zookeeper-dev-data", "zookeeper-dev-datalog"]
 
@@ -153,14 +154,43 @@ def test_a_new_namespace_moves_every_claim(monkeypatch):
     assert names(found, "stateful-stores-flagged") == []
 
 
-def test_a_new_storage_class_replaces_every_stateful_set_on_the_same_claims(monkeypatch):
-    found = stateful(*graphs("k8s", lambda c: c["openwhisk:kubernetes"].update(storage_class="fast"),
-                             monkeypatch))
-    assert names(found, "stateful-data-kept") == []
-    assert [(n, m) for _, n, m in found if n == "kafka-0"] == [(
-        "kafka-0", "StatefulSet 'kafka-0' (namespace openwhisk) is replaced (volumeClaimTemplates "
-        "changed): the store restarts, on the same data.")]
-    assert names(found, "stateful-stores-flagged") == K8S_STORES
+def as_the_engine_ignores(deployed: Graph, changed: Graph) -> Graph:
+    """The changed graph as the engine hands it to the pack: each resource's ignore_changes paths
+    (dotted keys here) keep their deployed values, as processIgnoreChanges sets them before the
+    provider's Check and Diff, and the analyzers, see the inputs."""
+    before = {r["urn"]: r for r in deployed}
+    out = copy.deepcopy(changed)
+    for r in out:
+        old = before.get(r["urn"])
+        for path in r["ignore_changes"] if old else ():
+            *parents, key = path.split(".")
+            for side in ("inputs", "outputs"):
+                src, dst = old[side], r[side]
+                for p in parents:
+                    src, dst = src[p], dst[p]
+                dst[key] = copy.deepcopy(src[key])
+    return out
+
+
+@pytest.mark.parametrize(("change", "templates_changed"), [
+    ({"storage_class": "fast"}, K8S_STORES),
+    ({"volume_size": {"kafka": "50Gi"}}, ["kafka-0", "kafka-1", "kafka-2"]),
+], ids=["storage_class", "volume_size"])
+def test_a_new_storage_class_or_size_replaces_no_stateful_set(change, templates_changed, monkeypatch):
+    deployed, changed = graphs("k8s", lambda c: c["openwhisk:kubernetes"].update(change), monkeypatch)
+    # The program declares new claim templates, which alone would replace each StatefulSet...
+    found = stateful(deployed, changed)
+    assert (names(found, "stateful-data-kept"), names(found, "stateful-stores-flagged")) == (
+        [], templates_changed)
+    assert [m for _, n, m in found if n == templates_changed[0]] == [
+        f"StatefulSet '{templates_changed[0]}' (namespace openwhisk) is replaced "
+        "(volumeClaimTemplates changed): the store restarts, on the same data."]
+    # ...but every StatefulSet with claims ignores changes to them, so the engine keeps the
+    # deployed templates, and nothing is replaced.
+    assert {r["name"]: r["ignore_changes"] for r in changed
+            if r["type"] == policies.K8S_STATEFUL_SET and r["ignore_changes"]} == {
+        n: ["spec.volumeClaimTemplates"] for n in K8S_STORES}
+    assert stateful(deployed, as_the_engine_ignores(deployed, changed)) == []
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.change for c in CASES])
