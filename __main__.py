@@ -23,14 +23,23 @@ def main() -> None:
     plan = planner.plan(stack)
     for warning in plan.warnings:
         pulumi.log.warn(warning)
+    # The last deployment's outputs, read back through a StackReference to this stack itself: a
+    # program has no other read of its previous state. This needs nothing from the hosts or the
+    # cluster, works under `pulumi preview`, and a new stack has no outputs yet.
+    name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    last = pulumi.StackReference("last-deployment", name)
     if plan.kubernetes is not None:
+        # The StatefulSets keep their claim templates, so a changed class or size reaches only
+        # new claims: say so.
         claims = kube.claim_settings(plan)
-        warn_of_claim_changes(claims)
+        last.get_output(kube.CLAIMS_OUTPUT).apply(
+            lambda before: [pulumi.log.warn(w) for w in kube.claim_warnings(before, claims)])
         pulumi.export(kube.CLAIMS_OUTPUT, claims)
     cfg = pulumi.Config(config.NAMESPACE)
     supplied = {key: cfg.require_secret(key) for key in sorted(stack.supplied_secrets)}
-    ow = OpenWhisk("openwhisk", OpenWhiskArgs(plan=plan, supplied_secrets=supplied,
-                                              stack=pulumi.get_stack()))
+    ow = OpenWhisk("openwhisk", OpenWhiskArgs(
+        plan=plan, supplied_secrets=supplied, stack=pulumi.get_stack(),
+        deployed=last.get_output(planner.MEMBERS_OUTPUT)))
 
     pulumi.export("apiHost", ow.api_host)
     pulumi.export("wskprops", ow.wskprops)
@@ -41,18 +50,7 @@ def main() -> None:
     pulumi.export("endpoints", ow.endpoints)
     pulumi.export("images", ow.images)
     pulumi.export("topology", mermaid(plan))
-
-
-def warn_of_claim_changes(claims: dict) -> None:
-    """Warn when kubernetes.storage_class or volume_size differs from the last deployment's: the
-    StatefulSets keep their claim templates, so the change reaches only new claims. The last
-    deployment's settings are this stack's own output, read back through a StackReference to the
-    stack itself: a program has no other read of its previous state, this one needs nothing from
-    the cluster and works under `pulumi preview` and under mocks alike, and a new stack has no
-    outputs yet, so nothing to warn about."""
-    name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    deployed = pulumi.StackReference("last-deployment", name).get_output(kube.CLAIMS_OUTPUT)
-    deployed.apply(lambda before: [pulumi.log.warn(w) for w in kube.claim_warnings(before, claims)])
+    pulumi.export(planner.MEMBERS_OUTPUT, planner.quorum_members(plan))
 
 
 if __name__ == "__main__":

@@ -6,13 +6,13 @@ references by digest) become ordinary Outputs filled from the image pipeline.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 
 from planner.images import ident
-from planner.model import Digests, Secret, Value
+from planner.model import Container, Digests, Secret, Value
 
 Outputs = Mapping[str, pulumi.Output[str]]
 
@@ -67,3 +67,16 @@ def go_duration(seconds: int) -> str:
     if hours:
         return f"{hours}h{minutes}m{secs}s"
     return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+
+
+def rolling(c: Container, deps: list[pulumi.Resource], declared: Mapping[str, pulumi.Resource],
+            deployed: pulumi.Input[Sequence[str] | None]) -> pulumi.Input[list[pulumi.Resource]]:
+    """What container `c` waits for: `deps`, and for a quorum member the member it rolls after
+    (`declared[c.rolls_after]`) when the last deployment ran both (`deployed`: its members' keys,
+    None for a new stack). A new member never waits: the members it would wait for may need it
+    for their quorum."""
+    if c.rolls_after is None:
+        return deps
+    after = declared[c.rolls_after]
+    return pulumi.Output.from_input(deployed).apply(
+        lambda keys: [*deps, after] if {c.key, c.rolls_after} <= set(keys or ()) else deps)

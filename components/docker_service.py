@@ -23,7 +23,7 @@ key -> what dependents wait for: the container, or a step's command).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -31,7 +31,7 @@ import pulumi_command as command
 import pulumi_docker as docker
 
 from components._commands import host_command
-from components._values import env_list, go_duration, resolve
+from components._values import env_list, go_duration, resolve, rolling
 from components.docker_host import DockerHost
 from planner.images import pull_script
 from planner.model import Container, Service
@@ -50,6 +50,8 @@ class DockerServiceArgs:
     """Container key -> resource of services declared earlier, for depends_on."""
     digests: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
     """Image key -> digest, for values that name images by digest (the runtime manifest)."""
+    deployed: pulumi.Input[Sequence[str] | None] = None
+    """Keys of the quorum members the last deployment ran (Container.rolls_after); None: none."""
     logins: Mapping[str, pulumi.Resource] = field(default_factory=dict)
     """Host name -> its registry login, which the host's pull commands run after."""
 
@@ -73,7 +75,8 @@ class DockerService(pulumi.ComponentResource):
         for c in args.service.containers:
             host = args.hosts[c.host]
             deps = [self.ready.get(k) or args.after[k] for k in c.depends_on]
-            ctr = self._container(c, args, volumes, deps + ([host.ready] if host.ready else []))
+            deps += [host.ready] if host.ready else []
+            ctr = self._container(c, args, volumes, rolling(c, deps, self.ready, args.deployed))
             self.containers[c.key] = ctr
             self.ready[c.key] = self._run(c, ctr, host, args) if c.one_shot else ctr
         self.register_outputs({"containers": {k: r.name for k, r in self.containers.items()}})
@@ -104,7 +107,7 @@ class DockerService(pulumi.ComponentResource):
         return self._commands[host]
 
     def _container(self, c: Container, args: DockerServiceArgs, volumes: Mapping[str, docker.Volume],
-                   depends_on: list[pulumi.Resource]) -> docker.Container:
+                   depends_on: pulumi.Input[list[pulumi.Resource]]) -> docker.Container:
         host = args.hosts[c.host]
         mounts = [
             docker.ContainerVolumeArgs(container_path=m.target, volume_name=volumes[m.volume].name)

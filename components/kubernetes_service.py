@@ -21,7 +21,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components._values import resolve
+from components._values import resolve, rolling
 from planner import env as jvm
 from planner.model import (
     ConfigMapRef, Container, FieldRef, Health, KubeBudget, KubernetesPlan, KubeService,
@@ -53,6 +53,8 @@ class KubernetesServiceArgs:
     """Name of the image pull Secret every pod uses, if any."""
     ready: Sequence[pulumi.Resource] = ()
     """What every workload waits for besides its dependencies (the invokers' RBAC)."""
+    deployed: pulumi.Input[Sequence[str] | None] = None
+    """Keys of the quorum members the last deployment ran (Container.rolls_after); None: none."""
 
 
 class KubernetesService(pulumi.ComponentResource):
@@ -65,8 +67,8 @@ class KubernetesService(pulumi.ComponentResource):
         self.workloads = {}
         for c in args.service.containers:
             deps = [self.workloads.get(k) or args.after[k] for k in c.depends_on]
-            self.workloads[c.key] = self._workload(c, kube.workloads[c.key], args,
-                                                   deps + list(args.ready))
+            self.workloads[c.key] = self._workload(c, kube.workloads[c.key], args, rolling(
+                c, deps + list(args.ready), self.workloads, args.deployed))
         child = pulumi.ResourceOptions(parent=self)
         for svc in kube.services.get(args.service.name, ()):
             # Headless Services come first (quorum members and brokers resolve each other before
@@ -89,7 +91,7 @@ class KubernetesService(pulumi.ComponentResource):
         self.register_outputs({"workloads": {k: w.metadata.name for k, w in self.workloads.items()}})
 
     def _workload(self, c: Container, w: KubeWorkload, args: KubernetesServiceArgs,
-                  depends_on: list[pulumi.Resource]) -> pulumi.CustomResource:
+                  depends_on: pulumi.Input[list[pulumi.Resource]]) -> pulumi.CustomResource:
         child = pulumi.ResourceOptions(parent=self)
         labels = dict(w.labels)
         secret_data = {key: resolve(value, args.secrets, args.digests)

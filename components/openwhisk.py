@@ -12,6 +12,7 @@ certificate, every component's endpoint and the image references in use.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -37,6 +38,9 @@ class OpenWhiskArgs:
     """Secrets read from the stack config (the rest are generated)."""
     stack: str = "openwhisk"
     """Stack name, shown in the wskprops comment line."""
+    deployed: pulumi.Input[Sequence[str] | None] = None
+    """Keys of the quorum members the last deployment ran (planner.quorum_members), so that
+    they roll one at a time (Container.rolls_after); None for a new stack."""
 
 
 class OpenWhisk(pulumi.ComponentResource):
@@ -62,9 +66,9 @@ class OpenWhisk(pulumi.ComponentResource):
                                     password=secrets.values["registry_password"])
         self.images = {i.key: i.ref for i in plan.images}
         if plan.kubernetes is not None:
-            self._declare_kubernetes(plan, plan.kubernetes, values, auth)
+            self._declare_kubernetes(plan, plan.kubernetes, values, auth, args.deployed)
         else:
-            self._declare_docker(plan, values, auth)
+            self._declare_docker(plan, values, auth, args.deployed)
 
         self.api_host = pulumi.Output.from_input(str(plan.endpoints["apiHost"]))
         self.guest_auth = secrets.values["guest_auth"]
@@ -82,7 +86,8 @@ class OpenWhisk(pulumi.ComponentResource):
         })
 
     def _declare_docker(self, plan: Plan, values: dict[str, pulumi.Output[str]],
-                        auth: RegistryAuth | None) -> None:
+                        auth: RegistryAuth | None,
+                        deployed: pulumi.Input[Sequence[str] | None]) -> None:
         """Hosts (preparation, Docker providers), the registry and image pipeline, a DockerService
         per planned service in dependency order, then the verification."""
         child = pulumi.ResourceOptions(parent=self)
@@ -98,7 +103,8 @@ class OpenWhisk(pulumi.ComponentResource):
         def declare(s: Service) -> None:
             declared.update(DockerService(s.name, DockerServiceArgs(
                 service=s, hosts=hosts, images=dict(self.images), secrets=values,
-                after=dict(declared), digests=digests, logins=logins), opts=child).ready)
+                after=dict(declared), digests=digests, deployed=deployed, logins=logins),
+                opts=child).ready)
 
         if reg is not None:
             # The registry runs first (from upstream images); the hosts log in once it runs, and
@@ -128,7 +134,8 @@ class OpenWhisk(pulumi.ComponentResource):
                 plan=plan.verify, secrets=values, containers=declared), opts=child)
 
     def _declare_kubernetes(self, plan: Plan, kube: KubernetesPlan,
-                            values: dict[str, pulumi.Output[str]], auth: RegistryAuth | None) -> None:
+                            values: dict[str, pulumi.Output[str]], auth: RegistryAuth | None,
+                            deployed: pulumi.Input[Sequence[str] | None]) -> None:
         """The image pipeline on the builder (with a registry), the cluster (provider, namespace,
         pull secret, runtime manifest), the invokers' RBAC, a KubernetesService per planned
         service in dependency order, and the Ingress. No verification on Kubernetes."""
@@ -158,7 +165,8 @@ class OpenWhisk(pulumi.ComponentResource):
                 service=s, kube=kube, namespace=cluster.namespace, images=dict(self.images),
                 secrets=values, config_maps=cluster.config_maps, after=dict(declared),
                 digests=digests, pull_secret=cluster.pull_secret,
-                ready=ready if s.name == "invoker" else ()), opts=on_cluster).workloads
+                ready=ready if s.name == "invoker" else (), deployed=deployed),
+                opts=on_cluster).workloads
         if kube.ingress is not None:
             KubernetesIngress("edge-ingress", KubernetesIngressArgs(
                 ingress=kube.ingress, namespace=cluster.namespace,

@@ -344,23 +344,37 @@ def _elasticsearch(ess: list[Placed]) -> Service:
 #: How many brokers (the first by host id and name) Kafka clients get as their bootstrap list.
 BOOTSTRAP_BROKERS = 3
 
+MEMBERS_OUTPUT = "quorumMembers"
+"""Stack output listing the quorum members a deployment ran, read back by the next run (through a
+StackReference to the stack itself) for their `rolls_after`."""
+
+
+def quorum_members(plan: Plan) -> list[str]:
+    """Keys of the long-running quorum members (ZooKeeper, etcd, ElasticSearch) of the plan."""
+    return sorted(c.key for c in plan.containers() if c.service in kube.QUORUM and not c.one_shot)
+
+
 def roll(service: Service) -> Service:
-    """Docker, the roles in kubernetes.ONE_AT_A_TIME (kubernetes.render chains the same roles'
-    workloads): the service's long-running containers in a chain, each depending on the one
-    before it (plan order: host id, then name). Pulumi registers a container only once its
+    """Docker, the roles in kubernetes.ONE_AT_A_TIME and QUORUM (kubernetes.render chains the
+    same roles' workloads): the service's long-running containers in a chain, each depending on
+    the one before it (plan order: host id, then name). Pulumi registers a container only once its
     dependencies' steps are done, and a container that waits for its health check is done when
     it is healthy, so a change that replaces every instance of a role replaces them one at a
     time, each healthy before the next is stopped. A `depends_on` edge
     alone never makes the engine replace a dependent with its dependency, so nothing else is
-    replaced on its account. ZooKeeper and etcd are left out: a lone member never passes its
-    quorum health check, so a chained first deploy would never finish."""
-    if service.name not in kube.ONE_AT_A_TIME:
+    replaced on its account. Quorum members (ZooKeeper, etcd, ElasticSearch) chain through
+    `rolls_after` instead: a lone member never passes its quorum health check, so they wait for
+    the member before them only once it was deployed."""
+    quorum = service.name in kube.QUORUM
+    if not quorum and service.name not in kube.ONE_AT_A_TIME:
         return service
     previous: str | None = None
     containers = []
     for c in service.containers:
         if not c.one_shot:
-            if previous is not None and previous not in c.depends_on:
+            if previous is not None and quorum:
+                c = replace(c, rolls_after=previous)
+            elif previous is not None and previous not in c.depends_on:
                 c = replace(c, depends_on=c.depends_on + (previous,))
             previous = c.key
         containers.append(c)

@@ -44,7 +44,8 @@ RUNTIME_DELETE_TIMEOUT = "30 seconds"
 
 QUORUM = ("zookeeper", "etcd", "elasticsearch")
 """Services whose first member cannot become ready before the others start (it waits for a
-quorum), so their instances start, and roll, together."""
+quorum): instance i waits for instance i-1 only once that one was deployed (`rolls_after`), so
+they start together and then roll one instance at a time."""
 ONE_AT_A_TIME = ("kafka", "controller", "scheduler", "invoker")
 """Services whose instance i waits for instance i-1 to be ready, on creation and on every update,
 so that a change rolls through them one instance at a time."""
@@ -176,8 +177,10 @@ def _job_inputs(c: Container, images: dict[str, ImagePlan],
     """What a one-shot step's Job is versioned by: everything it runs with that the plan knows,
     including the generation of every secret it reads (so rotating one runs the step again)."""
     image = images[c.image]
-    # Docker labels are not rendered on Kubernetes; leaving them out keeps Job names stable.
-    container = {k: v for k, v in asdict(replace(c, name="")).items() if k != "labels"}
+    # Docker labels are not rendered on Kubernetes, and a Job is never a quorum member (its
+    # rolls_after is always None); leaving them out keeps Job names stable.
+    container = {k: v for k, v in asdict(replace(c, name="")).items()
+                 if k not in ("labels", "rolls_after")}
     return {"container": container, "image": [image.ref, image.target],
             "secrets": {n: secrets[n].generation for n in c.secret_names() if n in secrets}}
 
@@ -223,6 +226,8 @@ def render(cfg: StackConfig, services: list[Service], images: tuple[ImagePlan, .
                 service_name = names.service_name(rel, s.name)
                 if s.name in ONE_AT_A_TIME and int(index) > 0:
                     c = replace(c, depends_on=c.depends_on + (f"{role}-{int(index) - 1}",))
+                elif s.name in QUORUM and int(index) > 0:
+                    c = replace(c, rolls_after=f"{role}-{int(index) - 1}")
                 stateful.append(c)
             elif kind == "Job":
                 name = names.job_name(rel, role, _job_inputs(c, by_image, by_secret))

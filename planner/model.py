@@ -132,6 +132,12 @@ class Container:
     health: Health | None = None
     depends_on: tuple[str, ...] = ()
     """Keys of containers that must exist (and be healthy, if they wait) first."""
+    rolls_after: str | None = None
+    """Quorum members (kubernetes.QUORUM): the key of the member this one waits for like a
+    `depends_on`, but only when both were already deployed (the last deployment's
+    `quorumMembers` output). A first member cannot become healthy before the others start, so on
+    a first deploy they start together (and a new member never waits); on later updates they
+    roll one at a time."""
     ulimits: tuple[tuple[str, int, int], ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
     """Docker labels (never secret)."""

@@ -60,8 +60,11 @@ def waves(run: Run, touched: set[str]) -> tuple[tuple[str, ...], ...]:
 
 
 def diff(base: Config, changed: Config, secret: dict[str, str], stack: str = "prod") -> Diff:
-    a = graph(run_program(base, secret, stack=stack))
-    run = run_program(changed, secret, stack=stack)
+    first = run_program(base, secret, stack=stack)
+    a = graph(first)
+    # An update of a deployed stack: the base's quorum members ran (their roll chain applies).
+    run = run_program(changed, secret, stack=stack,
+                      deployed={"quorumMembers": first.exports["quorumMembers"]})
     b = graph(run)
     created, changed_urns = b.keys() - a.keys(), {u for u in a.keys() & b.keys() if a[u] != b[u]}
     return Diff(

@@ -244,7 +244,7 @@ def test_job_names_follow_their_inputs():
     assert job(change(BASE, {"rotate": {"kafka_client_password": 1}})) == base
 
 
-def test_instances_that_start_alone_roll_one_at_a_time_quorum_members_start_together():
+def test_instances_that_start_alone_roll_one_at_a_time_quorum_members_after_deployed_ones():
     p = plan_of(SEED)
     assert container(p, "kafka-2").depends_on[-1] == "kafka-1"
     assert container(p, "controller-1").depends_on[-1] == "controller-0"
@@ -253,6 +253,8 @@ def test_instances_that_start_alone_roll_one_at_a_time_quorum_members_start_toge
     assert "kafka-0" not in container(p, "kafka-1").depends_on[:-1]
     for service in ("zookeeper", "etcd", "elasticsearch"):
         assert [container(p, f"{service}-{i}").depends_on for i in range(3)] == [(), (), ()]
+        assert [container(p, f"{service}-{i}").rolls_after for i in range(3)] == [
+            None, f"{service}-0", f"{service}-1"]
     # The plan's own order is kept: brokers after the SCRAM users step, invokers after schedulers.
     assert container(p, "kafka-0").depends_on == (
         "zookeeper-0", "zookeeper-1", "zookeeper-2", "kafka-scram-users-0")

@@ -186,10 +186,11 @@ def test_the_claim_settings_are_exported_and_read_back_from_the_stack_itself():
     assert run.exports["claimTemplates"] == CLAIMS
     [ref] = run.mocks.of_type("pulumi:pulumi:StackReference")
     assert (ref["name"], ref["inputs"]["name"]) == ("last-deployment", "organization/openwhisk/k8s")
-    # Docker stacks have no claims: no output, no reference.
+    # Docker stacks have no claims: no output (the reference serves the quorum members' roll).
     dev = run_program(*load_stack_file("dev"), stack="dev")
-    assert ("claimTemplates" in dev.exports, dev.mocks.of_type("pulumi:pulumi:StackReference")) == (
-        False, [])
+    assert "claimTemplates" not in dev.exports
+    assert [r["inputs"]["name"] for r in dev.mocks.of_type("pulumi:pulumi:StackReference")] == [
+        "organization/openwhisk/dev"]
 
 
 def warned(caplog, deployed: dict[str, Any] | None, *, preview: bool = False,
@@ -238,9 +239,26 @@ def test_every_role_with_several_instances_rolls_one_pod_at_a_time_each_ready_fi
     assert {n: before(n) for n in sts if before(n)} == {
         "kafka-1": ["kafka-0"], "kafka-2": ["kafka-1"], "controller-1": ["controller-0"],
         "scheduler-1": ["scheduler-0"], "invoker-1": ["invoker-0"]}
-    # ZooKeeper's members form a quorum: none is ready before the others run, so none waits.
+    # ZooKeeper's members form a quorum: none is ready before the others run, so on a first
+    # deploy none waits; once deployed (the last deployment's quorumMembers), they roll too.
     assert {n: before(n) for n in sts if n.startswith("zookeeper-")} == {
         f"zookeeper-{i}": [] for i in range(3)}
+    assert run.exports["quorumMembers"] == ["etcd-0", "zookeeper-0", "zookeeper-1", "zookeeper-2"]
+    again = k8s_run(deployed={"quorumMembers": run.exports["quorumMembers"]})
+    assert {n: before_in(again, n) for n in sts if n.startswith("zookeeper-")} == {
+        "zookeeper-0": [], "zookeeper-1": ["zookeeper-0"], "zookeeper-2": ["zookeeper-1"]}
+    # A member new in this deployment (here the third) waits for none: the deployed ones may
+    # need it for their quorum.
+    grown = k8s_run(deployed={"quorumMembers": ["zookeeper-0", "zookeeper-1"]})
+    assert {n: before_in(grown, n) for n in sts if n.startswith("zookeeper-")} == {
+        "zookeeper-0": [], "zookeeper-1": ["zookeeper-0"], "zookeeper-2": []}
+
+
+def before_in(run: Run, name: str) -> list[str]:
+    """The StatefulSets of the same role that StatefulSet `name` waits for."""
+    role = name.rsplit("-", 1)[0]
+    return [d.split("::")[-1] for d in run.monitor.opts(STS, name)["dependencies"]
+            if ":StatefulSet::" in d and d.split("::")[-1].rsplit("-", 1)[0] == role]
 
 
 def test_couchdb_init_job():

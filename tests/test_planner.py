@@ -427,7 +427,7 @@ def test_planner_does_not_import_pulumi():
     assert out.stdout.strip() == "False"
 
 
-def test_instances_of_rolled_roles_are_chained_and_quorum_stores_are_not():
+def test_instances_of_rolled_roles_are_chained_and_quorum_members_roll_after_deployed_ones():
     p = planner.plan(cluster())
     chain = {c.key: [d for d in c.depends_on if d.split("-")[0] == c.service]
              for c in p.containers() if not c.one_shot}
@@ -439,6 +439,14 @@ def test_instances_of_rolled_roles_are_chained_and_quorum_stores_are_not():
     # Each instance of a chained role waits for its health check, so the next waits for it.
     assert all(c.health.wait for c in p.containers()
                if c.service in planner.kube.ONE_AT_A_TIME)
+    # Quorum members wait for the one before them only once it was deployed (the component
+    # decides, from the last deployment's quorumMembers output).
+    assert {c.key: c.rolls_after for c in p.containers() if c.rolls_after} == {
+        "zookeeper-core-b": "zookeeper-core-a", "zookeeper-core-c": "zookeeper-core-b",
+        "etcd-core-b": "etcd-core-a", "etcd-core-c": "etcd-core-b"}
+    assert planner.quorum_members(p) == [
+        "etcd-core-a", "etcd-core-b", "etcd-core-c",
+        "zookeeper-core-a", "zookeeper-core-b", "zookeeper-core-c"]
 
 
 def test_kafka_clients_bootstrap_from_the_first_three_brokers_only():

@@ -129,3 +129,25 @@ def test_no_secret_reaches_any_plain_input():
     leaks = [(r["name"], s) for r in run.mocks.resources for s in plain_strings(r["inputs"])
              if "secret-key-body" in s or "pw-" in s or "uuid-" in s]
     assert leaks == []
+
+
+def test_quorum_members_roll_one_at_a_time_once_deployed():
+    plain, secret = load_stack_file("prod")
+    first = run_program(plain, secret, stack="prod")
+    members = first.exports["quorumMembers"]
+    assert members == ["elasticsearch-core-3", *(f"{s}-core-{i}" for s in ("etcd", "zookeeper")
+                                                  for i in (1, 2, 3))]
+
+    def chain(run) -> dict[str, list[str]]:
+        return {m: [d for d in deps(run, CONTAINER, m) if d.rsplit("-", 2)[0] == m.rsplit("-", 2)[0]
+                    and d != m] for m in members}
+    # A first deploy starts the members together: a lone member never reaches its quorum.
+    assert chain(first) == dict.fromkeys(members, [])
+    # Once they run, an update replaces them one at a time, each healthy before the next.
+    again = run_program(plain, secret, stack="prod", deployed={"quorumMembers": members})
+    assert chain(again) == {
+        "elasticsearch-core-3": [], "etcd-core-1": [], "etcd-core-2": ["etcd-core-1"], "etcd-core-3": ["etcd-core-2"],
+        "zookeeper-core-1": [], "zookeeper-core-2": ["zookeeper-core-1"],
+        "zookeeper-core-3": ["zookeeper-core-2"]}
+    assert all(c["inputs"]["wait"] for c in again.mocks.of_type(CONTAINER)
+               if c["name"] in members)
