@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -48,6 +49,14 @@ UPSTREAM = sorted({*(v for k, v in STACK_IMAGES.items() if k.startswith("images.
                    *(f"owtest/{c}:{t}" for c in ("controller", "invoker", "scheduler")
                      for t in (TAG, NEXT_TAG, THIRD_TAG)),
                    "owtest/action-nodejs-v20:standin", "owtest/action-python-v3.11:standin"})
+#: Runtime kinds added to the first deploy's manifest, as at a site that offers many language
+#: versions: each image is a tag of the stand-in nodejs runtime, so the build host mirrors, and the
+#: invoker host pulls, 2 + WIDE runtime images at once (item 4: >= 20 operations on one host).
+WIDE = 22
+WIDE_IMAGES = [f"owtest/action-nodejs-v{100 + i}:standin" for i in range(WIDE)]
+#: Another ZooKeeper image (the stand-in plus a label, so another image ID), for a change that
+#: replaces every ZooKeeper member: deployed quorum members roll one at a time.
+ZK_NEXT = f"{STACK_IMAGES['images.zookeeper']}-roll"
 SSH_DIR = Path.home() / ".ssh"
 WORKDIR_PREFIX = "owt-prod-"
 
@@ -57,13 +66,26 @@ def host_entry(h: H.TestHost, roles: list[str], **extra: Any) -> dict[str, Any]:
             "roles": roles, **extra}
 
 
-def stack_config(hosts: list[H.TestHost]) -> dict[str, Any]:
+def wide_manifest(dest: Path) -> Path:
+    """The stand-in manifest plus a nodejs kind for each of WIDE_IMAGES."""
+    manifest = json.loads(Path(str(STACK_IMAGES["runtimes.manifest"])).read_text())
+    nodejs = manifest["runtimes"]["nodejs"]
+    for i, ref in enumerate(WIDE_IMAGES):
+        name, tag = ref.split("/", 1)[1].split(":")
+        nodejs.append({**nodejs[0], "kind": f"nodejs:{100 + i}", "default": False,
+                       "image": {"prefix": "owtest", "name": name, "tag": tag}})
+    dest.write_text(json.dumps(manifest, indent=2))
+    return dest
+
+
+def stack_config(hosts: list[H.TestHost], manifest: Path) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for path, value in STACK_IMAGES.items():
         key, _, field = path.partition(".")
         values.setdefault(f"openwhisk:{key}", {})[field] = value
     values["openwhisk:version"]["tag"] = TAG
     values["openwhisk:registry"] |= {"mode": "deploy"}
+    values["openwhisk:runtimes"]["manifest"] = str(manifest)
     return {
         "pulumi:disable-default-providers": ["docker", "kubernetes", "command"],
         **values,
@@ -148,14 +170,32 @@ def concurrency(events: Path) -> dict[str, int]:
     return out
 
 
+def step_spans(events: Path, names: list[str]) -> dict[str, tuple[float, float]]:
+    """Resource name -> (start, end) of its step (a replacement: its first to its last event)."""
+    marks: dict[str, list[float]] = {}
+    for line in events.read_text().splitlines():
+        event = json.loads(line)
+        for kind in ("resourcePreEvent", "resOutputsEvent"):
+            if kind in event and event[kind]["metadata"]["op"] != "same":
+                name = event[kind]["metadata"]["urn"].rsplit("::", 1)[-1]
+                if name in names:
+                    marks.setdefault(name, []).append(event["timestamp"])
+    return {n: (min(t), max(t)) for n, t in marks.items()}
+
+
 @pytest.fixture(scope="module")
 def fleet(host_tools: None, engine_bin: Path) -> Iterator[tuple[list[H.TestHost], Path]]:
     workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
     made_ssh_dir = not SSH_DIR.exists()
     SSH_DIR.mkdir(mode=0o700, exist_ok=True)  # the multiplexed Docker connection's ControlPath
     hosts = H.create_hosts([*ROLES, SPARE], workdir=workdir)
+    for ref in WIDE_IMAGES:
+        subprocess.run(["docker", "tag", "owtest/action-nodejs-v20:standin", ref], check=True)
+    subprocess.run(["docker", "build", "-q", "-t", ZK_NEXT, "-"], check=True, capture_output=True,
+                   input=f"FROM {STACK_IMAGES['images.zookeeper']}\nLABEL owtest.roll=1\n",
+                   text=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})
     try:
-        H.load_images(hosts[0], UPSTREAM)
+        H.load_images(hosts[0], [*UPSTREAM, *WIDE_IMAGES, ZK_NEXT])
         yield hosts, workdir
     finally:
         if os.environ.get("OW_ENGINE_KEEP_HOSTS"):  # for debugging: tests/engine/hosts.py
@@ -166,6 +206,7 @@ def fleet(host_tools: None, engine_bin: Path) -> Iterator[tuple[list[H.TestHost]
             subprocess.run(["ssh", "-o", f"ControlPath={SSH_DIR}/openwhisk-%C", "-O", "exit",
                             h.address], env=env, capture_output=True, timeout=30)
         H.destroy_hosts(hosts, workdir)
+        subprocess.run(["docker", "rmi", *WIDE_IMAGES, ZK_NEXT], capture_output=True)
         shutil.rmtree(f"/etc/docker/certs.d/{hosts[0].address}:5000", ignore_errors=True)
         shutil.rmtree(workdir, ignore_errors=True)
         if made_ssh_dir:
@@ -175,7 +216,8 @@ def fleet(host_tools: None, engine_bin: Path) -> Iterator[tuple[list[H.TestHost]
 @pytest.fixture(scope="module")
 def prod(fleet, engine_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Project:
     hosts, workdir = fleet
-    project = Project.create(tmp_path_factory.mktemp("prod"), engine_bin, stack_config(hosts),
+    config = stack_config(hosts, wide_manifest(workdir / "manifest-wide.json"))
+    project = Project.create(tmp_path_factory.mktemp("prod"), engine_bin, config,
                              stack="prod-e2e", path=[workdir / "bin"])
     project.set_secret("ssh_private_key", (workdir / "id_ed25519").read_text())
     PROJECTS.append(project)
@@ -206,9 +248,21 @@ def test_first_up_from_empty_over_ssh(prod: Project, fleet, tmp_path: Path):
                             str(ca), f"https://{registry}/v2/_catalog"],
                            capture_output=True, text=True, timeout=30)
     assert probe.stdout == "401", probe
-    # Concurrency on one host, over ssh with default sshd limits.
+    # Item 4: at least 20 operations at once on one host, over ssh, with sshd's default limits
+    # (no MaxStartups or MaxSessions in the hosts' sshd_config).
     peaks = concurrency(events)
+    workdir = fleet[1]
+    logs = {h.name: (workdir / h.name / "sshd.log").read_text() for h in hosts}
     print(f"steps in flight at once, per host: {peaks}")
+    print("ssh connections accepted / dropped past MaxStartups, per host: " + ", ".join(
+        f"{n} {log.count('Accepted publickey')}/{log.count('past MaxStartups')}"
+        for n, log in logs.items()))
+    # The build host runs the registry and mirrors every image into it: 2 + WIDE mirror commands
+    # and its containers at once (the invoker host's pulls follow the mirrors one by one).
+    assert peaks["core-1"] >= 20, peaks
+    for h in hosts:
+        sshd = (workdir / h.name / "sshd_config").read_text()
+        assert "MaxStartups" not in sshd and "MaxSessions" not in sshd
 
 
 def test_a_second_up_runs_no_step(prod: Project):
@@ -291,6 +345,7 @@ ROLLING = [
     ("runtime manifest edit", _config_only(set_key("runtimes.manifest", str(
         Path(str(STACK_IMAGES["runtimes.manifest"])).with_name("manifest-stemcells.json"))))),
     ("enable Kafka SASL", _config_only(set_key("kafka.sasl", {"mechanism": "SCRAM-SHA-512"}))),
+    ("ZooKeeper image", _config_only(set_key("images.zookeeper", ZK_NEXT))),
     ("add a Kafka broker",
      lambda c, _h: next(h for h in _hosts_cfg(c) if h["name"] == "invoker-1")["roles"].append("kafka")),
     ("add an invoker host", lambda c, hosts: _hosts_cfg(c).append(host_entry(
@@ -301,7 +356,8 @@ DURATIONS: dict[str, tuple[float, int]] = {}
 
 
 @pytest.mark.parametrize("name,change", ROLLING, ids=[n for n, _ in ROLLING])
-def test_a_change_rolls_without_a_failed_request(prod: Project, fleet, name, change):
+def test_a_change_rolls_without_a_failed_request(prod: Project, fleet, name, change,
+                                                 tmp_path: Path):
     hosts = fleet[0]
     cfg = prod.read_config()
     change(cfg, hosts)
@@ -309,8 +365,9 @@ def test_a_change_rolls_without_a_failed_request(prod: Project, fleet, name, cha
     prober = Prober(prod.outputs()["apiHost"])
     prober.start()
     time.sleep(1)
+    events = tmp_path / "events.jsonl"
     try:
-        result = prod.up()
+        result = prod.up("--event-log", str(events))
     finally:
         time.sleep(1)
         prober.stop()
@@ -319,6 +376,10 @@ def test_a_change_rolls_without_a_failed_request(prod: Project, fleet, name, cha
           f"{len(prober.failures)} failed")
     assert prober.failures == []
     assert prober.sent > 5 * result.seconds  # the prober ran the whole time
+    if name == "ZooKeeper image":  # the deployed members were replaced one after the other
+        members = [f"zookeeper-core-{i}" for i in (1, 2, 3)]
+        spans = step_spans(events, members)
+        assert all(spans[a][1] <= spans[b][0] for a, b in zip(members, members[1:])), spans
     prod.expect_no_changes()
 
 
@@ -342,3 +403,97 @@ def test_after_a_second_bump_hosts_keep_the_running_and_the_previous_image_only(
                for ref in (after[key], before[key])}
         assert marks == ids, (host, key)
     prod.expect_no_changes()
+
+
+# -- faults ----------------------------------------------------------------------------------------
+
+
+def stored(hosts: list[H.TestHost], plan) -> dict[str, Any]:
+    """What the stores hold: each host's volumes and, per CouchDB database, its document ids."""
+    couchdb = next(c.name for c in plan.containers() if c.service == "couchdb" and not c.one_shot)
+    script = ("import json, pathlib\nfor f in sorted(pathlib.Path('/opt/couchdb/data')"
+              ".glob('*.couch.json')):\n    d = json.loads(f.read_text())\n"
+              "    print(d['name'], *sorted(d['docs']))")
+    docs = on(hosts[0], "exec", couchdb, "python3", "-c", script)
+    return {"volumes": {h.name: sorted(on(h, "volume", "ls", "-q").split()) for h in hosts},
+            "couchdb": {line.split()[0]: line.split()[1:] for line in docs.splitlines()}}
+
+
+def errors_of(output: str) -> list[str]:
+    """The errors of a failed `pulumi up` (stderr: each an `error: ` line and the indented lines
+    after it), without the closing "update failed"."""
+    errors: list[str] = []
+    for line in output.splitlines():
+        if line.startswith("error: "):
+            errors.append(line)
+        elif errors and line.startswith(("\t", " ")):
+            errors[-1] += "\n" + line
+    return [e for e in errors if e != "error: update failed"]
+
+
+def test_a_host_lost_mid_update_fails_naming_it_then_a_plain_up_converges(prod: Project, fleet,
+                                                                          tmp_path: Path):
+    hosts, workdir = fleet
+    invoker = next(h for h in hosts if h.name == "invoker-1")
+    plan = plan_of(prod)
+    before = stored(hosts, plan)
+    cfg = prod.read_config()
+    set_key("controller.extra_env", {"CONFIG_whisk_loadbalancer_timeoutFactor": "4"})(cfg)
+    set_key("invoker.extra_env", {"CONFIG_whisk_containerPool_pekkoClient": "false"})(cfg)
+    prod.write_config(cfg)
+    events = tmp_path / "events.jsonl"
+    link = ["ip", "-n", H.BRIDGE_NS, "link", "set", f"v-{invoker.name}"]
+    results: list = []
+    update = threading.Thread(target=lambda: results.append(
+        prod.up("--event-log", str(events), check=False)))
+    update.start()
+    try:
+        deadline = time.monotonic() + 300
+        while not (events.exists() and "resourcePreEvent" in events.read_text()):
+            assert time.monotonic() < deadline and update.is_alive(), "no step started"
+            time.sleep(0.2)
+        subprocess.run([*link, "down"], check=True)
+        update.join(900)
+    finally:
+        subprocess.run([*link, "up"], check=True)
+    failed = results[0]
+    errors = errors_of(failed.output)
+    print(f"\nfailed after {failed.seconds:.0f} s:\n" + "\n".join(errors))
+    assert failed.code != 0 and errors
+    # Only resources on the lost host failed (here the invoker container, `invoker-0`), and the
+    # errors name the host by its configured address, and no other host.
+    failing = set(re.findall(r"urn:pulumi:\S+::([^\s:]+):", "\n".join(errors)))
+    on_host = {c.key for c in plan.containers() if c.host == invoker.name}
+    assert failing and all(n in on_host or n.startswith(f"{invoker.name}-") for n in failing), \
+        failing
+    assert all(invoker.address in e for e in errors), errors
+    assert not any(h.address in e for h in hosts if h != invoker for e in errors), errors
+    prod.up()
+    prod.expect_no_changes()
+    assert settled(hosts, plan) == {h.name: expected_states(plan, h.name) for h in hosts}
+    after = stored(hosts, plan)
+    assert after["volumes"] == before["volumes"]
+    assert all(set(ids) <= set(after["couchdb"][db]) for db, ids in before["couchdb"].items())
+
+
+def test_a_killed_controller_is_restarted_and_the_next_preview_is_empty(prod: Project, fleet):
+    hosts = {h.name: h for h in fleet[0]}
+    plan = plan_of(prod)
+    before = stored(list(hosts.values()), plan)
+    name = next(c.name for c in plan.containers()
+                if c.service == "controller" and c.host == "core-2" and not c.one_shot)
+    fmt = "{{.State.Pid}} {{.RestartCount}}"
+    pid, restarts = on(hosts["core-2"], "inspect", "-f", fmt, name).split()
+    os.kill(int(pid), 9)  # the JVM dies (as on an OOM kill); `docker kill` would count as a stop
+    deadline = time.monotonic() + 180
+    while True:
+        state = on(hosts["core-2"], "inspect", "-f", f"{fmt} {{{{.State.Health.Status}}}}", name)
+        if state.split()[1:] == [str(int(restarts) + 1), "healthy"]:
+            break
+        assert time.monotonic() < deadline, state
+        time.sleep(1)
+    prod.expect_no_changes()
+    prod.run("preview", "--refresh", "--expect-no-changes")  # the container as it is now, too
+    after = stored(list(hosts.values()), plan)
+    assert after["volumes"] == before["volumes"]
+    assert all(set(ids) <= set(after["couchdb"][db]) for db, ids in before["couchdb"].items())
