@@ -46,6 +46,7 @@ def main() -> None:
     pulumi.export("wskInsecure", plan.insecure_tls)
     pulumi.export("guestAuth", ow.guest_auth)
     pulumi.export("systemAuth", ow.system_auth)
+    pulumi.export("couchdbAdmin", ow.couchdb_admin)
     pulumi.export("edgeCertificate", ow.edge_certificate)
     pulumi.export("endpoints", ow.endpoints)
     pulumi.export("images", ow.images)

@@ -28,6 +28,7 @@ from components.kubernetes_invoker_rbac import KubernetesInvokerRbac, Kubernetes
 from components.kubernetes_service import KubernetesService, KubernetesServiceArgs
 from components.secrets import Secrets, SecretsArgs
 from components.verification import Verification, VerificationArgs
+from planner import COUCHDB_ADMIN_USER
 from planner.model import KubernetesPlan, Plan, Service
 
 
@@ -48,6 +49,7 @@ class OpenWhisk(pulumi.ComponentResource):
     wskprops: pulumi.Output[str]
     guest_auth: pulumi.Output[str]
     system_auth: pulumi.Output[str]
+    couchdb_admin: pulumi.Output[dict]
     edge_certificate: pulumi.Output[str]
     endpoints: dict[str, object]
     images: dict[str, pulumi.Input[str]]
@@ -73,6 +75,10 @@ class OpenWhisk(pulumi.ComponentResource):
         self.api_host = pulumi.Output.from_input(str(plan.endpoints["apiHost"]))
         self.guest_auth = secrets.values["guest_auth"]
         self.system_auth = secrets.values["system_auth"]
+        # For operators (wskadmin, backups): secret as a whole, like the keys.
+        self.couchdb_admin = pulumi.Output.secret({
+            "url": plan.endpoints["couchdb"], "username": COUCHDB_ADMIN_USER,
+            "password": secrets.values["couchdb_admin_password"]})
         self.edge_certificate = pulumi.Output.unsecret(secrets.values["edge_tls_cert"])
         self.endpoints = plan.endpoints
         note = (f"# OpenWhisk stack {args.stack}: the edge certificate is self-signed, so run wsk "
@@ -81,7 +87,8 @@ class OpenWhisk(pulumi.ComponentResource):
             note, "APIHOST=", plan.endpoints["apiHost"], "\nAUTH=", self.guest_auth, "\n"))
         self.register_outputs({
             "api_host": self.api_host, "wskprops": self.wskprops, "guest_auth": self.guest_auth,
-            "system_auth": self.system_auth, "edge_certificate": self.edge_certificate,
+            "system_auth": self.system_auth, "couchdb_admin": self.couchdb_admin,
+            "edge_certificate": self.edge_certificate,
             "endpoints": self.endpoints, "images": self.images,
         })
 

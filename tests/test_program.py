@@ -26,6 +26,8 @@ def test_dev_stack_exports():
     assert e["guestAuth"] == "uuid-guest_auth-uuid:pw-guest_auth-key"
     assert e["systemAuth"] == "uuid-system_auth-uuid:pw-system_auth-key"
     assert e["guestAuth"] != e["systemAuth"]
+    assert e["couchdbAdmin"] == {"url": "http://172.17.0.1:5984", "username": "whisk_admin",
+                                 "password": "pw-couchdb_admin_password"}
     assert e["edgeCertificate"].startswith("CERT-edge_tls_cert-")
     assert e["endpoints"] == {
         "apiHost": "https://172.17.0.1", "couchdb": "http://172.17.0.1:5984",
@@ -33,7 +35,7 @@ def test_dev_stack_exports():
         "controllers": ["http://172.17.0.1:10001"], "invokers": ["http://172.17.0.1:12001"]}
     assert e["images"]["controller"] == "openwhisk/controller:ef725a6"
     assert e["images"]["invoker"] == "openwhisk/invoker:ef725a6"
-    assert run.secret_exports == {"wskprops", "guestAuth", "systemAuth"}
+    assert run.secret_exports == {"wskprops", "guestAuth", "systemAuth", "couchdbAdmin"}
 
 
 def test_dev_stack_ordering_follows_real_dependencies():

@@ -129,13 +129,20 @@ def test_up_from_empty(stack: Project) -> None:
     guest = couch("GET", "/whisk_subjects/guest")
     assert guest["subject"] == "guest"
     outputs = stack.outputs()
-    assert sorted(outputs) == ["apiHost", "edgeCertificate", "endpoints", "guestAuth", "images",
-                               "systemAuth", "topology", "wskInsecure", "wskprops"]
+    assert sorted(outputs) == ["apiHost", "couchdbAdmin", "edgeCertificate", "endpoints",
+                               "guestAuth", "images", "quorumMembers", "systemAuth", "topology",
+                               "wskInsecure", "wskprops"]
+    assert outputs["quorumMembers"] == ["zookeeper-e2e"] and outputs["couchdbAdmin"] == "[secret]"
     assert (outputs["apiHost"], outputs["wskInsecure"]) == ("https://172.17.0.1", True)
     assert outputs["guestAuth"] == "[secret]" and outputs["wskprops"] == "[secret]"
     secret = stack.outputs(secrets=True)
     assert secret["guestAuth"] == f"{guest['namespaces'][0]['uuid']}:{guest['namespaces'][0]['key']}"
     assert f"AUTH={secret['guestAuth']}" in secret["wskprops"]
+    # The operators' CouchDB login is the running CouchDB's.
+    env = container_env("ow-couchdb")
+    assert secret["couchdbAdmin"] == {"url": "http://172.17.0.1:5984",
+                                      "username": env["COUCHDB_USER"],
+                                      "password": env["COUCHDB_PASSWORD"]}
 
 
 def test_an_immediate_preview_is_empty(stack: Project) -> None:
