@@ -5,8 +5,9 @@ private registry, with a command on the host (`<host>-<key>-pull`, after the log
 keeps only the images in use and the ones before them, see planner.images.pull_script): each such
 command is one ssh connection of its own, dialled again when sshd drops it, where a `RemoteImage`
 would hold one of the Docker connection's few multiplexed sessions for the whole pull. On a local
-socket without a login, with a `RemoteImage` (kept locally when the resource goes away). Creates one retained `docker.Volume` per planned data volume and one `docker.Container` per
-planned container, on the provider of the container's host and after the host's preparation.
+socket without a login, with a `RemoteImage` (kept locally when the resource goes away). Creates
+one retained `docker.Volume` per planned data volume and one `docker.Container` per planned
+container, on the provider of the container's host and after the host's preparation.
 Containers run the pulled image ID, so a new digest replaces exactly the containers that use it.
 Containers have fixed names and ports, so they are replaced delete-first, and are stopped with
 their service's grace period before they are removed. A container that waits for its health

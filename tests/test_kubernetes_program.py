@@ -232,16 +232,12 @@ def test_every_role_with_several_instances_rolls_one_pod_at_a_time_each_ready_fi
             if "readinessProbe" not in s["template"]["spec"]["containers"][0]] == []
 
     # ...before it updates the instances that wait for it: each the one before it in its role.
-    def before(name: str) -> list[str]:
-        role = name.rsplit("-", 1)[0]
-        return [d.split("::")[-1] for d in run.monitor.opts(STS, name)["dependencies"]
-                if ":StatefulSet::" in d and d.split("::")[-1].rsplit("-", 1)[0] == role]
-    assert {n: before(n) for n in sts if before(n)} == {
+    assert {n: before_in(run, n) for n in sts if before_in(run, n)} == {
         "kafka-1": ["kafka-0"], "kafka-2": ["kafka-1"], "controller-1": ["controller-0"],
         "scheduler-1": ["scheduler-0"], "invoker-1": ["invoker-0"]}
     # ZooKeeper's members form a quorum: none is ready before the others run, so on a first
     # deploy none waits; once deployed (the last deployment's quorumMembers), they roll too.
-    assert {n: before(n) for n in sts if n.startswith("zookeeper-")} == {
+    assert {n: before_in(run, n) for n in sts if n.startswith("zookeeper-")} == {
         f"zookeeper-{i}": [] for i in range(3)}
     assert run.exports["quorumMembers"] == ["etcd-0", "zookeeper-0", "zookeeper-1", "zookeeper-2"]
     again = k8s_run(deployed={"quorumMembers": run.exports["quorumMembers"]})

@@ -144,16 +144,23 @@ def settled(hosts, plan, timeout_s: float = 180) -> dict[str, dict[str, tuple[st
         time.sleep(2)
 
 
-def concurrency(events: Path) -> dict[str, int]:
-    """Most steps in flight at once on each host's resources, from `pulumi up --event-log`."""
-    spans: dict[str, list[float]] = {}
+def step_events(events: Path) -> dict[str, list[float]]:
+    """URN -> timestamps of its step's events (start, end, failure) in `pulumi up --event-log`,
+    for resources that changed, without the stack and the components."""
+    marks: dict[str, list[float]] = {}
     for line in events.read_text().splitlines():
         event = json.loads(line)
         for kind in ("resourcePreEvent", "resOutputsEvent", "resOpFailedEvent"):
             if kind in event:
                 meta = event[kind]["metadata"]
                 if meta["op"] != "same" and not meta["type"].startswith(("pulumi:", "openwhisk:")):
-                    spans.setdefault(meta["urn"], []).append(event["timestamp"])
+                    marks.setdefault(meta["urn"], []).append(event["timestamp"])
+    return marks
+
+
+def concurrency(events: Path) -> dict[str, int]:
+    """Most steps in flight at once on each host's resources, from `pulumi up --event-log`."""
+    spans = step_events(events)
     out: dict[str, int] = {}
     for host in (*ROLES, SPARE):
         marks = []
@@ -172,15 +179,8 @@ def concurrency(events: Path) -> dict[str, int]:
 
 def step_spans(events: Path, names: list[str]) -> dict[str, tuple[float, float]]:
     """Resource name -> (start, end) of its step (a replacement: its first to its last event)."""
-    marks: dict[str, list[float]] = {}
-    for line in events.read_text().splitlines():
-        event = json.loads(line)
-        for kind in ("resourcePreEvent", "resOutputsEvent"):
-            if kind in event and event[kind]["metadata"]["op"] != "same":
-                name = event[kind]["metadata"]["urn"].rsplit("::", 1)[-1]
-                if name in names:
-                    marks.setdefault(name, []).append(event["timestamp"])
-    return {n: (min(t), max(t)) for n, t in marks.items()}
+    return {urn.rsplit("::", 1)[-1]: (min(times), max(times))
+            for urn, times in step_events(events).items() if urn.rsplit("::", 1)[-1] in names}
 
 
 @pytest.fixture(scope="module")
@@ -431,6 +431,12 @@ def errors_of(output: str) -> list[str]:
     return [e for e in errors if e != "error: update failed"]
 
 
+def assert_kept(before: dict[str, Any], after: dict[str, Any]) -> None:
+    """Every volume is still there, and every CouchDB document (`stored`)."""
+    assert after["volumes"] == before["volumes"]
+    assert all(set(ids) <= set(after["couchdb"][db]) for db, ids in before["couchdb"].items())
+
+
 def test_a_host_lost_mid_update_fails_naming_it_then_a_plain_up_converges(prod: Project, fleet,
                                                                           tmp_path: Path):
     hosts, workdir = fleet
@@ -471,9 +477,7 @@ def test_a_host_lost_mid_update_fails_naming_it_then_a_plain_up_converges(prod: 
     prod.up()
     prod.expect_no_changes()
     assert settled(hosts, plan) == {h.name: expected_states(plan, h.name) for h in hosts}
-    after = stored(hosts, plan)
-    assert after["volumes"] == before["volumes"]
-    assert all(set(ids) <= set(after["couchdb"][db]) for db, ids in before["couchdb"].items())
+    assert_kept(before, stored(hosts, plan))
 
 
 def test_a_killed_controller_is_restarted_and_the_next_preview_is_empty(prod: Project, fleet):
@@ -494,6 +498,4 @@ def test_a_killed_controller_is_restarted_and_the_next_preview_is_empty(prod: Pr
         time.sleep(1)
     prod.expect_no_changes()
     prod.run("preview", "--refresh", "--expect-no-changes")  # the container as it is now, too
-    after = stored(list(hosts.values()), plan)
-    assert after["volumes"] == before["volumes"]
-    assert all(set(ids) <= set(after["couchdb"][db]) for db, ids in before["couchdb"].items())
+    assert_kept(before, stored(list(hosts.values()), plan))
