@@ -47,6 +47,7 @@ def main() -> None:
     pulumi.export("guestAuth", ow.guest_auth)
     pulumi.export("systemAuth", ow.system_auth)
     pulumi.export("couchdbAdmin", ow.couchdb_admin)
+    pulumi.export("namespaces", ow.namespaces)
     pulumi.export("edgeCertificate", ow.edge_certificate)
     pulumi.export("endpoints", ow.endpoints)
     pulumi.export("images", ow.images)

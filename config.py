@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
-    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError,
-    field_validator,
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, TypeAdapter,
+    ValidationError, field_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -303,6 +303,68 @@ class Limits(Model):
     concurrent_invokes: int = Field(default=30, ge=1)
     fires_per_minute: int = Field(default=60, ge=1)
     sequence_max_length: int = Field(default=50, ge=1)
+
+
+#: Subjects the CouchDB init step creates itself, so no tenant may take their names.
+RESERVED_NAMESPACES = ("guest", "whisk.system")
+#: A namespace (and subject) name: OpenWhisk's subjects are at least 5 characters; ':' and '/' are
+#: never allowed, so ids such as `<name>/limits` and the step's own record cannot collide.
+NAMESPACE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{4,63}$"
+INT32_MAX = 2**31 - 1
+
+
+class NamespaceLimits(Model):
+    """Per-namespace overrides of the system-wide limits (upstream's `<namespace>/limits` document,
+    what `wskadmin limits set` writes); each unset key falls back to openwhisk:limits."""
+
+    invocations_per_minute: StrictInt | None = Field(default=None, ge=1, le=INT32_MAX)
+    concurrent_invocations: StrictInt | None = Field(default=None, ge=1, le=INT32_MAX)
+    fires_per_minute: StrictInt | None = Field(default=None, ge=1, le=INT32_MAX)
+    allowed_kinds: tuple[str, ...] | None = Field(default=None, min_length=1)
+    """Action kinds the namespace may create, e.g. [nodejs:20]; each must be in the runtime
+    manifest. Unset: every kind."""
+    store_activations: bool | None = None
+    """false: the namespace's activations are not stored."""
+
+    @field_validator("allowed_kinds")
+    @classmethod
+    def _unique_kinds(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and len(set(value)) != len(value):
+            dup = sorted({k for k in value if value.count(k) > 1})
+            raise _invalid(f"{', '.join(dup)} listed more than once", "list each kind once")
+        return value
+
+    def document(self) -> dict[str, object]:
+        """The limits document's fields, in upstream's names (UserLimits), unset ones left out."""
+        names = {"invocations_per_minute": "invocationsPerMinute",
+                 "concurrent_invocations": "concurrentInvocations",
+                 "fires_per_minute": "firesPerMinute", "allowed_kinds": "allowedKinds",
+                 "store_activations": "storeActivations"}
+        return {names[k]: (list(v) if isinstance(v, tuple) else v)
+                for k, v in self.model_dump().items() if v is not None}
+
+
+class Namespace(Model):
+    """A tenant: an OpenWhisk namespace with its own generated key."""
+
+    name: str = Field(pattern=NAMESPACE_NAME)
+    limits: NamespaceLimits = NamespaceLimits()
+    rotate: StrictInt = Field(default=0, ge=0)
+    """Generation of the namespace's key; bump it to rotate the key (like rotate.guest_auth)."""
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_NAMESPACES:
+            raise _invalid(f"{value!r} is built in", "choose another name: guest and whisk.system "
+                           "are created by the CouchDB init step and their keys are guestAuth and "
+                           "systemAuth (rotate them with rotate.guest_auth / rotate.system_auth)")
+        return value
+
+
+def namespace_secret(name: str) -> str:
+    """The generated secret holding a namespace's key (`uuid:key`)."""
+    return "namespace_auth_" + re.sub(r"\W", "_", name.lower())
 
 
 class Runtimes(Model):
@@ -605,6 +667,9 @@ class StackConfig(Model):
     """Reach hosts without an explicit docker endpoint over ssh; null: the local Docker socket."""
     storage: Storage = Storage()
     verify: Verify = Verify()
+    namespaces: tuple[Namespace, ...] = ()
+    """Tenants: each gets a subject, a generated key and optional limits; a namespace removed
+    from this list is blocked (its key stops working) and none of its entities is deleted."""
     kubernetes: Kubernetes | None = None
     """The Kubernetes target (platform: kubernetes only); None there means every default."""
 
@@ -744,6 +809,8 @@ _PATTERNS = {
     RELEASE: "expected a short DNS label: lowercase letters, digits or '-', starting with a letter",
     DNS_SUBDOMAIN: "expected a DNS name: lowercase letters, digits, '-' and '.'",
     QUANTITY: "expected a Kubernetes quantity such as 10Gi or 500Mi",
+    NAMESPACE_NAME: "expected a namespace name: 5 to 64 letters, digits, '_', '.', '@' or '-', "
+                    "starting with a letter or digit",
 }
 
 
@@ -894,6 +961,7 @@ def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
                        f"ignored (got a secret value); set edge.tls: provided to use it, or remove "
                        f"it (pulumi config rm {NAMESPACE}:{key})")
     out += _extra_env_checks(s, mode)
+    out += _namespace_checks(s.get("namespaces"), manifest, s.get("runtimes"))
     if platform == "kubernetes":
         return out + _kubernetes_checks(s, supplied, manifest, mode, factory, base_dir)
     if platform == "docker" and s.get("kubernetes") is not None:
@@ -917,6 +985,33 @@ def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
         out += _ssh_key_checks(hosts, s["ssh"], supplied)
     brokers = sum("kafka" in h.roles for h in hosts)
     out += _replication_check(s.get("kafka"), brokers, "give the kafka role to more hosts")
+    return out
+
+
+def _namespace_checks(namespaces: tuple[Namespace, ...] | None, manifest: runtimes.Manifest | None,
+                      runtimes_cfg: Runtimes | None) -> list[str]:
+    """Names unique (also as the secret that holds their key) and allowed kinds in the manifest."""
+    out: list[str] = []
+    first: dict[str, int] = {}
+    for i, ns in enumerate(namespaces or ()):
+        where = f"{NAMESPACE}:namespaces[{i}]"
+        key = namespace_secret(ns.name)
+        if key in first:
+            j = first[key]
+            same = namespaces[j].name == ns.name  # type: ignore[index]
+            out.append(f"{where}.name: {'the same name as' if same else 'differs only in case or in _ . @ - from'} "
+                       f"namespaces[{j}] (got {ns.name!r}, and {namespaces[j].name!r} there); "  # type: ignore[index]
+                       f"{'list each namespace once' if same else 'choose names that differ in a letter or digit'}")
+            continue
+        first[key] = i
+        if manifest is None or ns.limits.allowed_kinds is None:
+            continue
+        known = sorted(k.kind for kinds in manifest.runtimes.values() for k in kinds)
+        for kind in ns.limits.allowed_kinds:
+            if kind not in known:
+                out.append(f"{where}.limits.allowed_kinds: {kind!r} is not a kind of the runtime "
+                           f"manifest {runtimes_cfg.manifest if runtimes_cfg else ''} (got {kind!r}); "
+                           f"use one of {', '.join(known)}")
     return out
 
 

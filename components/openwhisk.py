@@ -6,7 +6,8 @@ the plan has one, one DockerService per planned service in dependency order, the
 Verification when the plan has one) or the Kubernetes rendering (the image pipeline on the
 builder when there is a registry, the KubernetesCluster, the invokers' RBAC, one
 KubernetesService per planned service in dependency order, and the Ingress). Exposes the API host,
-the `wskprops` file contents (secret), the guest and system auth keys (secret), the edge
+the `wskprops` file contents (secret), the guest and system auth keys (secret), each tenant
+namespace's key and wskprops (secret), the CouchDB admin login (secret), the edge
 certificate, every component's endpoint and the image references in use.
 """
 
@@ -50,6 +51,7 @@ class OpenWhisk(pulumi.ComponentResource):
     guest_auth: pulumi.Output[str]
     system_auth: pulumi.Output[str]
     couchdb_admin: pulumi.Output[dict]
+    namespaces: pulumi.Output[dict]
     edge_certificate: pulumi.Output[str]
     endpoints: dict[str, object]
     images: dict[str, pulumi.Input[str]]
@@ -85,9 +87,16 @@ class OpenWhisk(pulumi.ComponentResource):
                 f"with -i (--insecure)\n" if plan.insecure_tls else "")
         self.wskprops = pulumi.Output.secret(pulumi.Output.concat(
             note, "APIHOST=", plan.endpoints["apiHost"], "\nAUTH=", self.guest_auth, "\n"))
+        # Each tenant's key and a ready wskprops for it: secret as a whole.
+        self.namespaces = pulumi.Output.secret({
+            name: {"auth": secrets.values[key], "wskprops": pulumi.Output.concat(
+                note, "APIHOST=", plan.endpoints["apiHost"], "\nAUTH=", secrets.values[key],
+                "\nNAMESPACE=", name, "\n")}
+            for name, key in plan.namespaces})
         self.register_outputs({
             "api_host": self.api_host, "wskprops": self.wskprops, "guest_auth": self.guest_auth,
             "system_auth": self.system_auth, "couchdb_admin": self.couchdb_admin,
+            "namespaces": self.namespaces,
             "edge_certificate": self.edge_certificate,
             "endpoints": self.endpoints, "images": self.images,
         })

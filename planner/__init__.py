@@ -13,11 +13,12 @@ import json
 from dataclasses import asdict, replace
 
 import extra_env as env_rules
-from config import Stack, StackConfig, docker_endpoint
+from config import Stack, StackConfig, docker_endpoint, namespace_secret
 from planner import env as jvm
 from planner import hosts as hostplan
 from planner import kafka
 from planner import kubernetes as kube
+from planner import tenants
 from planner.images import manifest_value, plan_images
 from planner.model import (
     Container, File, Health, HostPlan, ImagePlan, Mount, Plan, Port, RegistryPlan, Secret,
@@ -219,6 +220,7 @@ def plan(stack: Stack) -> Plan:
             invokers=[(i.id, by_key[f"invoker-{i.id}"]) for i in invokers],
             edge=by_key[f"edge-{edge.name}"], insecure_tls=insecure_tls),
         kubernetes=kube_plan,
+        namespaces=tuple((ns.name, namespace_secret(ns.name)) for ns in cfg.namespaces),
     )
 
 
@@ -258,7 +260,8 @@ def _couchdb(cfg: StackConfig, p: Placed, users: list[str], init_key: str, url: 
         files=tuple(File(f"/ow-init/{name}", text) for name, text in couchdb_init_files()),
         one_shot=True, depends_on=(server.key,),
     )
-    return Service("couchdb", (server, init), (volume,))
+    steps = (init, tenants.container(cfg, p, init_key, url, COUCHDB_ADMIN_USER))
+    return Service("couchdb", (server, *steps), (volume,))
 
 
 def _zookeeper(zks: list[Placed]) -> Service:
@@ -461,6 +464,7 @@ def _secrets(cfg: StackConfig, db_users: list[str], es_store: bool, edge_tls: Tl
     specs = [SecretSpec("couchdb_admin_password", "password")]
     specs += [SecretSpec(f"couchdb_{u}_password", "password") for u in db_users]
     specs += [SecretSpec("guest_auth", "auth"), SecretSpec("system_auth", "auth")]
+    specs += tenants.secret_specs(cfg)
     if jvm.controller_reads_admin_auth(cfg):
         specs.append(SecretSpec("controller_admin_password", "password"))
     specs.append(SecretSpec("invoker_admin_password", "password"))
@@ -485,7 +489,7 @@ def _secrets(cfg: StackConfig, db_users: list[str], es_store: bool, edge_tls: Tl
             SecretSpec("registry_tls_cert", "tls_cert", key="registry_tls_key",
                        tls=_tls(host, host), ca="registry_ca_cert"),
         ]
-    return tuple(replace(s, generation=rotate.get(s.name, 0)) for s in specs)  # type: ignore[call-overload]
+    return tuple(replace(s, generation=rotate.get(s.name, s.generation)) for s in specs)  # type: ignore[call-overload]
 
 
 def _registry(cfg: StackConfig) -> RegistryPlan | None:

@@ -469,6 +469,8 @@ class Plan:
     """None when verification is switched off (and on Kubernetes)."""
     kubernetes: KubernetesPlan | None = None
     """How the services become Kubernetes objects; None on Docker hosts."""
+    namespaces: tuple[tuple[str, str], ...] = ()
+    """Tenant namespaces: (name, name of the generated secret holding its key), in config order."""
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)

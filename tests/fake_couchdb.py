@@ -3,7 +3,7 @@
 Supported (everything else answers 405 and is still recorded):
 
 * ``GET /_up``
-* ``PUT /<db>`` (201, or 412 when it exists)
+* ``PUT /<db>`` (201, or 412 when it exists) and ``GET /<db>``
 * ``GET /<db>/<docid>`` and ``PUT /<db>/<docid>`` with revision checks (409 when the
   ``_rev`` is missing for an existing document, stale, or given for a new one)
 * ``GET``/``PUT /<db>/_security``
@@ -176,6 +176,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._error(412, "file_exists", "The database could not be created, the file already exists.")
             couch.databases[seg[0]] = {}
             return self._send(201, {"ok": True})
+        if len(seg) == 1 and method == "GET":
+            if seg[0] not in couch.databases:
+                return self._error(404, "not_found", "Database does not exist.")
+            return self._send(200, {"db_name": seg[0], "doc_count": len(couch.databases[seg[0]])})
         if len(seg) >= 2:
             db = seg[0]
             if db not in couch.databases:

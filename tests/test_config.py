@@ -864,3 +864,66 @@ def test_the_registry_image_must_be_pinned_like_every_other_image():
         "tag or a digest, or set version.allow_mutable_tags: true"]
     allowed = change(raw, {"version.allow_mutable_tags": True})
     assert parse(allowed, base_dir=ROOT).config.registry.image == "registry:latest"
+
+
+# -- namespaces (tenants) ------------------------------------------------------------------------
+
+NS_NAME = ("expected a namespace name: 5 to 64 letters, digits, '_', '.', '@' or '-', starting "
+           "with a letter or digit")
+
+
+@pytest.mark.parametrize("namespaces,expected", [
+    pytest.param([{"name": "ab"}], [
+        f"openwhisk:namespaces[0].name: {NS_NAME} (got 'ab'); set it with pulumi config set --path "
+        f"'namespaces[0].name' <string>"], id="too-short"),
+    pytest.param([{"name": "team/a"}], [
+        f"openwhisk:namespaces[0].name: {NS_NAME} (got 'team/a'); set it with pulumi config set "
+        f"--path 'namespaces[0].name' <string>"], id="slash"),
+    pytest.param([{"name": "whisk.system"}], [
+        "openwhisk:namespaces[0].name: 'whisk.system' is built in (got 'whisk.system'); choose "
+        "another name: guest and whisk.system are created by the CouchDB init step and their keys "
+        "are guestAuth and systemAuth (rotate them with rotate.guest_auth / rotate.system_auth)"],
+        id="reserved"),
+    pytest.param([{"name": "team-a"}, {"name": "team-b"}, {"name": "team-a"}], [
+        "openwhisk:namespaces[2].name: the same name as namespaces[0] (got 'team-a', and 'team-a' "
+        "there); list each namespace once"], id="duplicate"),
+    pytest.param([{"name": "team-a"}, {"name": "Team_A"}], [
+        "openwhisk:namespaces[1].name: differs only in case or in _ . @ - from namespaces[0] (got "
+        "'Team_A', and 'team-a' there); choose names that differ in a letter or digit"],
+        id="same-secret-name"),
+    pytest.param([{"name": "team-a", "limits": {"invocations_per_minute": 0}}], [
+        "openwhisk:namespaces[0].limits.invocations_per_minute: must be at least 1 (got 0); set it "
+        "with pulumi config set --path 'namespaces[0].limits.invocations_per_minute' <integer>"],
+        id="limit-zero"),
+    pytest.param([{"name": "team-a", "limits": {"fires_per_minute": 2**31}}], [
+        "openwhisk:namespaces[0].limits.fires_per_minute: must be at most 2147483647 (got "
+        "2147483648); set it with pulumi config set --path 'namespaces[0].limits.fires_per_minute' "
+        "<integer>"], id="limit-over-int32"),
+    pytest.param([{"name": "team-a", "limits": {"concurrent_invocations": True}}], [
+        "openwhisk:namespaces[0].limits.concurrent_invocations: expected an integer (got true); set "
+        "it with pulumi config set --path 'namespaces[0].limits.concurrent_invocations' <integer>"],
+        id="limit-boolean"),
+    pytest.param([{"name": "team-a", "limits": {"allowed_kinds": ["nodejs:20", "swift:5"]}}], [
+        "openwhisk:namespaces[0].limits.allowed_kinds: 'swift:5' is not a kind of the runtime "
+        "manifest runtimes/default.json (got 'swift:5'); use one of nodejs:18, nodejs:20, "
+        "python:3.10, python:3.11"], id="unknown-kind"),
+    pytest.param([{"name": "team-a", "quota": 1}], [
+        "openwhisk:namespaces[0].quota: unknown key (got 1); remove it (pulumi config rm --path "
+        "'namespaces[0].quota') or fix its spelling (known keys: name, limits, rotate)"],
+        id="unknown-field"),
+])
+def test_each_namespace_rule_reports_one_exact_line(namespaces, expected):
+    assert problems({**SINGLE, "namespaces": namespaces}) == expected
+
+
+def test_namespaces_parse_into_their_limits_documents():
+    stack = parse({**SINGLE, "namespaces": [
+        {"name": "team-a", "limits": {"invocations_per_minute": 600, "allowed_kinds": ["nodejs:20"],
+                                      "store_activations": False}},
+        {"name": "team.b", "rotate": 3}]}, base_dir=ROOT)
+    a, b = stack.config.namespaces
+    assert a.limits.document() == {"invocationsPerMinute": 600, "allowedKinds": ["nodejs:20"],
+                                   "storeActivations": False}
+    assert (b.name, b.rotate, b.limits.document()) == ("team.b", 3, {})
+    assert [config.namespace_secret(n.name) for n in (a, b)] == ["namespace_auth_team_a",
+                                                                 "namespace_auth_team_b"]

@@ -21,6 +21,7 @@ def test_dev_diagram_is_exact():
   subgraph host_dev["dev (172.17.0.1)"]
     couchdb_dev[("ow-couchdb :5984")]
     couchdb_init_dev["ow-couchdb-init (init)"]
+    couchdb_tenants_dev["ow-couchdb-tenants (init)"]
     zookeeper_dev[("ow-zookeeper :2181, 2888, 3888")]
     kafka_dev[("ow-kafka :9092")]
     controller_dev["ow-controller :10001, 25520"]
@@ -29,6 +30,7 @@ def test_dev_diagram_is_exact():
   end
   clients(["wsk / clients"]) -->|"https://172.17.0.1"| edge_dev
   couchdb_init_dev --> couchdb_dev
+  couchdb_tenants_dev --> couchdb_init_dev
   kafka_dev --> zookeeper_dev
   controller_dev --> couchdb_init_dev
   controller_dev --> kafka_dev

@@ -71,7 +71,8 @@ def test_k8s_stack_exports():
     assert e["endpoints"]["controllers"] == [f"http://{pod('controller', i)}:8080" for i in range(2)]
     assert e["images"]["invoker"] == "openwhisk/invoker:1fae641"
     assert e["topology"].startswith('flowchart LR\n  subgraph svc_couchdb["couchdb"]\n')
-    assert run.secret_exports == {"wskprops", "guestAuth", "systemAuth", "couchdbAdmin"}
+    assert run.secret_exports == {"wskprops", "guestAuth", "systemAuth", "couchdbAdmin",
+                                 "namespaces"}
 
 
 def test_one_explicit_provider_with_the_context_and_no_default_provider():

@@ -320,14 +320,17 @@ def test_every_container_that_reads_a_secret_is_labelled_with_their_digest():
     p = planner.plan(stack())
     assert sorted(secrets_labels(p)) == sorted(c.key for c in p.containers() if c.secret_names())
     assert sorted(secrets_labels(p)) == ["controller-dev", "couchdb-dev", "couchdb-init-dev",
-                                         "edge-dev", "invoker-0"]
+                                         "couchdb-tenants-dev", "edge-dev", "invoker-0"]
     assert all(re.fullmatch(r"[0-9a-f]{16}", v) for v in secrets_labels(p).values())
 
 
 @pytest.mark.parametrize("change,relabelled", [
     # A rotated value is unknown at preview; the label makes the replacement visible there.
     ({"rotate": {"guest_auth": 2}}, ["couchdb-init-dev"]),
-    ({"rotate": {"couchdb_admin_password": 1}}, ["couchdb-dev", "couchdb-init-dev"]),
+    ({"rotate": {"couchdb_admin_password": 1}},
+     ["couchdb-dev", "couchdb-init-dev", "couchdb-tenants-dev"]),
+    # A namespace's key: only the tenants step reads it.
+    ({"namespaces": [{"name": "team-a", "rotate": 1}]}, ["couchdb-tenants-dev"]),
     # A new certificate for a new API host: the edge reads it.
     ({"edge": {"api_host": "ow.example.com"}}, ["edge-dev"]),
     # Kafka SASL: every Kafka client starts reading the client password.

@@ -35,7 +35,24 @@ def test_dev_stack_exports():
         "controllers": ["http://172.17.0.1:10001"], "invokers": ["http://172.17.0.1:12001"]}
     assert e["images"]["controller"] == "openwhisk/controller:ef725a6"
     assert e["images"]["invoker"] == "openwhisk/invoker:ef725a6"
-    assert run.secret_exports == {"wskprops", "guestAuth", "systemAuth", "couchdbAdmin"}
+    assert e["namespaces"] == {}
+    assert run.secret_exports == {"wskprops", "guestAuth", "systemAuth", "couchdbAdmin", "namespaces"}
+
+
+def test_each_namespace_exports_its_key_and_wskprops_as_one_secret():
+    cfg, secrets = load_stack_file("dev")
+    cfg["openwhisk:namespaces"] = [{"name": "team-a"}, {"name": "team.b", "rotate": 2}]
+    run = run_program(cfg, secrets, stack="dev")
+    note = "# OpenWhisk stack dev: the edge certificate is self-signed, so run wsk with -i (--insecure)\n"
+    assert run.exports["namespaces"] == {
+        "team-a": {"auth": "uuid-namespace_auth_team_a-uuid:pw-namespace_auth_team_a-key",
+                   "wskprops": note + "APIHOST=https://172.17.0.1\nAUTH=uuid-namespace_auth_team_a-"
+                               "uuid:pw-namespace_auth_team_a-key\nNAMESPACE=team-a\n"},
+        # rotate: 2 is the key's generation (the mocks mark it -g2)
+        "team.b": {"auth": "uuid-namespace_auth_team_b-uuid-g2:pw-namespace_auth_team_b-key-g2",
+                   "wskprops": note + "APIHOST=https://172.17.0.1\nAUTH=uuid-namespace_auth_team_b-"
+                               "uuid-g2:pw-namespace_auth_team_b-key-g2\nNAMESPACE=team.b\n"}}
+    assert "namespaces" in run.secret_exports
 
 
 def test_dev_stack_ordering_follows_real_dependencies():
@@ -106,7 +123,7 @@ def test_bad_config_declares_nothing():
 
 def test_preview_runs_with_unknown_outputs():
     run = run_program(*load_stack_file("dev"), stack="dev", preview=True)
-    assert len(run.mocks.of_type(CONTAINER)) == 7
+    assert len(run.mocks.of_type(CONTAINER)) == 8
 
 
 STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml") if p.name != "Pulumi.yaml")

@@ -1,0 +1,58 @@
+"""Tenants: the namespaces of `openwhisk:namespaces` as one step after the CouchDB init. Pure.
+
+The step (components/assets/tenants/tenants.sh) runs in the CouchDB image, like the init step:
+each namespace gets its subject (its key from a generated secret, in a file) and its limits
+document; namespaces it created before and no longer configured are blocked, nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+from config import StackConfig, namespace_secret
+from planner.model import Container, File, SecretSpec, Secret
+from planner.placement import PREFIX, Placed
+
+SCRIPT = Path(__file__).resolve().parent.parent / "components" / "assets" / "tenants" / "tenants.sh"
+DIR = "/ow-tenants"
+
+
+@cache
+def _script() -> str:
+    return SCRIPT.read_text()
+
+
+def secret_specs(cfg: StackConfig) -> list[SecretSpec]:
+    """One generated key per namespace; `rotate` is its generation."""
+    return [SecretSpec(namespace_secret(ns.name), "auth", generation=ns.rotate)
+            for ns in cfg.namespaces]
+
+
+def limits_fields(fields: dict[str, object]) -> str:
+    """The limits document's fields as compact JSON without the braces (sorted: stable bytes)."""
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"))[1:-1]
+
+
+def container(cfg: StackConfig, couch: Placed, init_key: str, couch_url: str,
+              admin_user: str) -> Container:
+    """The one-shot step; it re-runs whenever a namespace, its limits or its key changes."""
+    names = [ns.name for ns in cfg.namespaces]
+    env = {
+        "COUCHDB_URL": couch_url,
+        "COUCHDB_ADMIN_USER": admin_user,
+        "COUCHDB_ADMIN_PASSWORD": Secret.of("couchdb_admin_password"),
+        "DB_PREFIX": cfg.couchdb.db_prefix,
+        "NAMESPACES": " ".join(names),
+        "TENANTS_DIR": DIR,
+    }
+    files = [File(f"{DIR}/tenants.sh", _script())]
+    for ns in cfg.namespaces:
+        files += [File(f"{DIR}/{ns.name}.auth", Secret.of(namespace_secret(ns.name))),
+                  File(f"{DIR}/{ns.name}.limits", limits_fields(ns.limits.document()))]
+    return Container(
+        key=f"couchdb-tenants-{couch.name}", service="couchdb", host=couch.host_name,
+        name=f"{PREFIX}-couchdb-tenants", image="couchdb",
+        entrypoint=("/bin/sh", f"{DIR}/tenants.sh"), env=tuple(sorted(env.items())),  # type: ignore[arg-type]
+        files=tuple(files), one_shot=True, depends_on=(init_key,))
