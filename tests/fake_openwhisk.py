@@ -8,6 +8,13 @@ One plain-HTTP server on 127.0.0.1 plays both roles:
 * ``PUT|DELETE /api/v1/namespaces/_/actions/<name>`` and ``POST`` (invoke) on the same path, with
   HTTP basic auth against one key (401 otherwise)
 * ``GET /api/v1/namespaces/_/activations/<id>`` for invokes answered with 202
+* ``GET /`` answers ``{"runtimes": FakeOpenWhisk.runtimes, ...}`` (no auth, like a controller)
+* ``GET|PUT /api/v1/namespaces/_/packages/<name>`` and ``GET /api/v1/namespaces/_/packages``
+  (the list); ``GET /api/v1/namespaces/_/actions/<name>`` and ``<package>/<name>``: a GET
+  answers what was PUT (annotations included) or 404; a PUT of an existing entity without
+  ``?overwrite=true`` answers 409; a PUT of an action in a package that does not exist, 404
+* :meth:`FakeOpenWhisk.fail_next` makes the next request(s) of a method and path answer a given
+  status and body
 
 :attr:`FakeOpenWhisk.invoke` chooses how invokes behave: ``"run"`` runs the hello action's logic,
 ``"fail"`` answers 502 with an action error, ``"accepted"`` answers 202 and serves the finished
@@ -26,6 +33,8 @@ from urllib.parse import parse_qs, urlsplit
 
 ACTIONS = "/api/v1/namespaces/_/actions/"
 ACTIVATIONS = "/api/v1/namespaces/_/activations/"
+PACKAGES = "/api/v1/namespaces/_/packages"
+NOT_FOUND = {"error": "The requested resource does not exist."}
 ACTION_ERROR = "The action did not initialize or run as expected. Log data might be missing."
 
 
@@ -35,6 +44,10 @@ class FakeOpenWhisk:
         self.invoker_states: list[dict[str, str]] = [{"invoker0/0": "up"}]
         self.invoke = "run"
         self.actions: dict[str, dict[str, Any]] = {}
+        self.packages: dict[str, dict[str, Any]] = {}
+        self.runtimes: dict[str, list[dict[str, Any]]] = {
+            "nodejs": [{"kind": "nodejs:20", "default": True}]}
+        self.failures: dict[tuple[str, str], list[tuple[int, Any]]] = {}
         self.requests: list[tuple[str, str]] = []
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -60,6 +73,15 @@ class FakeOpenWhisk:
         assert self._server is not None, "server not started"
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    def fail_next(self, method: str, path: str, status: int, body: Any, times: int = 1) -> None:
+        """The next `times` requests of method and path (no query) answer status and body."""
+        with self.lock:
+            self.failures.setdefault((method, path), []).extend([(status, body)] * times)
+
+    def puts(self) -> list[str]:
+        """Paths of the PUT requests, in order."""
+        return [path for method, path in self.requests if method == "PUT"]
 
     def next_invoker_states(self) -> dict[str, str]:
         with self.lock:
@@ -93,12 +115,23 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         with self.ow.lock:
             self.ow.requests.append((self.command, url.path))
+            queued = self.ow.failures.get((self.command, url.path))
+            failure = queued.pop(0) if queued else None
+        if failure is not None:
+            return self._send(*failure)
+        if self.command == "GET" and url.path == "/":
+            return self._send(200, {"description": "fake OpenWhisk", "runtimes": self.ow.runtimes})
         if self.command == "GET" and url.path == "/ping":
             return self._send(200, "pong")
         if self.command == "GET" and url.path == "/invokers":
             return self._send(200, self.ow.next_invoker_states())
         if not self._authorized():
             return self._send(401, {"error": "The supplied authentication is invalid.", "code": "x"})
+        if url.path == PACKAGES and self.command == "GET":
+            return self._send(200, [{"name": n, "namespace": "whisk.system", **p}
+                                    for n, p in self.ow.packages.items()])
+        if url.path.startswith(PACKAGES + "/"):
+            return self._package(url.path[len(PACKAGES) + 1:], parse_qs(url.query))
         if url.path.startswith(ACTIONS):
             return self._action(url.path[len(ACTIONS):], parse_qs(url.query))
         if self.command == "GET" and url.path == ACTIVATIONS + "act-1":
@@ -106,9 +139,29 @@ class _Handler(BaseHTTPRequestHandler):
                 "success": True, "result": {"greeting": "hello openwhisk"}}})
         return self._send(404, {"error": "The requested resource does not exist."})
 
+    def _package(self, name: str, query: dict[str, list[str]]) -> None:
+        ow = self.ow
+        if self.command == "GET":
+            if name not in ow.packages:
+                return self._send(404, NOT_FOUND)
+            return self._send(200, {"name": name, "namespace": "whisk.system", **ow.packages[name]})
+        if self.command == "PUT":
+            if name in ow.packages and query.get("overwrite") != ["true"]:
+                return self._send(409, {"error": "resource already exists"})
+            ow.packages[name] = self._body()
+            return self._send(200, {"name": name, "namespace": "whisk.system", **ow.packages[name]})
+        return self._send(405, {"error": "method not allowed"})
+
     def _action(self, name: str, query: dict[str, list[str]]) -> None:
         ow = self.ow
+        if self.command == "GET":
+            if name not in ow.actions:
+                return self._send(404, NOT_FOUND)
+            return self._send(200, {"name": name.rpartition("/")[2], "namespace": "guest",
+                                    **ow.actions[name]})
         if self.command == "PUT":
+            if "/" in name and name.partition("/")[0] not in ow.packages:
+                return self._send(404, NOT_FOUND)
             if name in ow.actions and query.get("overwrite") != ["true"]:
                 return self._send(409, {"error": "resource already exists"})
             ow.actions[name] = self._body()
