@@ -39,14 +39,17 @@ CONTEXT_LABEL = "org.openwhisk-pulumi.context-hash"
 BASE_LABEL = "org.openwhisk-pulumi.base-key"
 STANDIN_LABEL = "org.openwhisk-pulumi.stand-in"
 
-# Installed into the debootstrap rootfs. The stand-ins need python3 (+ kazoo for ZooKeeper), the
-# planned health checks need curl, bash and net-tools (netstat), the rest is the real software.
+# Installed into the debootstrap rootfs. The stand-ins need python3 (+ kazoo for ZooKeeper, redis
+# for the API gateway's store, yaml for the catalog installer), the planned health checks need
+# curl, bash and net-tools (netstat), the rest is the real software.
 BASE_PACKAGES = (
     # tools every image and health check uses
     "bash", "ca-certificates", "curl", "iproute2", "net-tools", "netcat-openbsd", "procps",
     "python3", "python3-kazoo", "openssl",
     # real software
-    "nginx", "zookeeper", "etcd-server", "etcd-client", "docker-registry",
+    "nginx", "zookeeper", "etcd-server", "etcd-client", "docker-registry", "redis-server",
+    # the API gateway stand-in stores APIs in the real Redis; the catalog installer reads manifests
+    "python3-redis", "python3-yaml",
     # runs the code of nodejs actions in the stand-in action runtime
     "nodejs",
 )
@@ -79,6 +82,9 @@ def _images() -> list[Image]:
         Image("elasticsearch", f"{PREFIX}/elasticsearch:standin", "elasticsearch"),
         Image("nginx", f"{PREFIX}/nginx:1.22", "nginx", shared=()),
         Image("registry", f"{PREFIX}/registry:2.8", "registry", shared=()),
+        Image("redis", f"{PREFIX}/redis:7", "redis", shared=()),
+        Image("apigateway", f"{PREFIX}/apigateway:standin", "apigateway"),
+        Image("catalog", f"{PREFIX}/catalog:standin", "catalog", shared=()),
         Image("runtime-action-nodejs-v20", f"{PREFIX}/action-nodejs-v20:standin", "runtime",
               (("FAMILY", "nodejs"),)),
         Image("runtime-action-python-v3.11", f"{PREFIX}/action-python-v3.11:standin", "runtime",
@@ -103,6 +109,9 @@ STACK_IMAGES: dict[str, object] = {
     "images.elasticsearch": f"{PREFIX}/elasticsearch:standin",
     "images.nginx": f"{PREFIX}/nginx:1.22",
     "registry.image": f"{PREFIX}/registry:2.8",
+    "images.redis": f"{PREFIX}/redis:7",
+    "images.apigateway": f"{PREFIX}/apigateway:standin",
+    "catalog.image": f"{PREFIX}/catalog:standin",
     "runtimes.manifest": str(HERE / "manifest.json"),
 }
 """Stack config values (paths under `openwhisk:`) that make a test stack use the images built here;

@@ -6,9 +6,15 @@ invoker health action to the entity database with its own CouchDB user (classic 
 actor-system remoting port and HTTP on PORT (8080). Serves:
 
   GET /ping -> pong          GET /          GET /api/v1        GET /invokers[/healthy/count|/ready]
-  PUT|GET|DELETE|POST /api/v1/namespaces/<ns>/actions/<name>   (guest key checked against the
+  PUT|GET|DELETE|POST /api/v1/namespaces/<ns>/actions/<name>   (keys checked against the
                                                                subjects database)
+  PUT|GET|DELETE|POST /api/v1/namespaces/<ns>/actions/<package>/<name>
+  PUT|GET|DELETE /api/v1/namespaces/<ns>/packages/<name>
+  GET /api/v1/namespaces/<ns>/actions|packages              (lists)
   GET /api/v1/namespaces/<ns>/activations/<id>
+
+A key of namespace X may use /namespaces/_/ and /namespaces/X/; any valid key may GET a public
+(`publish`) package of another namespace, and GET or invoke the actions in it.
   GET /standin/joined  200 once every other seed node's remoting port has been reached, else 503
 
 Invokes go over the Kafka stand-in: to `invoker<N>` (classic: invokers known from the `health`
@@ -31,6 +37,9 @@ from whisk import (  # noqa: E402
     ENV, TAG, Activations, Couch, Manifest, Remoting, common_keys, fpc, now_ms, require, wait_until,
 )
 
+NOT_FOUND = Reply(404, {"error": "The requested resource does not exist."})
+FORBIDDEN = Reply(403, {"error": "The supplied authentication is not authorized to access this resource."})
+BAD_METHOD = Reply(405, {"error": "The requested method is not supported."})
 BLOCKING_WAIT_S = 60
 HEALTH_STALE_S = 10
 
@@ -118,7 +127,7 @@ class Controller:
                           "reached": [f"{h}:{p}" for h, p in sorted(self.remoting.reached)]})
         if path == "/":
             return Reply(200, {"description": "OpenWhisk (engine-tier stand-in)",
-                               "runtimes": self.manifest.kinds(),
+                               "runtimes": self.runtimes(),
                                "limits": {"actions_per_minute": int(ENV["LIMITS_ACTIONS_INVOKES_PERMINUTE"]),
                                           "concurrent_actions": int(ENV["LIMITS_ACTIONS_INVOKES_CONCURRENT"]),
                                           "triggers_per_minute": int(ENV["LIMITS_TRIGGERS_FIRES_PERMINUTE"]),
@@ -137,23 +146,37 @@ class Controller:
             if path == "/invokers/ready":
                 ready = bool(states) and healthy == len(states)
                 return Reply(200 if ready else 500, {"healthy": f"{healthy}/{len(states)}"})
-        found = re.fullmatch(r"/api/v1/namespaces/([^/]+)(?:/(actions|activations)(?:/([^/]+))?)?", path)
+        found = re.fullmatch(r"/api/v1/namespaces/([^/]+)(?:/(actions|activations|packages)"
+                             r"(?:/([^/]+)(?:/([^/]+))?)?)?", path)
         if found:
             return self.api(req, *found.groups())
         return Reply(404, {"error": "The requested resource does not exist.", "code": uuid.uuid4().hex})
 
+    def runtimes(self) -> dict[str, list[dict[str, Any]]]:
+        """GET /'s `runtimes`, shaped like the real controller's: family -> [{kind, image, ...}]."""
+        return {family: [{"kind": k["kind"], "image": self.manifest.image(k),
+                          "deprecated": bool(k.get("deprecated")), "default": bool(k.get("default")),
+                          "attached": {"attachmentName": "codefile", "attachmentType": "text/plain"},
+                          "requireMain": bool(k.get("requireMain"))} for k in kinds]
+                for family, kinds in sorted(self.manifest.runtimes.items())}
+
     def identity(self, req: Request) -> dict[str, Any] | Reply:
+        """The namespace of the key, from any subject document (the identities view skips blocked
+        subjects; `<subject>/limits` documents and documents without namespaces are no subjects)."""
         creds = req.basic_auth()
         if creds is None:
             return Reply(401, {"error": "The resource requires authentication, which was not "
                                         "supplied with the request"})
         for doc in self.couch.all_docs("WhiskAuth"):
-            for ns in doc.get("namespaces", []):
-                if (ns.get("uuid"), ns.get("key")) == creds:
+            if doc.get("blocked") is True or str(doc.get("_id", "")).endswith("/limits"):
+                continue
+            for ns in doc.get("namespaces") or []:
+                if isinstance(ns, dict) and (ns.get("uuid"), ns.get("key")) == creds:
                     return {"subject": doc.get("subject"), "namespace": ns["name"]}
         return Reply(401, {"error": "The supplied authentication is invalid."})
 
-    def api(self, req: Request, ns: str, collection: str | None, name: str | None) -> Reply:
+    def api(self, req: Request, ns: str, collection: str | None, name: str | None,
+            sub: str | None = None) -> Reply:
         try:
             who = self.identity(req)
         except OSError as err:
@@ -163,21 +186,102 @@ class Controller:
         if isinstance(who, Reply):
             return who
         namespace = who["namespace"] if ns == "_" else ns
-        if namespace != who["namespace"]:
-            return Reply(403, {"error": "The supplied authentication is not authorized to access this resource."})
-        if collection is None:
-            return Reply(200, [namespace])
-        if collection == "activations" and name:
-            record = self.activations.get(namespace, name)
-            return Reply(200, record) if record else Reply(404, {"error": "The requested resource does not exist."})
-        if collection != "actions" or not name:
-            return Reply(404, {"error": "The requested resource does not exist."})
+        own = namespace == who["namespace"]
+        try:
+            if not own:  # another namespace: only reading and invoking its public packages
+                return self.foreign(req, who, namespace, collection, name, sub)
+            if collection is None:
+                return Reply(200, [namespace])
+            if collection == "activations" and name and not sub:
+                record = self.activations.get(namespace, name)
+                return Reply(200, record) if record else NOT_FOUND
+            if collection == "packages":
+                return self.package(req, namespace, name) if not sub else NOT_FOUND
+            if collection == "actions":
+                return self.action(req, who, namespace, name, sub)
+        except OSError as err:
+            log(f"entity store: {err}")
+            return Reply(500, {"error": f"entity store: {err}"})
+        return NOT_FOUND
+
+    def foreign(self, req: Request, who: dict[str, Any], namespace: str, collection: str | None,
+                name: str | None, sub: str | None) -> Reply:
+        """A key of another namespace: GET the public packages (and their actions) of
+        `namespace`, invoke the actions of its public packages; nothing else."""
+        if collection == "packages" and not name and req.method == "GET":
+            return Reply(200, [p for p in self.entities(namespace, "package") if p.get("publish")])
+        if collection == "packages" and name and not sub:
+            pkg, methods = name, ("GET",)
+        elif collection == "actions" and name and sub:
+            pkg, methods = name, ("GET", "POST")
+        else:
+            return FORBIDDEN
+        if req.method not in methods:
+            return FORBIDDEN
+        status, doc = self.couch.get("WhiskEntity", f"{namespace}/{pkg}")
+        if status == 404:
+            return NOT_FOUND
+        if status != 200 or doc.get("entityType") != "package" or not doc.get("publish"):
+            return FORBIDDEN
+        if collection == "packages":
+            return self.package(req, namespace, pkg)
+        return self.action(req, who, namespace, pkg, sub)
+
+    def entities(self, namespace: str, kind: str) -> list[dict[str, Any]]:
+        """Entities of `kind` directly in `namespace` (`ns` or `ns/pkg`), without their bodies."""
+        keep = ("namespace", "name", "version", "publish", "annotations", "binding", "updated")
+        return [{k: d[k] for k in keep if k in d} for d in self.couch.all_docs("WhiskEntity")
+                if d.get("entityType") == kind and d.get("namespace") == namespace]
+
+    def package(self, req: Request, namespace: str, name: str | None) -> Reply:
+        if not name:
+            return Reply(200, self.entities(namespace, "package")) if req.method == "GET" else BAD_METHOD
+        docid = f"{namespace}/{name}"
+        status, doc = self.couch.get("WhiskEntity", docid)
+        exists = status == 200 and doc.get("entityType") == "package"
+        if status == 200 and not exists:
+            return Reply(409, {"error": "resource already exists"}) if req.method == "PUT" else NOT_FOUND
+        if req.method == "PUT":
+            if exists and req.query.get("overwrite") != "true":
+                return Reply(409, {"error": "resource already exists"})
+            body = req.json() or {}
+            new = {"namespace": namespace, "name": name, "entityType": "package",
+                   "version": body.get("version") or "0.0.1", "publish": bool(body.get("publish")),
+                   "annotations": body.get("annotations") or [],
+                   "parameters": body.get("parameters") or [], "binding": body.get("binding") or {},
+                   "updated": now_ms()}
+            return self.store(docid, new)
+        if not exists:
+            return NOT_FOUND
+        public = {k: v for k, v in doc.items() if not k.startswith("_")}
+        inside = self.entities(docid, "action")
+        if req.method == "GET":
+            return Reply(200, {**public, "actions": inside, "feeds": []})
+        if req.method == "DELETE":
+            if inside and req.query.get("force") != "true":
+                return Reply(409, {"error": f"Package not empty (contains {len(inside)} entities)"})
+            for action in inside:
+                self.couch.delete("WhiskEntity", f"{docid}/{action['name']}")
+            self.couch.delete("WhiskEntity", docid)
+            return Reply(200, public)
+        return BAD_METHOD
+
+    def action(self, req: Request, who: dict[str, Any], namespace: str, name: str | None,
+               sub: str | None) -> Reply:
+        if not name:
+            return Reply(200, self.entities(namespace, "action")) if req.method == "GET" else BAD_METHOD
+        package: dict[str, Any] | None = None
+        if sub:  # <ns>/actions/<package>/<name>: the action's namespace is `<ns>/<package>`
+            status, package = self.couch.get("WhiskEntity", f"{namespace}/{name}")
+            if status != 200 or package.get("entityType") != "package":
+                return NOT_FOUND
+            namespace, name = f"{namespace}/{name}", sub
         docid = f"{namespace}/{name}"
         if req.method == "PUT":
             return self.put_action(req, namespace, name, docid)
         status, doc = self.couch.get("WhiskEntity", docid)
-        if status == 404:
-            return Reply(404, {"error": "The requested resource does not exist."})
+        if status == 404 or (status == 200 and doc.get("entityType") != "action"):
+            return NOT_FOUND
         if status != 200:
             return Reply(500, {"error": f"entity store answered HTTP {status}"})
         public = {k: v for k, v in doc.items() if not k.startswith("_")}
@@ -187,10 +291,12 @@ class Controller:
             self.couch.delete("WhiskEntity", docid)
             return Reply(200, public)
         if req.method == "POST":
-            return self.invoke(req, who, public)
-        return Reply(405, {"error": "The requested method is not supported."})
+            return self.invoke(req, who, public, (package or {}).get("parameters") or [])
+        return BAD_METHOD
 
     def put_action(self, req: Request, namespace: str, name: str, docid: str) -> Reply:
+        """Annotations and parameters are kept as given; the `exec` annotation is added (as the
+        real controller does) unless the body has one. `exec.binary` code (base64) is stored."""
         body = req.json() or {}
         exec_ = body.get("exec") or {}
         entry = self.manifest.resolve(str(exec_.get("kind", "")))
@@ -199,24 +305,36 @@ class Controller:
         status, _ = self.couch.get("WhiskEntity", docid)
         if status == 200 and req.query.get("overwrite") != "true":
             return Reply(409, {"error": "resource already exists"})
-        doc = {"namespace": namespace, "name": name, "entityType": "action", "version": "0.0.1",
-               "exec": {"kind": entry["kind"], "code": exec_.get("code", ""), "binary": False,
-                        "main": exec_.get("main", "main")},
-               "parameters": body.get("parameters", []),
-               "annotations": [{"key": "exec", "value": entry["kind"].split(":")[0]}],
+        annotations = list(body.get("annotations") or [])
+        if not any(isinstance(a, dict) and a.get("key") == "exec" for a in annotations):
+            annotations.append({"key": "exec", "value": entry["kind"].split(":")[0]})
+        doc = {"namespace": namespace, "name": name, "entityType": "action",
+               "version": body.get("version") or "0.0.1",
+               "exec": {"kind": entry["kind"], "code": exec_.get("code", ""),
+                        "binary": bool(exec_.get("binary")), "main": exec_.get("main", "main")},
+               "parameters": body.get("parameters") or [],
+               "annotations": annotations,
                "limits": {"timeout": 60000, "memory": 256, "logs": 10, "concurrency": 1},
-               "publish": False, "updated": now_ms()}
+               "publish": bool(body.get("publish")), "updated": now_ms()}
+        return self.store(docid, doc)
+
+    def store(self, docid: str, doc: dict[str, Any]) -> Reply:
         status, answer = self.couch.put("WhiskEntity", docid, doc)
         if status not in (200, 201, 202):
             return Reply(500, {"error": f"entity store answered HTTP {status} {answer}"})
         return Reply(200, doc)
 
-    def invoke(self, req: Request, who: dict[str, Any], action: dict[str, Any]) -> Reply:
+    def invoke(self, req: Request, who: dict[str, Any], action: dict[str, Any],
+               package_params: list[dict[str, Any]] | None = None) -> Reply:
         entry = self.manifest.resolve(action["exec"]["kind"])
         if entry is None:
             return Reply(400, {"error": f"kind {action['exec']['kind']} is not in the runtime manifest"})
         aid = uuid.uuid4().hex
-        msg = {"activationId": aid, "controller": self.id, "user": who, "params": req.json() or {},
+        given = req.json()
+        params = {p["key"]: p.get("value") for p in [*(package_params or []), *action.get("parameters", [])]
+                  if isinstance(p, dict) and "key" in p}  # package < action < invoke parameters
+        params.update(given if isinstance(given, dict) else {})
+        msg = {"activationId": aid, "controller": self.id, "user": who, "params": params,
                "action": {**action, "image": self.manifest.image(entry)}, "start": now_ms()}
         try:
             target = self.route(msg)

@@ -156,7 +156,8 @@ class Invoker:
             ip = self.docker.call("GET", f"/containers/{container}/json")[1][
                 "NetworkSettings"]["Networks"][self.network]["IPAddress"]
             init = {"value": {"name": action["name"], "main": action["exec"].get("main", "main"),
-                              "code": action["exec"]["code"], "binary": False, "env": {}}}
+                              "code": action["exec"]["code"],
+                              "binary": bool(action["exec"].get("binary")), "env": {}}}
             status, body = self.init(ip, init)
             if status != 200:
                 code, result = 2, body if isinstance(body, dict) else {"error": str(body)}
