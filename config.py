@@ -51,7 +51,7 @@ Rotatable = Literal[
     "couchdb_admin_password", "couchdb_controller_password", "couchdb_invoker_password",
     "couchdb_scheduler_password", "guest_auth", "system_auth", "controller_admin_password",
     "invoker_admin_password", "scheduler_admin_password", "elasticsearch_password",
-    "registry_password", "kafka_admin_password", "kafka_client_password",
+    "registry_password", "kafka_admin_password", "kafka_client_password", "redis_password",
 ]
 #: Generated secrets that `openwhisk:rotate` can rotate.
 ROTATABLE: tuple[str, ...] = get_args(Rotatable)
@@ -419,6 +419,8 @@ class Images(Model):
     etcd: str = "quay.io/coreos/etcd:v3.4.0"
     elasticsearch: str = "docker.elastic.co/elasticsearch/elasticsearch:6.7.2"
     nginx: str = "nginx:1.27.3"
+    apigateway: str = "openwhisk/apigateway:1.0.0"
+    redis: str = "redis:7.2.7"
 
 
 ImageKey = Literal["controller", "invoker", "scheduler", "couchdb", "zookeeper", "kafka", "etcd",
@@ -535,6 +537,47 @@ class Storage(Model):
         return value.rstrip("/")
 
 
+#: Package directories of the pinned openwhisk-catalog release (components/assets/catalog/pins.json).
+CATALOG_PACKAGES = ("utils", "samples", "websocket", "github", "slack")
+CatalogBuildArg = Literal["BASE", "CATALOG_VERSION", "CATALOG_URL", "CATALOG_DIGEST",
+                          "ROUTEMGMT_COMMIT", "ROUTEMGMT_URL", "ROUTEMGMT_DIGEST"]
+
+
+class Catalog(Model):
+    """The `whisk.system` packages, installed after every `pulumi up` that changes them."""
+
+    enabled: bool = True
+    packages: tuple[Literal["utils", "samples", "websocket", "github", "slack"], ...] = CATALOG_PACKAGES
+    """Package directories of the catalog release, installed in this order."""
+    image: str | None = None
+    """A prebuilt installer image (air-gapped sites), used instead of building
+    components/assets/catalog; it holds the catalog at /catalog/packages, route management at
+    /routemgmt, and python3 with PyYAML."""
+    build_args: dict[CatalogBuildArg, str] = {}
+    """Overrides of the installer Dockerfile's build args (e.g. BASE, or the archive URLs of a
+    local mirror with the same content digests)."""
+
+    @field_validator("packages")
+    @classmethod
+    def _unique_packages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            dup = sorted({p for p in value if value.count(p) > 1})
+            raise _invalid(f"{', '.join(dup)} listed more than once", "list each package once")
+        return value
+
+
+class ApiGateway(Model):
+    """openwhisk/apigateway and its Redis on the edge's host, for `wsk api`."""
+
+    enabled: bool = True
+    port: int = Field(default=9001, ge=1, le=65535)
+    """Host port of the gateway's API traffic (container port 8080); the edge routes /api/<ns>/ to it."""
+    management_port: int = Field(default=9000, ge=1, le=65535)
+    """Host port of the gateway's management API (container port 9000), which route management uses."""
+    redis_port: int = Field(default=6379, ge=1, le=65535)
+    """Host port of Redis."""
+
+
 class Verify(Model):
     """The post-deploy check that runs after every `pulumi up` that changed a container."""
 
@@ -575,6 +618,8 @@ class VolumeSizes(Model):
     """Each of ZooKeeper's two claims (data and transaction log)."""
     etcd: Quantity = "2Gi"
     elasticsearch: Quantity = "10Gi"
+    redis: Quantity = "1Gi"
+    """The API gateway's routes."""
 
 
 INGRESS_HOST_FIX = ("use the DNS name wsk clients reach the ingress controller at, e.g. "
@@ -667,6 +712,8 @@ class StackConfig(Model):
     """Reach hosts without an explicit docker endpoint over ssh; null: the local Docker socket."""
     storage: Storage = Storage()
     verify: Verify = Verify()
+    catalog: Catalog = Catalog()
+    apigateway: ApiGateway = ApiGateway()
     namespaces: tuple[Namespace, ...] = ()
     """Tenants: each gets a subject, a generated key and optional limits; a namespace removed
     from this list is blocked (its key stops working) and none of its entities is deleted."""

@@ -5,7 +5,9 @@ private registry, with a command on the host (`<host>-<key>-pull`, after the log
 keeps only the images in use and the ones before them, see planner.images.pull_script): each such
 command is one ssh connection of its own, dialled again when sshd drops it, where a `RemoteImage`
 would hold one of the Docker connection's few multiplexed sessions for the whole pull. On a local
-socket without a login, with a `RemoteImage` (kept locally when the resource goes away). Creates
+socket without a login, with a `RemoteImage` (kept locally when the resource goes away). An image
+the plan builds on the hosts that run it (no registry) is built there by a command instead
+(`<host>-<key>-build`), again only when its tag, a hash of its build, changes. Creates
 one retained `docker.Volume` per planned data volume and one `docker.Container` per planned
 container, on the provider of the container's host and after the host's preparation.
 Containers run the pulled image ID, so a new digest replaces exactly the containers that use it.
@@ -34,8 +36,8 @@ import pulumi_docker as docker
 from components._commands import host_command
 from components._values import env_list, go_duration, resolve, rolling
 from components.docker_host import DockerHost
-from planner.images import pull_script
-from planner.model import Container, Service
+from planner.images import build_script, pull_script
+from planner.model import Container, ImagePlan, Service
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +57,8 @@ class DockerServiceArgs:
     """Keys of the quorum members the last deployment ran (Container.rolls_after); None: none."""
     logins: Mapping[str, pulumi.Resource] = field(default_factory=dict)
     """Host name -> its registry login, which the host's pull commands run after."""
+    local_builds: Mapping[str, ImagePlan] = field(default_factory=dict)
+    """Image key -> an image built on each host that runs it (no registry) instead of pulled."""
 
 
 class DockerService(pulumi.ComponentResource):
@@ -87,11 +91,18 @@ class DockerService(pulumi.ComponentResource):
         target = args.hosts[host]
         ready = [target.ready] if target.ready else []
         login = args.logins.get(host)
-        if login is None and target.host.ssh is None:
+        if login is None and target.host.ssh is None and key not in args.local_builds:
             return docker.RemoteImage(
                 f"{host}-{key}", name=args.images[key], keep_locally=True,
                 opts=pulumi.ResourceOptions(parent=self, provider=target.provider,
                                             depends_on=ready or None)).image_id
+        build = args.local_builds.get(key)
+        if build is not None:
+            return host_command(
+                f"{host}-{key}-build", target.host, args.secrets,
+                script=build_script(target.host.docker_cli, build), triggers=[build.ref],
+                opts=pulumi.ResourceOptions(parent=self, provider=self._command_provider(host, args),
+                                            depends_on=ready or None)).stdout
         ref = pulumi.Output.from_input(args.images[key])
         return host_command(
             f"{host}-{key}-pull", target.host, args.secrets,

@@ -6,7 +6,9 @@ digest read go through the build host's daemon, which trusts the registry's CA a
 it, so the machine running Pulumi needs no route to the registry and no trust in its CA, and no
 registry credential is part of any provider's configuration. The command's triggers are the
 upstream reference and the target: a new version mirrors again; a refresh reads nothing and keeps
-it. Each image with a local build context is built and pushed (`Image`). Exposes `refs` (image
+it. An image the plan builds from an inline context (the catalog installer) is built, pushed and
+reported the same way by a command on the build host (`build-<key>`), rebuilt when its tag (a hash
+of the context) changes. Each image with a local build context is built and pushed (`Image`). Exposes `refs` (image
 key -> `registry/path@sha256:...`) and `digests` (image key -> `sha256:...`). A rebuilt image
 gets a new digest, which replaces exactly the pulls and containers that use it.
 """
@@ -21,7 +23,7 @@ import pulumi_command as command
 import pulumi_docker as docker
 
 from components._commands import host_command
-from planner.images import mirror_script, repository
+from planner.images import build_push_script, mirror_script, repository
 from planner.model import HostPlan, ImagePlan
 
 
@@ -72,9 +74,10 @@ class ImagePipeline(pulumi.ComponentResource):
                 continue
             commands = commands or command.Provider(
                 "mirror", opts=pulumi.ResourceOptions(parent=self))
+            inline = image.inline is not None
             mirrored = host_command(
-                f"mirror-{image.key}", args.host, args.secrets,
-                script=mirror_script(args.host.docker_cli, image),
+                f"{'build' if inline else 'mirror'}-{image.key}", args.host, args.secrets,
+                script=(build_push_script if inline else mirror_script)(args.host.docker_cli, image),
                 triggers=[image.ref, image.target],
                 opts=pulumi.ResourceOptions(parent=self, provider=commands,
                                             depends_on=list(args.after)))

@@ -115,11 +115,13 @@ class OpenWhisk(pulumi.ComponentResource):
         declared: dict[str, pulumi.Resource] = {}
         digests: dict[str, pulumi.Output[str]] = {}
         logins: dict[str, pulumi.Resource] = {}
+        local_builds = {i.key: i for i in plan.images if i.inline is not None and i.target is None}
 
         def declare(s: Service) -> None:
             declared.update(DockerService(s.name, DockerServiceArgs(
                 service=s, hosts=hosts, images=dict(self.images), secrets=values,
-                after=dict(declared), digests=digests, deployed=deployed, logins=logins),
+                after=dict(declared), digests=digests, deployed=deployed, logins=logins,
+                local_builds=local_builds),
                 opts=child).ready)
 
         if reg is not None:

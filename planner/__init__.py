@@ -17,6 +17,8 @@ from config import Stack, StackConfig, docker_endpoint, namespace_secret
 from planner import env as jvm
 from planner import hosts as hostplan
 from planner import kafka
+from planner import apigateway as gw
+from planner import catalog
 from planner import kubernetes as kube
 from planner import tenants
 from planner.images import manifest_value, plan_images
@@ -108,8 +110,12 @@ def plan(stack: Stack) -> Plan:
     registry = _registry(cfg)
     image_keys = ["controller", "invoker"] + (["scheduler"] if scheduler_mode else []) \
         + ["couchdb", "zookeeper", "kafka"] + (["etcd"] if scheduler_mode else []) \
-        + (["elasticsearch"] if es_store else []) + ["nginx"]
+        + (["elasticsearch"] if es_store else []) + ["nginx"] \
+        + (["redis", "apigateway"] if cfg.apigateway.enabled else [])
     images = plan_images(cfg, manifest, image_keys, registry and registry.address)
+    installer = catalog.image(cfg, registry and registry.address)
+    if installer is not None:
+        images += (installer,)
     manifest_json = manifest_value(manifest, images, registry and registry.address)
 
     ctx = jvm.Context(
@@ -174,13 +180,25 @@ def plan(stack: Stack) -> Plan:
             for i in invokers), prepull=runtime_images))
     upstreams = [(kube.controller_api(cfg), JVM_PORT)] if on_k8s else \
         [(c.address, cfg.controller.http_port) for c in controllers]
-    services.append(_edge(cfg, edge, upstreams, controller_keys))
+    gateway_keys: tuple[str, ...] = ()
+    if cfg.apigateway.enabled:
+        gateway_services = gw.services(cfg, api_host, https_port)
+        services += gateway_services
+        gateway_keys = (gateway_services[-1].containers[0].key,)
+    services.append(_edge(cfg, edge, upstreams, controller_keys + gateway_keys))
+    controller_port = reach_port(cfg, JVM_PORT, cfg.controller.http_port)
+    if installer is not None:
+        api = f"http://{kube.controller_api(cfg)}:{JVM_PORT}" if on_k8s else \
+            f"http://{controllers[0].address}:{controller_port}"
+        routes = cfg.apigateway.enabled and not catalog.routemgmt_missing(cfg)
+        services.append(Service("catalog", (catalog.container(
+            cfg, edge, api, gw.management_url(cfg) if routes else None,
+            controller_keys + gateway_keys),)))
 
     volumes = [v for s in services for v in s.volumes]
     if cfg.storage.data_dir is not None:
         services = [hostplan.bind_data_dirs(s, cfg.storage.data_dir) for s in services]
     api_url = f"https://{api_host}" + ("" if https_port == 443 else f":{https_port}")
-    controller_port = reach_port(cfg, JVM_PORT, cfg.controller.http_port)
     controller_urls = [f"http://{c.address}:{controller_port}" for c in controllers]
     secrets = _secrets(cfg, db_users, es_store, _tls(api_host, edge.address), registry)
     kube_plan = None
@@ -210,10 +228,13 @@ def plan(stack: Stack) -> Plan:
                                for s in schedulers]}
                if scheduler_mode else {}),
             **({"elasticsearch": f"http://{es_hosts.split(',')[0]}"} if es_store else {}),
+            **({"apigateway": gw.management_url(cfg).removesuffix("/v2")}
+               if cfg.apigateway.enabled else {}),
         },
         insecure_tls=insecure_tls,
         registry=registry,
-        warnings=_warnings(cfg),
+        warnings=_warnings(cfg) + tuple(w for w in (
+            catalog.skipped(cfg, registry and registry.address), catalog.routemgmt_missing(cfg)) if w),
         verify=None if on_k8s else verify_plan(
             cfg, api_url=api_url,
             controllers=[(url, by_key[k]) for url, k in zip(controller_urls, controller_keys)],
@@ -429,7 +450,8 @@ def _edge(cfg: StackConfig, p: Placed, upstreams: list[tuple[str, int]],
         ports.append(Port(kube.EDGE_PLAIN_PORT, kube.EDGE_PLAIN_PORT, "ingress"))
     conf = nginx_conf(upstreams, https_port=cfg.edge.https_port,
                       redirect=cfg.edge.http_port is not None,
-                      plain_port=kube.EDGE_PLAIN_PORT if ingress else None)
+                      plain_port=kube.EDGE_PLAIN_PORT if ingress else None,
+                      gateway=gw.api_upstream(cfg) if cfg.apigateway.enabled else None)
     return Service("edge", (Container(
         key=f"edge-{p.name}", service="edge", host=p.host_name, name=f"{PREFIX}-edge",
         image="nginx", ports=tuple(ports),
@@ -472,6 +494,8 @@ def _secrets(cfg: StackConfig, db_users: list[str], es_store: bool, edge_tls: Tl
         specs.append(SecretSpec("scheduler_admin_password", "password"))
     if es_store:
         specs.append(SecretSpec("elasticsearch_password", "password"))
+    if cfg.apigateway.enabled:
+        specs.append(SecretSpec("redis_password", "password"))
     specs += [SecretSpec(n, "password") for n in kafka.secret_names(cfg.kafka.sasl)]
     specs += [SecretSpec("edge_tls_key", "tls_key"),
               SecretSpec("edge_tls_cert", "tls_cert", key="edge_tls_key", tls=edge_tls)]

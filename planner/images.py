@@ -8,7 +8,9 @@ names the runtime images by digest too (`tag@sha256:...`, resolved under the run
 
 from __future__ import annotations
 
+import hashlib
 import re
+import shlex
 
 import runtimes
 from config import StackConfig
@@ -145,4 +147,53 @@ while read -r image name; do
   [ "$image" = "$id" ] || [ "$image" = "$prev" ] || {docker} rmi "$name" >/dev/null 2>&1 || true
 done
 echo "$id"
+"""
+
+
+def _context_script(image: ImagePlan) -> str:
+    """Shell lines that write an inline build's context into "$ctx" (quoted heredocs: verbatim)."""
+    assert image.inline is not None, image.key
+    out = ['ctx=$(mktemp -d)', "trap 'rm -rf \"$ctx\"' EXIT"]
+    for name, content in image.inline.files:
+        mark = "OW_CONTEXT_" + hashlib.sha256(content.encode()).hexdigest()[:12].upper()
+        assert mark not in content
+        out.append(f"cat > \"$ctx/{name}\" <<'{mark}'\n{content.rstrip(chr(10))}\n{mark}")
+    return "\n".join(out)
+
+
+def _build_args(image: ImagePlan) -> str:
+    assert image.inline is not None, image.key
+    return "".join(f" --build-arg {shlex.quote(f'{k}={v}')}" for k, v in image.inline.args)
+
+
+def _build_lines(docker: str, image: ImagePlan) -> str:
+    """Builds the image as `ref` unless that tag is there (it hashes the context and args); the
+    build's own output goes to stderr, where a failed build shows it."""
+    return f"""if ! {docker} image inspect {image.ref} >/dev/null 2>&1; then
+{_context_script(image)}
+{docker} build -q{_build_args(image)} -t {image.ref} "$ctx" >&2
+fi"""
+
+
+def build_script(docker: str, image: ImagePlan) -> str:
+    """Builds an inline image on the host that runs it and prints its image ID, like pull_script."""
+    return f"""set -eu
+{_build_lines(docker, image)}
+{docker} image inspect --format '{{{{.Id}}}}' {image.ref}
+"""
+
+
+def build_push_script(docker: str, image: ImagePlan) -> str:
+    """Builds an inline image on the build host, pushes it to the registry and prints its digest
+    there, like mirror_script."""
+    assert image.target is not None, image.key
+    target, repo = image.target, repository(image.target)
+    return f"""set -eu
+{_build_lines(docker, image)}
+{docker} tag {image.ref} {target}
+{docker} push -q {target} >/dev/null
+digest=$({docker} image inspect --format '{{{{range .RepoDigests}}}}{{{{println .}}}}{{{{end}}}}' {target} \\
+  | sed -n 's|^{repo}@||p' | head -n 1)
+[ -n "$digest" ] || {{ echo "pushed {target} but the registry reported no digest" >&2; exit 1; }}
+echo "$digest"
 """

@@ -19,6 +19,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from config import NAMESPACE, StackConfig
+from planner import apigateway as gw
 from planner import env as jvm
 from planner import hosts as hostplan
 from planner import kube_names as names
@@ -281,6 +282,11 @@ def _services(cfg: StackConfig, s: Service, stateful: list[Container]) -> tuple[
     if s.name == "controller":
         out.append(KubeService(names.service_name(rel, "controller-api"), "ClusterIP",
                                (KubePort("http", jvm.JVM_PORT, jvm.JVM_PORT),), select, labels,
+                               early=True))
+    if s.name == "apigateway":
+        # nginx's upstream for /api/<namespace>/: a stable address, resolved once at its start.
+        out.append(KubeService(names.service_name(rel, gw.API_SERVICE), "ClusterIP",
+                               (KubePort("api", gw.API_PORT, gw.API_PORT),), select, labels,
                                early=True))
     if s.name == "edge":
         node_port = cfg.kube.edge_service_type == "NodePort"

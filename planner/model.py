@@ -160,7 +160,8 @@ class Container:
 #: close their files (Kafka first moves partition leadership away), JVM components leave their
 #: actor cluster (invokers also remove their action containers), nginx finishes its requests.
 STOP_GRACE_S = {"couchdb": 60, "zookeeper": 30, "kafka": 120, "etcd": 30, "elasticsearch": 60,
-                "registry": 30, "controller": 30, "scheduler": 60, "invoker": 60, "edge": 10}
+                "registry": 30, "controller": 30, "scheduler": 60, "invoker": 60, "edge": 10,
+                "redis": 30, "apigateway": 10}
 ONE_SHOT_STOP_GRACE_S = 10
 
 
@@ -255,6 +256,17 @@ class BuildPlan:
 
 
 @dataclass(frozen=True)
+class InlineBuild:
+    """An image built by a command on a host from a small context the plan carries as text
+    (a Dockerfile and its files), so no host needs the project directory."""
+
+    files: tuple[tuple[str, str], ...]
+    """(file name, content) of the build context."""
+    args: tuple[tuple[str, str], ...]
+    """Build args, sorted."""
+
+
+@dataclass(frozen=True)
 class ImagePlan:
     key: str
     ref: str
@@ -264,6 +276,9 @@ class ImagePlan:
     """`registry/path:tag` it is mirrored or pushed to; None when hosts pull `ref` directly."""
     build: BuildPlan | None = None
     """Set when the image is built from a local context instead of mirrored."""
+    inline: InlineBuild | None = None
+    """Set when the image is built by a host command: on the build host and pushed to `target`
+    with a registry, else on each host that runs it, as `ref` (whose tag hashes the build)."""
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 
 def nginx_conf(controllers: list[tuple[str, int]], *, https_port: int, redirect: bool,
-               plain_port: int | None = None) -> str:
+               plain_port: int | None = None, gateway: tuple[str, int] | None = None) -> str:
     """TLS on 443 in front of every controller; port 80 redirects to HTTPS when `redirect`;
-    `plain_port` serves the same routes in plain HTTP to a TLS-terminating ingress controller."""
+    `plain_port` serves the same routes in plain HTTP to a TLS-terminating ingress controller;
+    with a `gateway`, `/api/<namespace>/...` (the routes `wsk api` creates) goes to it and
+    `/api/v1` stays with the controllers."""
     # A failed controller is skipped for 5 s only: while instances roll one at a time, a longer
     # pause would leave every controller marked down before the first one is tried again.
     servers = "\n".join(f"        server {host}:{port} max_fails=1 fail_timeout=5s;"
@@ -25,6 +27,16 @@ def nginx_conf(controllers: list[tuple[str, int]], *, https_port: int, redirect:
         location / {
             proxy_pass http://controllers;
         }"""
+    if gateway is not None:
+        routes += """
+
+        # API gateway routes (`wsk api`); the OpenWhisk API itself is /api/v1.
+        location /api/v1 {
+            proxy_pass http://controllers;
+        }
+        location /api/ {
+            proxy_pass http://apigateway;
+        }"""
     if plain_port is not None:
         extra += f"""
     # Plain HTTP for the ingress controller, which terminates TLS; not on the edge Service.
@@ -32,6 +44,12 @@ def nginx_conf(controllers: list[tuple[str, int]], *, https_port: int, redirect:
         listen {plain_port};
 
 {routes}
+    }}
+"""
+    gateway_upstream = "" if gateway is None else f"""
+    upstream apigateway {{
+        server {gateway[0]}:{gateway[1]} max_fails=1 fail_timeout=5s;
+        keepalive 16;
     }}
 """
     return f"""# Rendered by the OpenWhisk Pulumi program; edits are overwritten on the next `pulumi up`.
@@ -57,7 +75,7 @@ http {{
 {servers}
         keepalive 64;
     }}
-{extra}
+{gateway_upstream}{extra}
     server {{
         listen 443 ssl;
         ssl_certificate /etc/nginx/tls/cert.pem;

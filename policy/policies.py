@@ -14,7 +14,7 @@ Policies (all mandatory except `stateful-stores-flagged`, which is advisory):
   preview this policy reports itself not applicable; the test suite runs the same function on the
   program's graph with the option the program registered.
 - `stateful-containers-keep-data`: a long-running container of a stateful image (CouchDB, Kafka,
-  ZooKeeper, etcd, ElasticSearch, registry) mounts a data volume or a writable bind mount.
+  ZooKeeper, etcd, ElasticSearch, registry, Redis) mounts a data volume or a writable bind mount.
 - `no-plain-secrets`: credentials never travel as plain container environment, command-line
   arguments, Kubernetes literal env values or ConfigMap keys.
 - `stateful-data-kept`: compared with the deployed stack (policy config, from `baseline.py`), no
@@ -86,9 +86,12 @@ IMAGE_REFERENCE_PROPS = {
 
 def image_command_refs(resource_type: str, name: str, props: Any) -> list[str]:
     """The image references of the program's image commands, which name them in `triggers`: a
-    mirror (`mirror-<key>`: upstream reference, then registry target) and a host's pull
-    (`<host>-<key>-pull`: the reference it pulls). Empty for every other resource."""
-    if resource_type not in COMMANDS or not (name.startswith("mirror-") or name.endswith("-pull")):
+    mirror (`mirror-<key>`: upstream reference, then registry target), a build and push
+    (`build-<key>`: local tag, then registry target), a host's pull (`<host>-<key>-pull`: the
+    reference it pulls) and a host's build (`<host>-<key>-build`: the tag it builds). Empty for
+    every other resource."""
+    if resource_type not in COMMANDS or not (name.startswith(("mirror-", "build-"))
+                                             or name.endswith(("-pull", "-build"))):
         return []
     return [t for t in elements(field(props, "triggers")) if isinstance(t, str)]
 
@@ -430,6 +433,7 @@ STATEFUL_IMAGES = {
     "etcd": "its --data-dir",
     "elasticsearch": "/usr/share/elasticsearch/data",
     "registry": "/var/lib/registry",
+    "redis": "/data",
 }
 
 

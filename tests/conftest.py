@@ -66,12 +66,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outs["certRequestPem"] = f"CSR-{args.name}"
         elif t == "tls:index/locallySignedCert:LocallySignedCert":
             outs["certPem"] = f"SIGNED-{args.name}"
-        elif t.startswith("command:") and args.name.startswith("mirror-"):
-            # A mirror prints the pushed digest, which follows what was pushed (its triggers).
-            outs["stdout"] = fake_digest("pushed:" + json.dumps(args.inputs["triggers"]))
-        elif t.startswith("command:") and args.name.endswith("-pull"):
-            # A pull prints the image ID of the reference it pulled (its trigger).
-            outs["stdout"] = fake_digest(args.inputs["triggers"][0])
+        elif t.startswith("command:") and args.name.startswith(("mirror-", "build-")):
+            # A mirror (or a build and push) prints the pushed digest, which follows what was
+            # pushed (its triggers).
+            outs["stdout"] = fake_digest("pushed:" + json.dumps(args.inputs.get("triggers")))
+        elif t.startswith("command:") and args.name.endswith(("-pull", "-build")):
+            # A pull (or a build on the host) prints the image ID of the reference it pulled or
+            # built (its trigger).
+            outs["stdout"] = fake_digest((args.inputs.get("triggers") or [args.name])[0])
         elif t == "docker:index/image:Image":
             # A build's digest follows its inputs, as a rebuilt context would.
             repo = args.inputs["imageName"].rsplit(":", 1)[0]

@@ -45,6 +45,11 @@ def mirror(key: str) -> list[str]:
     return [f"{P}::mirror-{key}"]
 
 
+def catalog_build() -> list[str]:
+    """The catalog installer image's build and push, and the step's container."""
+    return [f"{P}::build-catalog", *containers("catalog-core-2")]
+
+
 def invoker_host(name: str, invoker_id: int) -> list[str]:
     """Everything an invoker host brings: provider, preparation, pulls and its invoker."""
     return [f"openwhisk:components:DockerHost::{name}", f"pulumi:providers:docker::{name}-docker",
@@ -131,9 +136,12 @@ CASES = [
          changed=[*mirror("controller"), *mirror("invoker"), *mirror("scheduler"),
                   *pulls(*(f"{h}-{k}" for h in ("core-1", "core-2", "core-3")
                            for k in ("controller", "scheduler")),
-                         "invoker-1-invoker", "invoker-2-invoker"), *containers(*JVM)],
-         why="the three core images everywhere they run; stores and the edge stay",
-         waves=ROLL),
+                         "invoker-1-invoker", "invoker-2-invoker", "core-2-catalog"),
+                  *containers(*JVM), *catalog_build()],
+         why="the three core images everywhere they run, and the catalog installer, whose route "
+             "management comes from the new tag; stores and the edge stay",
+         waves="controller-core-1 scheduler-core-1 > controller-core-2 scheduler-core-2 > "
+               "controller-core-3 scheduler-core-3 > catalog-core-2 invoker-0 > invoker-1"),
     Case("rebuild one image", _build("2"), base=_build("1"),
          created=[], deleted=[],
          changed=["docker:index/image:Image::build-invoker",
@@ -186,9 +194,45 @@ CASES = [
     Case("change the API host", set_key("edge.api_host", "ow.example.org"),
          created=[], deleted=[],
          changed=["tls:index/selfSignedCert:SelfSignedCert::edge_tls_cert",
-                  *containers("edge-core-2", "invoker-0", "invoker-1"), V],
-         why="the edge certificate, and the API host the invokers give actions",
-         waves="edge-core-2 invoker-0 > invoker-1"),
+                  *containers("apigateway-core-2", "edge-core-2", "invoker-0", "invoker-1"), V],
+         why="the edge certificate, the API host the invokers give actions, and the one `wsk api` "
+             "URLs name",
+         waves="apigateway-core-2 invoker-0 > edge-core-2 invoker-1"),
+    Case("add a namespace",
+         lambda c: c["openwhisk:namespaces"].append({"name": "team-ml"}),
+         created=["random:index/randomPassword:RandomPassword::namespace_auth_team_ml-key",
+                  "random:index/randomUuid:RandomUuid::namespace_auth_team_ml-uuid"],
+         deleted=[], changed=containers("couchdb-tenants-core-1"),
+         why="its key and the tenants step, which writes its subject; nothing else runs again",
+         waves="couchdb-tenants-core-1"),
+    Case("change a namespace's limits",
+         lambda c: c["openwhisk:namespaces"][1].update(limits={"fires_per_minute": 30}),
+         created=[], deleted=[], changed=containers("couchdb-tenants-core-1"),
+         why="the tenants step only, which rewrites that limits document",
+         waves="couchdb-tenants-core-1"),
+    Case("rotate a namespace key",
+         lambda c: c["openwhisk:namespaces"][0].update(rotate=1),
+         created=[], deleted=[],
+         changed=["random:index/randomPassword:RandomPassword::namespace_auth_team_payments-key",
+                  "random:index/randomUuid:RandomUuid::namespace_auth_team_payments-uuid",
+                  *containers("couchdb-tenants-core-1")],
+         why="that key and the tenants step that stores it; the other namespaces keep theirs",
+         waves="couchdb-tenants-core-1"),
+    Case("remove a namespace", lambda c: c["openwhisk:namespaces"].pop(),
+         created=[], deleted=["random:index/randomPassword:RandomPassword::namespace_auth_team_search-key",
+                              "random:index/randomUuid:RandomUuid::namespace_auth_team_search-uuid"],
+         changed=containers("couchdb-tenants-core-1"),
+         why="its key goes; the tenants step blocks its subject and deletes none of its entities",
+         waves="couchdb-tenants-core-1"),
+    Case("upgrade the catalog pin",
+         set_key("catalog.build_args", {"CATALOG_VERSION": "1.0.1",
+                                        "CATALOG_URL": "https://mirror.example.com/catalog-1.0.1.tar.gz",
+                                        "CATALOG_DIGEST": "sha256:" + "1" * 64}),
+         created=[], deleted=[],
+         changed=[*catalog_build(), *pulls("core-2-catalog")],
+         why="the installer image is built, pushed and pulled again, and the step installs what "
+             "differs; no other container",
+         waves="catalog-core-2"),
 ]
 
 

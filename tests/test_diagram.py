@@ -26,7 +26,10 @@ def test_dev_diagram_is_exact():
     kafka_dev[("ow-kafka :9092")]
     controller_dev["ow-controller :10001, 25520"]
     invoker_0["ow-invoker0 :12001"]
+    redis_dev[("ow-redis :6379")]
+    apigateway_dev["ow-apigateway :9001, 9000"]
     edge_dev["ow-edge :443, 80"]
+    catalog_dev["ow-catalog (init)"]
   end
   clients(["wsk / clients"]) -->|"https://172.17.0.1"| edge_dev
   couchdb_init_dev --> couchdb_dev
@@ -36,7 +39,11 @@ def test_dev_diagram_is_exact():
   controller_dev --> kafka_dev
   invoker_0 --> couchdb_init_dev
   invoker_0 --> controller_dev
+  apigateway_dev --> redis_dev
   edge_dev --> controller_dev
+  edge_dev --> apigateway_dev
+  catalog_dev --> controller_dev
+  catalog_dev --> apigateway_dev
 '''
 
 

@@ -38,7 +38,7 @@ def test_defaults_of_a_kubernetes_stack():
     assert kube.replicas.model_dump() == {"controller": 1, "invoker": 1, "kafka": 1, "zookeeper": 1,
                                           "etcd": 1, "scheduler": 1, "elasticsearch": 1}
     assert kube.volume_size.model_dump() == {"couchdb": "10Gi", "kafka": "10Gi", "zookeeper": "2Gi",
-                                             "etcd": "2Gi", "elasticsearch": "10Gi"}
+                                             "etcd": "2Gi", "elasticsearch": "10Gi", "redis": "1Gi"}
     assert kube.ingress == config.Ingress(host="openwhisk.example.com", class_name=None)
     assert kube.node_label is None
 

@@ -86,6 +86,7 @@ def test_instances_are_reached_at_their_pods_dns_names_and_container_ports():
         "etcd": ",".join(f"{pod('etcd', i)}:2379" for i in range(3)),
         "schedulers": [f"http://{pod('scheduler', i)}:8080" for i in range(2)],
         "elasticsearch": f"http://{pod('elasticsearch', 0)}:9200",
+        "apigateway": f"http://{pod('apigateway', 0)}:9000",
     }
     assert (p.api_host, p.platform, p.hosts, p.verify) == ("openwhisk.example.com", "kubernetes", (), None)
 
@@ -196,7 +197,9 @@ def test_every_planned_container_has_its_workload():
     assert jobs["couchdb-init-0"][1].startswith("ow-couchdb-init-")
     assert len(jobs["couchdb-init-0"][1]) == len("ow-couchdb-init-") + 10
     expected = {"couchdb-0": ("StatefulSet", "ow-couchdb-0", "couchdb"),
-                "edge-0": ("Deployment", "ow-edge", "edge")}
+                "edge-0": ("Deployment", "ow-edge", "edge"),
+                "redis-0": ("StatefulSet", "ow-redis-0", "redis"),
+                "apigateway-0": ("StatefulSet", "ow-apigateway-0", "apigateway")}
     for service, n in (("zookeeper", 3), ("kafka", 3), ("etcd", 3), ("elasticsearch", 3),
                        ("controller", 2), ("scheduler", 2), ("invoker", 2)):
         expected |= {f"{service}-{i}": ("StatefulSet", f"ow-{service}-{i}", service) for i in range(n)}
@@ -270,10 +273,12 @@ def test_claims_are_named_sized_and_made_writable_for_the_image_user():
     assert claims[("kafka", "kafka-0-data")] == ("data", "50Gi", None)
     assert claims[("couchdb", "couchdb-0-data")] == ("data", "10Gi", None)
     assert claims[("etcd", "etcd-0-data")] == ("data", "2Gi", None)
-    assert len(claims) == 1 + 3 * 2 + 3 + 3 + 3
+    assert claims[("redis", "redis-0-data")] == ("data", "1Gi", None)
+    assert len(claims) == 1 + 3 * 2 + 3 + 3 + 3 + 1
     groups = {k: w.fs_group for k, w in p.kubernetes.workloads.items() if w.kind == "StatefulSet"}
     assert (groups["couchdb-0"], groups["zookeeper-0"], groups["elasticsearch-0"], groups["kafka-0"],
-            groups["etcd-0"], groups["controller-0"]) == (5984, 1000, 1000, None, None, None)
+            groups["etcd-0"], groups["controller-0"], groups["redis-0"]) == (
+        5984, 1000, 1000, None, None, None, 999)
     assert container(p, "kafka-0").mounts == (Mount("/kafka", volume="kafka-0-data"),)
     sysctls = {k: w.node_sysctls for k, w in p.kubernetes.workloads.items() if w.node_sysctls}
     assert sysctls == {f"elasticsearch-{i}": (("vm.max_map_count", 262144),) for i in range(3)}
@@ -288,8 +293,12 @@ def test_services_and_budgets():
         "controller": [("ow-controller", None), ("ow-controller-api", "ClusterIP")],
         "scheduler": [("ow-scheduler", None)], "invoker": [("ow-invoker", None)],
         "edge": [("ow-edge", "LoadBalancer"), ("ow-edge-backend", "ClusterIP")],
+        "redis": [("ow-redis", None)],
+        "apigateway": [("ow-apigateway", None), ("ow-apigateway-api", "ClusterIP")],
     }
-    assert [s.name for group in k.services.values() for s in group if s.early] == ["ow-controller-api"]
+    # nginx resolves its upstreams once, at start: their Services exist before it.
+    assert [s.name for group in k.services.values() for s in group if s.early] == [
+        "ow-controller-api", "ow-apigateway-api"]
     [zk] = k.services["zookeeper"]
     assert [(p.name, p.port, p.target) for p in zk.ports] == [
         ("client", 2181, 2181), ("peer", 2888, 2888), ("election", 3888, 3888)]
@@ -297,7 +306,7 @@ def test_services_and_budgets():
                                  "app.kubernetes.io/component": "zookeeper"}
     assert {n: (b.name, b.max_unavailable) for n, b in k.budgets.items()} == {
         n: (f"ow-{n}", 1) for n in ("couchdb", "zookeeper", "kafka", "etcd", "elasticsearch",
-                                    "controller", "scheduler", "invoker")}
+                                    "controller", "scheduler", "invoker", "redis", "apigateway")}
 
 
 def test_namespace_wide_objects_and_the_provider():
@@ -321,10 +330,10 @@ def test_claim_settings_are_the_class_and_the_size_of_each_service_with_claims()
                                                      "kubernetes.volume_size.kafka": "50Gi"}))) == {
         "storageClass": "fast", "volumeSize": {
             "couchdb": "10Gi", "zookeeper": "2Gi", "kafka": "50Gi", "etcd": "2Gi",
-            "elasticsearch": "10Gi"}}
+            "elasticsearch": "10Gi", "redis": "1Gi"}}
     # Without a class, the cluster's default; services without claims are left out.
     assert kube.claim_settings(plan_of(BASE)) == {"storageClass": None, "volumeSize": {
-        "couchdb": "10Gi", "zookeeper": "2Gi", "kafka": "10Gi", "etcd": "2Gi"}}
+        "couchdb": "10Gi", "zookeeper": "2Gi", "kafka": "10Gi", "etcd": "2Gi", "redis": "1Gi"}}
 
 
 NOW = {"storageClass": "standard", "volumeSize": {"couchdb": "10Gi", "kafka": "20Gi"}}
@@ -488,3 +497,38 @@ def test_kubernetes_invokers_get_zookeeper_hosts_exactly_when_their_tag_requires
     raw = change(BASE, {"version": {"tag": tag, "mode": "scheduler"}})
     want = f"{pod('zookeeper', 0)}:2181" if config.KNOWN_TAGS[tag].zookeeper_hosts_required else None
     assert env(plan_of(raw), "invoker-0").get("ZOOKEEPER_HOSTS") == want
+
+
+# -- the catalog ------------------------------------------------------------------------------
+
+
+def test_with_a_registry_the_catalog_installer_is_built_pushed_and_run_as_a_job():
+    p = plan_of(change(BASE, {"registry": {"mode": "external", "address": "registry.example.com:5000",
+                                           "builder": "ssh://build@10.0.0.9:2222"}}),
+                secret_keys=frozenset({"registry_password"}))
+    image = p.image("catalog")
+    assert image.ref.startswith("openwhisk-pulumi/catalog:1.0.0-")
+    assert image.target == "registry.example.com:5000/builds/catalog:" + image.ref.split(":", 1)[1]
+    assert dict(image.inline.args)["ROUTEMGMT_COMMIT"] == "1fae641a2b30bccb7ddc69d2d215866d899a8510"
+    job = p.kubernetes.workloads["catalog-0"]
+    assert (job.kind, job.component) == ("Job", "catalog")
+    assert env(p, "catalog-0") == {
+        "OW_API_URL": f"http://ow-controller-api.{NS}:8080",
+        "OW_APIGW_URL": f"http://ow-apigateway-0-0.ow-apigateway.{NS}:9000/v2",
+        "OW_AUTH_FILE": "/ow-catalog/system.auth", "OW_PACKAGES": "utils samples websocket github slack",
+        "OW_TIMEOUT_S": "300"}
+    assert p.warnings == ()
+
+
+def test_without_a_registry_or_an_image_the_catalog_is_left_out_with_a_warning():
+    p = plan_of(BASE)
+    assert "catalog-0" not in p.kubernetes.workloads and "catalog" not in [i.key for i in p.images]
+    assert p.warnings == (
+        "openwhisk:catalog: not installed: on kubernetes the installer image is built on "
+        "registry.builder and pushed for the cluster to pull, and this stack has no registry (got "
+        "registry.mode: none); set registry (mode external, with builder), or catalog.image to a "
+        "prebuilt installer image, or catalog.enabled: false to silence this",)
+    # A prebuilt image needs no build: the cluster pulls it as given.
+    p = plan_of(change(BASE, {"catalog": {"image": "registry.example.com/ow/catalog:1.0.0"}}))
+    assert (p.image("catalog").ref, p.image("catalog").inline) == ("registry.example.com/ow/catalog:1.0.0", None)
+    assert p.warnings == ()

@@ -169,7 +169,8 @@ def test_kafka_statefulset_keeps_its_data_on_a_claim():
 
 
 CLAIMS = {"storageClass": "standard",
-          "volumeSize": {"couchdb": "10Gi", "zookeeper": "2Gi", "kafka": "10Gi", "etcd": "2Gi"}}
+          "volumeSize": {"couchdb": "10Gi", "zookeeper": "2Gi", "kafka": "10Gi", "etcd": "2Gi",
+                         "redis": "1Gi"}}
 
 
 def test_stateful_sets_ignore_changes_to_their_claim_templates_only_where_they_have_some():
@@ -177,8 +178,8 @@ def test_stateful_sets_ignore_changes_to_their_claim_templates_only_where_they_h
     ignored = {r["name"]: run.monitor.opts(STS, r["name"])["ignore_changes"] for r in run.mocks.of_type(STS)}
     with_claims = sorted(r["name"] for r in run.mocks.of_type(STS)
                          if r["inputs"]["spec"].get("volumeClaimTemplates"))
-    assert with_claims == ["couchdb-0", "etcd-0", "kafka-0", "kafka-1", "kafka-2", "zookeeper-0",
-                           "zookeeper-1", "zookeeper-2"]
+    assert with_claims == ["couchdb-0", "etcd-0", "kafka-0", "kafka-1", "kafka-2", "redis-0",
+                           "zookeeper-0", "zookeeper-1", "zookeeper-2"]
     assert ignored == {n: ["spec.volumeClaimTemplates"] if n in with_claims else [] for n in ignored}
 
 
@@ -224,7 +225,7 @@ def test_every_role_with_several_instances_rolls_one_pod_at_a_time_each_ready_fi
     sts = {r["name"]: r["inputs"]["spec"] for r in run.mocks.of_type(STS)}
     assert Counter(n.rsplit("-", 1)[0] for n in sts) == {
         "controller": 2, "scheduler": 2, "invoker": 2, "kafka": 3, "zookeeper": 3, "couchdb": 1,
-        "etcd": 1}
+        "etcd": 1, "redis": 1, "apigateway": 1}
     # One pod per StatefulSet, rolled (deleted, then started with the new spec) on every change...
     assert {n: (s["replicas"], s["updateStrategy"], s.get("podManagementPolicy"))
             for n, s in sts.items()} == dict.fromkeys(sts, (1.0, {"type": "RollingUpdate"}, None))
@@ -328,7 +329,8 @@ def test_start_order_follows_the_real_dependencies():
                                          "kafka-0", "kafka-1", "kafka-2"]
     assert deps(STS, "invoker-0") == ["controller-0", "controller-1", "couchdb-init-0", "scheduler-0",
                                       "scheduler-1"]
-    assert deps(DEPLOYMENT, "edge-0") == ["controller-0", "controller-1"]
+    assert deps(DEPLOYMENT, "edge-0") == ["apigateway-0", "controller-0", "controller-1"]
+    assert deps(STS, "apigateway-0") == ["redis-0"]
 
 
 def test_load_balancing_services_wait_for_their_pods_headless_ones_do_not():
@@ -339,12 +341,13 @@ def test_load_balancing_services_wait_for_their_pods_headless_ones_do_not():
                       ["dependencies"] if "apps/v1" in d)
     assert (deps("controller"), deps("kafka")) == ([], [])
     assert (deps("edge"), deps("edge-backend")) == (["edge-0"], ["edge-0"])
-    # nginx resolves its upstream when it starts: the controllers' Service exists before any pod.
-    assert deps("controller-api") == []
+    # nginx resolves its upstreams when it starts: the controllers' and the gateway's Services
+    # exist before any pod.
+    assert (deps("controller-api"), deps("apigateway-api")) == ([], [])
     annotations = {r["name"]: r["inputs"]["metadata"].get("annotations")
                    for r in run.mocks.of_type("kubernetes:core/v1:Service")}
     assert annotations["controller-api"] == {"pulumi.com/skipAwait": "true"}
-    assert [n for n, a in annotations.items() if a] == ["controller-api"]
+    assert [n for n, a in annotations.items() if a] == ["controller-api", "apigateway-api"]
 
 
 def test_seed_001_scheduler_with_kafka_sasl_and_elasticsearch():
@@ -384,7 +387,7 @@ def test_seed_001_scheduler_with_kafka_sasl_and_elasticsearch():
                     "echo 262144 > /proc/sys/vm/max_map_count\n"],
         "securityContext": {"privileged": True}}]
     assert "securityContext" not in es["containers"][0]
-    assert len(run.mocks.of_type(STS)) == 1 + 3 + 3 + 1 + 1 + 2 + 2 + 1
+    assert len(run.mocks.of_type(STS)) == 1 + 3 + 3 + 1 + 1 + 2 + 2 + 1 + 2  # + redis, gateway
 
 
 def test_seed_001_with_plain_sasl_keeps_the_users_in_the_brokers_jaas_file():

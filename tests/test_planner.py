@@ -303,7 +303,8 @@ def test_secrets_never_appear_in_plain_values():
     assert {s.name for s in p.secrets} == {
         "couchdb_admin_password", "couchdb_controller_password", "couchdb_invoker_password",
         "couchdb_scheduler_password", "guest_auth", "system_auth", "controller_admin_password",
-        "invoker_admin_password", "scheduler_admin_password", "edge_tls_cert", "edge_tls_key"}
+        "invoker_admin_password", "scheduler_admin_password", "edge_tls_cert", "edge_tls_key",
+        "redis_password"}
 
 
 def test_rotation_generation_reaches_the_secret_spec():
@@ -319,8 +320,9 @@ def secrets_labels(p) -> dict[str, str]:
 def test_every_container_that_reads_a_secret_is_labelled_with_their_digest():
     p = planner.plan(stack())
     assert sorted(secrets_labels(p)) == sorted(c.key for c in p.containers() if c.secret_names())
-    assert sorted(secrets_labels(p)) == ["controller-dev", "couchdb-dev", "couchdb-init-dev",
-                                         "couchdb-tenants-dev", "edge-dev", "invoker-0"]
+    assert sorted(secrets_labels(p)) == [
+        "apigateway-dev", "catalog-dev", "controller-dev", "couchdb-dev", "couchdb-init-dev",
+        "couchdb-tenants-dev", "edge-dev", "invoker-0", "redis-dev"]
     assert all(re.fullmatch(r"[0-9a-f]{16}", v) for v in secrets_labels(p).values())
 
 
@@ -348,7 +350,11 @@ def test_edge_routes_to_every_controller_and_redirects():
     conf = edge.files[0].content
     assert [line.strip() for line in conf.splitlines() if line.strip().startswith("server 10.")] == [
         "server 10.0.0.11:10001 max_fails=1 fail_timeout=5s;", "server 10.0.0.12:10001 max_fails=1 fail_timeout=5s;",
-        "server 10.0.0.13:10001 max_fails=1 fail_timeout=5s;"]
+        "server 10.0.0.13:10001 max_fails=1 fail_timeout=5s;",
+        # The API gateway, on the edge's host: `wsk api` routes under /api/, the API at /api/v1.
+        "server 10.0.0.11:9001 max_fails=1 fail_timeout=5s;"]
+    assert ("        location /api/v1 {\n            proxy_pass http://controllers;\n        }\n"
+            "        location /api/ {\n            proxy_pass http://apigateway;\n        }") in conf
     # A stopping or starting controller is passed over (rolling changes keep the API up).
     assert "    proxy_next_upstream error timeout http_502 http_503;\n" in conf
     assert "return 308 https://$host:8443$request_uri;" in conf
@@ -360,6 +366,9 @@ def test_edge_routes_to_every_controller_and_redirects():
         "openwhisk.example.com", ("openwhisk.example.com",), ("10.0.0.11",))
     assert env(p, "invoker-1")["WHISK_API_HOST_NAME"] == "openwhisk.example.com"
     assert env(p, "invoker-1")["WHISK_API_HOST_PORT"] == "8443"
+    # The URLs `wsk api create` prints name the API host, whose edge routes them to the gateway.
+    assert {k: v for k, v in env(p, "apigateway-core-a").items() if k.startswith("PUBLIC_")} == {
+        "PUBLIC_MANAGEDURL_HOST": "openwhisk.example.com", "PUBLIC_MANAGEDURL_PORT": "8443"}
 
 
 def test_images_are_pinned_and_prepulled_on_invoker_hosts():

@@ -32,7 +32,8 @@ def test_dev_stack_exports():
     assert e["endpoints"] == {
         "apiHost": "https://172.17.0.1", "couchdb": "http://172.17.0.1:5984",
         "kafka": "172.17.0.1:9092", "zookeeper": "172.17.0.1:2181",
-        "controllers": ["http://172.17.0.1:10001"], "invokers": ["http://172.17.0.1:12001"]}
+        "controllers": ["http://172.17.0.1:10001"], "invokers": ["http://172.17.0.1:12001"],
+        "apigateway": "http://172.17.0.1:9000"}
     assert e["images"]["controller"] == "openwhisk/controller:ef725a6"
     assert e["images"]["invoker"] == "openwhisk/invoker:ef725a6"
     assert e["namespaces"] == {}
@@ -66,7 +67,11 @@ def test_dev_stack_ordering_follows_real_dependencies():
     # Dependents of the init step wait for its command: the step ran and exited 0.
     assert deps("controller-dev") == ["couchdb-init-dev-run", "kafka-dev"]
     assert deps("invoker-0") == ["controller-dev", "couchdb-init-dev-run"]
-    assert deps("edge-dev") == ["controller-dev"]
+    assert deps("edge-dev") == ["apigateway-dev", "controller-dev"]
+    assert deps("couchdb-tenants-dev") == ["couchdb-init-dev-run"]
+    assert deps("apigateway-dev") == ["redis-dev"]
+    # The catalog goes in through a running controller, and route management needs the gateway.
+    assert deps("catalog-dev") == ["apigateway-dev", "controller-dev", "dev-catalog-build"]
 
 
 def test_dev_stack_no_secret_in_plain_container_inputs():
@@ -123,7 +128,7 @@ def test_bad_config_declares_nothing():
 
 def test_preview_runs_with_unknown_outputs():
     run = run_program(*load_stack_file("dev"), stack="dev", preview=True)
-    assert len(run.mocks.of_type(CONTAINER)) == 8
+    assert len(run.mocks.of_type(CONTAINER)) == 11
 
 
 STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml") if p.name != "Pulumi.yaml")

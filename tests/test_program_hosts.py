@@ -47,7 +47,8 @@ def test_dev_stack_verifies_after_every_container():
     # generators of the guest key it reads from its environment.
     containers = sorted(f"{r['name']}-run" if r["inputs"].get("start") is False else r["name"]
                         for r in run.mocks.of_type(CONTAINER))
-    assert len(containers) == 8 and {"couchdb-init-dev-run", "couchdb-tenants-dev-run"} <= set(containers)
+    assert len(containers) == 11 and {"couchdb-init-dev-run", "couchdb-tenants-dev-run",
+                                      "catalog-dev-run"} <= set(containers)
     check = run.mocks.named("verify-check", LOCAL)["inputs"]
     assert deps(run, LOCAL, "verify-check") == sorted([*containers, "guest_auth-key", "guest_auth-uuid"])
     assert check["triggers"] == [f"{name}-id" for name in containers]
@@ -96,14 +97,17 @@ def test_ssh_stack_reaches_each_host_over_ssh():
 def test_ssh_stack_prepares_hosts_with_the_secret_key_before_pulls_and_containers():
     run = run_program(SSH_STACK, SSH_SECRETS, stack="prod")
     steps = {r["name"]: r["inputs"] for r in run.mocks.of_type(REMOTE)}
-    # Host preparation, the CouchDB init and tenants steps and the image pulls, on the host over
-    # the same ssh.
+    # Host preparation, the CouchDB init, tenants and catalog steps, the installer image's build
+    # (no registry: on the host that runs it) and the image pulls, on the host over the same ssh.
     pulls = sorted(n for n in steps if n.endswith("-pull"))
     assert sorted(steps) == sorted(["core-data-dirs", "core-vm-max-map-count",
-                                    "couchdb-init-core-run", "couchdb-tenants-core-run", *pulls])
+                                    "couchdb-init-core-run", "couchdb-tenants-core-run",
+                                    "catalog-core-run", "core-catalog-build", *pulls])
+    assert steps["core-catalog-build"]["create"].startswith(
+        "set -eu\nif ! docker image inspect openwhisk-pulumi/catalog:1.0.0-")
     assert pulls == [
-        *(f"core-{k}-pull" for k in ("controller", "couchdb", "elasticsearch", "kafka", "nginx",
-                                     "zookeeper")),
+        *(f"core-{k}-pull" for k in ("apigateway", "controller", "couchdb", "elasticsearch",
+                                     "kafka", "nginx", "redis", "zookeeper")),
         "inv-invoker-pull",
         *(f"inv-runtime-openwhisk-{r}-pull" for r in (
             "action-nodejs-v18", "action-nodejs-v20", "action-python-v3.10",

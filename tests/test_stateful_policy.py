@@ -43,12 +43,13 @@ from tests.test_policy import (
 
 STATEFUL = ("stateful-data-kept", "stateful-stores-flagged")
 PROD_STORES = ["couchdb-core-1", "elasticsearch-core-3", "etcd-core-1", "etcd-core-2", "etcd-core-3",
-               "kafka-core-1", "kafka-core-2", "kafka-core-3", "registry-core-1", "zookeeper-core-1",
+               "kafka-core-1", "kafka-core-2", "kafka-core-3", "redis-core-2", "registry-core-1",
+               "zookeeper-core-1",
                "zookeeper-core-2", "zookeeper-core-3"]
-K8S_STORES = ["couchdb-0", "etcd-0", "kafka-0", "kafka-1", "kafka-2", "zookeeper-0", "zookeeper-1",
-              "zookeeper-2"]
-DEV_DATA = ["couchdb-dev", "couchdb-dev-data", "kafka-dev", "kafka-dev-data", "zookeeper-dev",
-            "zookeeper-dev-data", "zookeeper-dev-datalog"]
+K8S_STORES = ["couchdb-0", "etcd-0", "kafka-0", "kafka-1", "kafka-2", "redis-0", "zookeeper-0",
+              "zookeeper-1", "zookeeper-2"]
+DEV_DATA = ["couchdb-dev", "couchdb-dev-data", "kafka-dev", "kafka-dev-data", "redis-dev",
+            "redis-dev-data", "zookeeper-dev", "zookeeper-dev-data", "zookeeper-dev-datalog"]
 
 
 def config(stack: str, base: Callable[[Config], None] | None) -> tuple[Config, dict[str, str]]:
