@@ -15,13 +15,21 @@ from config import StackConfig, namespace_secret
 from planner.model import Container, File, SecretSpec, Secret
 from planner.placement import PREFIX, Placed
 
-SCRIPT = Path(__file__).resolve().parent.parent / "components" / "assets" / "tenants" / "tenants.sh"
+ASSETS = Path(__file__).resolve().parent.parent / "components" / "assets"
+SCRIPT = ASSETS / "tenants" / "tenants.sh"
+#: The request helpers it shares with the CouchDB init step.
+HTTP_LIB = ASSETS / "couchdb" / "http.sh"
 DIR = "/ow-tenants"
 
 
 @cache
 def _script() -> str:
     return SCRIPT.read_text()
+
+
+@cache
+def _lib() -> str:
+    return HTTP_LIB.read_text()
 
 
 def secret_specs(cfg: StackConfig) -> list[SecretSpec]:
@@ -47,7 +55,7 @@ def container(cfg: StackConfig, couch: Placed, init_key: str, couch_url: str,
         "NAMESPACES": " ".join(names),
         "TENANTS_DIR": DIR,
     }
-    files = [File(f"{DIR}/tenants.sh", _script())]
+    files = [File(f"{DIR}/tenants.sh", _script()), File(f"{DIR}/http.sh", _lib())]
     for ns in cfg.namespaces:
         files += [File(f"{DIR}/{ns.name}.auth", Secret.of(namespace_secret(ns.name))),
                   File(f"{DIR}/{ns.name}.limits", limits_fields(ns.limits.document()))]

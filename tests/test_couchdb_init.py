@@ -470,8 +470,14 @@ def test_design_dir_can_point_elsewhere(couch: FakeCouchDB, tmp_path: Path) -> N
 
     missing = subprocess.run(cmd, env=base_env(couch.url), capture_output=True, text=True, timeout=60)
     assert missing.returncode != 0
+    assert missing.stderr == (f"couchdb init: FAILED: step 'configuration': http.sh not found next "
+                              f"to init.sh or in DESIGN_DIR '{tmp_path}'\n")
+    shutil.copy(ASSETS / "http.sh", tmp_path / "http.sh")
+    missing = subprocess.run(cmd, env=base_env(couch.url), capture_output=True, text=True, timeout=60)
+    assert missing.returncode != 0
     assert "FAILED: step 'design doc subjects__subjects.v2.0.0.json'" in missing.stderr
     assert "not found or not readable" in missing.stderr
+    (tmp_path / "http.sh").unlink()
 
     found = subprocess.run(cmd, env=base_env(couch.url, DESIGN_DIR=str(ASSETS)), capture_output=True, text=True,
                            timeout=60)

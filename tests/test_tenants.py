@@ -39,6 +39,7 @@ def run(couch: FakeCouchDB, tmp: Path, namespaces: dict[str, tuple[str, dict]],
     """Writes the files the plan gives the step, then runs it like its container does."""
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
+    shutil.copy(tenants.HTTP_LIB, tmp / "http.sh")
     for name, (key, limits) in namespaces.items():
         (tmp / f"{name}.auth").write_text(key)
         (tmp / f"{name}.limits").write_text(tenants.limits_fields(limits))
@@ -145,5 +146,5 @@ def test_rejected_admin_credentials_fail_naming_the_step(couch, tmp_path):
     done = run(couch, tmp_path / "t", {"team-a": (KEY_A, {})}, password="wrong")
     assert done.returncode == 1
     assert done.stderr == ("tenants: FAILED: step 'wait for whisk_subjects': admin credentials "
-                           "rejected, HTTP 401 (Name or password is incorrect.)\n")
+                           "rejected, HTTP 401 (unauthorized: Name or password is incorrect.)\n")
     assert writes(couch) == []

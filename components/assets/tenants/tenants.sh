@@ -15,7 +15,7 @@
 #
 # Environment: COUCHDB_URL, COUCHDB_ADMIN_USER, COUCHDB_ADMIN_PASSWORD, DB_PREFIX, NAMESPACES
 # (space separated, may be empty), TENANTS_DIR, TENANTS_TIMEOUT_SECONDS (default 300).
-# Requirements: a POSIX sh, curl, sed, tr.
+# Requirements: a POSIX sh, curl, sed, grep, tr; http.sh (components/assets/couchdb) in TENANTS_DIR.
 
 set -eu
 umask 077
@@ -43,53 +43,13 @@ BASE=${COUCHDB_URL%/}
 DB=${DB_PREFIX}subjects
 RECORD=openwhisk-pulumi:namespaces
 
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-CURLCFG=$WORK/curl.cfg
-RESP=$WORK/response
-CURLERR=$WORK/curl.err
+# The request helpers (req, why, expect, fetch_rev, json_escape) and the private work directory, shared
+# with the CouchDB init step.
+# shellcheck source=../couchdb/http.sh
+. "$TENANTS_DIR/http.sh"
 
-json_escape() { printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g'; }
-printf 'user = "%s:%s"\n' "$(json_escape "$COUCHDB_ADMIN_USER")" "$(json_escape "$COUCHDB_ADMIN_PASSWORD")" >"$CURLCFG"
-
-# req METHOD PATH [curl args]: body -> $RESP, prints the HTTP status (000: no response)
-req() {
-    _method=$1
-    _path=$2
-    shift 2
-    : >"$RESP"
-    _status=$(curl -q -sS -K "$CURLCFG" -X "$_method" \
-        -H 'Accept: application/json' -H 'Content-Type: application/json' -H 'Expect:' \
-        --connect-timeout 10 --max-time 60 -o "$RESP" -w '%{http_code}' "$@" \
-        --url "$BASE$_path" 2>"$CURLERR") || true
-    printf '%s' "${_status:-000}"
-}
-
-why() {
-    _err=$(sed -n 's/.*"reason"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$RESP" 2>/dev/null | sed -n 1p) || true
-    _curl=$(sed -n 1p "$CURLERR" 2>/dev/null) || true
-    [ -z "$_err" ] || printf ' (%s)' "$_err"
-    [ -z "$_curl" ] || printf ' (%s)' "$_curl"
-}
-
-expect() {
-    _step=$1
-    _got=$2
-    shift 2
-    for _ok in "$@"; do [ "$_got" = "$_ok" ] && return 0; done
-    fail "step '$_step': CouchDB answered HTTP $_got$(why)"
-}
-
-# get STEP ID: GET the document (id already URL-safe) into $RESP; sets REV (empty: no document)
-get() {
-    _status=$(req GET "/$DB/$2")
-    expect "$1" "$_status" 200 404
-    REV=
-    if [ "$_status" = 200 ]; then
-        REV=$(sed -n 's/^{"_id":"[^"]*","_rev":"\([0-9][0-9]*-[0-9a-zA-Z]*\)".*/\1/p' "$RESP")
-        [ -n "$REV" ] || fail "step '$1': could not read _rev of the existing document"
-    fi
-}
+# get STEP ID: the document (id already URL-safe) into $RESP; sets REV (empty: no document)
+get() { fetch_rev "$1" "/$DB/$2"; }
 
 # put STEP ID FIELDS: upsert `{"_id":ID[,"_rev":REV][,FIELDS]}` unless the stored document is
 # exactly that
@@ -97,14 +57,7 @@ put() {
     _doc=$(printf '{"_id":"%s"' "$(printf '%s' "$2" | sed 's|%2F|/|g')")
     [ -z "$REV" ] || _doc=$(printf '%s,"_rev":"%s"' "$_doc" "$REV")
     [ -z "$3" ] || _doc="$_doc,$3"
-    _doc="$_doc}"
-    if [ -n "$REV" ] && [ "$(sed '' "$RESP")" = "$_doc" ]; then
-        log "$1: unchanged"
-        return 0
-    fi
-    _status=$(printf '%s' "$_doc" | req PUT "/$DB/$2" --data-binary @-)
-    expect "$1" "$_status" 201 202
-    if [ -n "$REV" ]; then log "$1: updated"; else log "$1: created"; fi
+    put_doc "$1" "/$DB/$2" "$_doc}"
 }
 
 # 1. CouchDB up and the subjects database there (the init step creates it)
