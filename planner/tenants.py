@@ -38,9 +38,10 @@ def secret_specs(cfg: StackConfig) -> list[SecretSpec]:
             for ns in cfg.namespaces]
 
 
-def limits_fields(fields: dict[str, object]) -> str:
-    """The limits document's fields as compact JSON without the braces (sorted: stable bytes)."""
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"))[1:-1]
+def limits_document(fields: dict[str, object]) -> str:
+    """The limits document's fields as one compact JSON object, `{}` when there are none (sorted:
+    stable bytes; never empty, which the Docker provider refuses as an upload)."""
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
 
 def container(cfg: StackConfig, couch: Placed, init_key: str, couch_url: str,
@@ -58,7 +59,7 @@ def container(cfg: StackConfig, couch: Placed, init_key: str, couch_url: str,
     files = [File(f"{DIR}/tenants.sh", _script()), File(f"{DIR}/http.sh", _lib())]
     for ns in cfg.namespaces:
         files += [File(f"{DIR}/{ns.name}.auth", Secret.of(namespace_secret(ns.name))),
-                  File(f"{DIR}/{ns.name}.limits", limits_fields(ns.limits.document()))]
+                  File(f"{DIR}/{ns.name}.limits", limits_document(ns.limits.document()))]
     return Container(
         key=f"couchdb-tenants-{couch.name}", service="couchdb", host=couch.host_name,
         name=f"{PREFIX}-couchdb-tenants", image="couchdb",

@@ -471,3 +471,17 @@ def test_kafka_clients_bootstrap_from_the_first_three_brokers_only():
         "10.0.0.11:9092,10.0.0.12:9092,10.0.0.13:9092"
     assert env(more, "controller-core-a")["KAFKA_HOSTS"] == env(base, "controller-core-a")["KAFKA_HOSTS"]
     assert more.endpoints["kafka"].count(",") == 4  # the output still lists every broker
+
+
+@pytest.mark.parametrize("name", ["dev", "prod", "k8s", "namespace-without-limits"])
+def test_no_planned_file_is_empty(name):
+    """The Docker provider refuses an upload without content (found by the engine tier: a
+    namespace without limits once planned an empty limits file)."""
+    from tests.conftest import parse_stack_file
+    p = planner.plan(stack(namespaces=[{"name": "team-a"}]) if name.startswith("namespace")
+                     else parse_stack_file(name))
+    empty = [(c.key, f.path) for c in p.containers() for f in c.files
+             if (f.content.template if isinstance(f.content, Secret) else f.content) == ""]
+    assert empty == []
+    files = [f for c in p.containers() for f in c.files]
+    assert len(files) > 3

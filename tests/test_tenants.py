@@ -42,7 +42,7 @@ def run(couch: FakeCouchDB, tmp: Path, namespaces: dict[str, tuple[str, dict]],
     shutil.copy(tenants.HTTP_LIB, tmp / "http.sh")
     for name, (key, limits) in namespaces.items():
         (tmp / f"{name}.auth").write_text(key)
-        (tmp / f"{name}.limits").write_text(tenants.limits_fields(limits))
+        (tmp / f"{name}.limits").write_text(tenants.limits_document(limits))
     env = {"PATH": os.environ["PATH"], "COUCHDB_URL": couch.url, "COUCHDB_ADMIN_USER": ADMIN,
            "COUCHDB_ADMIN_PASSWORD": password, "DB_PREFIX": "whisk_",
            "NAMESPACES": " ".join(namespaces), "TENANTS_DIR": str(tmp),

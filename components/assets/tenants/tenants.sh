@@ -4,7 +4,7 @@
 # Runs after the CouchDB init step, in the CouchDB image, against the subjects database:
 # - each namespace in NAMESPACES gets the subject document `<name>` (its key from the file
 #   $TENANTS_DIR/<name>.auth, `uuid:key`) and the limits document `<name>/limits` (its fields
-#   from $TENANTS_DIR/<name>.limits, a JSON object without braces, possibly empty);
+#   from $TENANTS_DIR/<name>.limits, one compact JSON object on one line, `{}` for none);
 # - a namespace this step created before (the record document below) that is no longer in
 #   NAMESPACES is blocked: its subject gets `"blocked":true`, so its key stops working (the
 #   identities view skips blocked subjects); none of its entities is touched;
@@ -101,7 +101,7 @@ for _ns in $NAMESPACES; do
     put "$STEP subject" "$_ns" "$(printf '"subject":"%s","namespaces":[{"name":"%s","uuid":"%s","key":"%s"}]' \
         "$_ns" "$_ns" "$(json_escape "${_auth%%:*}")" "$(json_escape "${_auth#*:}")")"
     get "$STEP limits" "$_ns%2Flimits"
-    put "$STEP limits" "$_ns%2Flimits" "$(tr -d '\n' <"$TENANTS_DIR/$_ns.limits")"
+    put "$STEP limits" "$_ns%2Flimits" "$(tr -d '\n' <"$TENANTS_DIR/$_ns.limits" | sed -e 's/^{//' -e 's/}$//')"
 done
 
 # 4. Namespaces removed from the config: block their subjects, keep everything else
