@@ -23,6 +23,16 @@ class Change:
 
 
 VERIFY = f"{RUN}::verify-check"
+GATEWAY, TENANTS = f"{C}::apigateway-e2e", f"{C}::couchdb-tenants-e2e"
+KEY = "random:index/randomPassword:RandomPassword::namespace_auth_{}-key"
+UUID = "random:index/randomUuid:RandomUuid::namespace_auth_{}-uuid"
+#: Another installer image (the stand-in plus a label, so another image ID), as a new catalog pin
+#: or a rebuilt installer gives; tests/engine/test_lifecycle.py builds it.
+CATALOG_NEXT = "owtest/catalog:standin-next"
+
+
+def _namespaces(edit: Callable[[list[dict[str, Any]]], None]) -> Callable[[dict[str, Any]], None]:
+    return lambda c: edit(c["openwhisk:namespaces"])
 CONTROLLER, INVOKER, EDGE = f"{C}::controller-e2e", f"{C}::invoker-0", f"{C}::edge-e2e"
 
 CHANGES = [
@@ -40,8 +50,9 @@ CHANGES = [
     Change("invoker memory", set_key("invoker.user_memory_mb", 4096),
            {INVOKER: "replace", VERIFY: "replace"}),
     Change("use_runc", set_key("invoker.use_runc", True), {INVOKER: "replace", VERIFY: "replace"}),
+    # The gateway's public port is the API's: the URLs `wsk api create` prints name it.
     Change("API port", set_key("edge.https_port", 8443),
-           {EDGE: "replace", INVOKER: "replace", VERIFY: "replace"}),
+           {EDGE: "replace", INVOKER: "replace", GATEWAY: "replace", VERIFY: "replace"}),
     # The new key is unknown at preview; the secrets label shows the init step's replacement.
     Change("rotate the guest key", set_key("rotate.guest_auth", 1), {
         "random:index/randomPassword:RandomPassword::guest_auth-key": "replace",
@@ -62,6 +73,21 @@ CHANGES = [
         "docker:index/remoteImage:RemoteImage::e2e-invoker": "replace",
         "random:index/randomPassword:RandomPassword::controller_admin_password": "create",
         CONTROLLER: "replace", INVOKER: "replace", VERIFY: "replace"}),
+    # Tenants: only the tenants step runs again (and the check after it).
+    Change("add a namespace", _namespaces(lambda n: n.append({"name": "team-beta"})), {
+        KEY.format("team_beta"): "create", UUID.format("team_beta"): "create",
+        TENANTS: "replace", f"{RUN}::couchdb-tenants-e2e-run": "replace", VERIFY: "replace"}),
+    Change("change a namespace's limits",
+           _namespaces(lambda n: n[0]["limits"].update(invocations_per_minute=200)), {
+               TENANTS: "replace", f"{RUN}::couchdb-tenants-e2e-run": "replace",
+               VERIFY: "replace"}),
+    Change("rotate a namespace key", _namespaces(lambda n: n[0].update(rotate=1)), {
+        KEY.format("team_alpha"): "replace", UUID.format("team_alpha"): "replace",
+        TENANTS: "replace", f"{RUN}::couchdb-tenants-e2e-run": "replace", VERIFY: "replace"}),
+    Change("upgrade the catalog", set_key("catalog.image", CATALOG_NEXT), {
+        "docker:index/remoteImage:RemoteImage::e2e-catalog": "replace",
+        f"{C}::catalog-e2e": "replace", f"{RUN}::catalog-e2e-run": "replace",
+        VERIFY: "replace"}),
 ]
 
 

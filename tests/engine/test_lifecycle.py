@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import subprocess
 import time
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.engine.changes import CHANGES, RUN, C, Change
+from tests.engine.changes import CATALOG_NEXT, CHANGES, RUN, C, Change
 from tests.engine.conftest import PROJECTS
 from tests.engine.harness import Project
 
@@ -31,8 +32,16 @@ BASE_IMAGE = "owtest/debian-base:bookworm"
 MARKER = ".engine-tier-marker"
 
 #: The long-running containers of the dev shape.
-CONTAINERS = ("ow-couchdb", "ow-zookeeper", "ow-kafka", "ow-controller", "ow-invoker0", "ow-edge")
-VOLUMES = ("ow-couchdb-data", "ow-zookeeper-data", "ow-zookeeper-datalog", "ow-kafka-data")
+CONTAINERS = ("ow-couchdb", "ow-zookeeper", "ow-kafka", "ow-controller", "ow-invoker0", "ow-edge",
+              "ow-redis", "ow-apigateway")
+#: Its one-shot steps.
+STEPS = ("ow-couchdb-init", "ow-couchdb-tenants", "ow-kafka-scram-users", "ow-catalog")
+VOLUMES = ("ow-couchdb-data", "ow-zookeeper-data", "ow-zookeeper-datalog", "ow-kafka-data",
+           "ow-redis-data")
+EDGE_URL = "https://172.17.0.1"
+GATEWAY_MANAGEMENT = "http://172.17.0.1:9000"
+#: Keys seen in earlier tests, for the ones after (the tests share one stack, in file order).
+SEEN: dict[str, str] = {}
 DOC = {"_id": "engine-tier-doc", "kept": True}
 
 
@@ -106,14 +115,19 @@ def stack(engine_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                     f"earlier run's leftovers (python -m tests.engine.cleanup removes the latter)",
                     pytrace=False)
     config = yaml.safe_load(STACK_FILE.read_text())["config"]
+    # A second installer image for the "upgrade the catalog" change: another image ID.
+    subprocess.run(["docker", "build", "-q", "-t", CATALOG_NEXT, "-"], check=True,
+                   capture_output=True, text=True, env={**os.environ, "DOCKER_BUILDKIT": "0"},
+                   input=f"FROM {config['openwhisk:catalog']['image']}\nLABEL owtest.next=1\n")
     project = Project.create(tmp_path_factory.mktemp("engine"), engine_bin, config)
     PROJECTS.append(project)
     try:
         yield project
     finally:
         project.run("destroy", "--yes", "--skip-preview", check=False)
-        for name in (*CONTAINERS, "ow-couchdb-init", "ow-kafka-scram-users"):
+        for name in (*CONTAINERS, *STEPS):
             docker("rm", "-f", name, check=False)
+        docker("rmi", CATALOG_NEXT, check=False)
         for volume in VOLUMES:
             docker("volume", "rm", "-f", volume, check=False)
 
@@ -121,8 +135,9 @@ def stack(engine_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def test_up_from_empty(stack: Project) -> None:
     stack.up()
     assert settled() == SETTLED
-    assert states()["ow-couchdb-init"] == ("exited", "none")
-    assert docker("inspect", "-f", "{{.State.ExitCode}}", "ow-couchdb-init") == "0"
+    for step in ("ow-couchdb-init", "ow-couchdb-tenants", "ow-catalog"):
+        assert states()[step] == ("exited", "none"), step
+        assert docker("inspect", "-f", "{{.State.ExitCode}}", step) == "0", step
     # The real init script ran against the CouchDB stand-in: databases, design documents, subjects.
     dbs = couch("GET", "/_all_dbs")
     assert {"whisk_subjects", "whisk_whisks", "whisk_activations"} <= set(dbs)
@@ -130,8 +145,9 @@ def test_up_from_empty(stack: Project) -> None:
     assert guest["subject"] == "guest"
     outputs = stack.outputs()
     assert sorted(outputs) == ["apiHost", "couchdbAdmin", "edgeCertificate", "endpoints",
-                               "guestAuth", "images", "quorumMembers", "systemAuth", "topology",
-                               "wskInsecure", "wskprops"]
+                               "guestAuth", "images", "namespaces", "quorumMembers", "systemAuth",
+                               "topology", "wskInsecure", "wskprops"]
+    assert outputs["namespaces"] == "[secret]"
     assert outputs["quorumMembers"] == ["zookeeper-e2e"] and outputs["couchdbAdmin"] == "[secret]"
     assert (outputs["apiHost"], outputs["wskInsecure"]) == ("https://172.17.0.1", True)
     assert outputs["guestAuth"] == "[secret]" and outputs["wskprops"] == "[secret]"
@@ -163,6 +179,58 @@ def test_data_is_written(stack: Project) -> None:
     assert_data_kept()
 
 
+def ow(method: str, path: str, key: str, body: Any = None, base: str = EDGE_URL) -> tuple[int, Any]:
+    """A request through the real nginx edge (or `base`): (HTTP status, JSON or text body)."""
+    args = ["curl", "-sk", "-o", "-", "-w", "\n%{http_code}", "-X", method, f"{base}{path}"]
+    if key:
+        args += ["-u", key]
+    if body is not None:
+        args += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=60).stdout
+    text, _, status = out.rpartition("\n")
+    try:
+        return int(status), json.loads(text)
+    except ValueError:
+        return int(status), text
+
+
+def test_the_catalog_is_installed_and_a_guest_invokes_its_echo(stack: Project) -> None:
+    secret = stack.outputs(secrets=True)
+    # The project's installer ran in the prebuilt stand-in image: public packages of whisk.system
+    # that every namespace may use, and route management with the gateway's management URL.
+    status, echo = ow("POST", "/api/v1/namespaces/whisk.system/actions/utils/echo"
+                      "?blocking=true&result=true", secret["guestAuth"], {"payload": "hi"})
+    assert (status, echo) == (200, {"payload": "hi"})
+    status, apimgmt = ow("GET", "/api/v1/namespaces/whisk.system/packages/apimgmt",
+                         secret["systemAuth"])
+    assert status == 200 and apimgmt["publish"] is False
+    assert {p["key"]: p["value"] for p in apimgmt["parameters"]}["gwUrlV2"] == \
+        "http://172.17.0.1:9000/v2"
+    logs = docker("logs", "ow-catalog")
+    assert logs.splitlines()[-1].startswith("catalog install: ") and "FAILED" not in logs
+
+
+def test_a_namespace_key_works_and_carries_its_limits(stack: Project) -> None:
+    team = stack.outputs(secrets=True)["namespaces"]["team-alpha"]
+    assert f"AUTH={team['auth']}\nNAMESPACE=team-alpha\n" in team["wskprops"]
+    assert ow("GET", "/api/v1/namespaces/_", team["auth"]) == (200, ["team-alpha"])
+    assert couch("GET", "/whisk_subjects/team-alpha%2Flimits")["invocationsPerMinute"] == 100
+    SEEN["team-alpha"] = team["auth"]
+
+
+def test_the_edge_routes_api_gateway_paths_to_the_gateway(stack: Project) -> None:
+    doc = {"basePath": "/hello", "paths": {"/ping": {"get": {
+        "x-openwhisk": {"url": "http://172.17.0.1:10001/ping"}}}}}
+    status, stored = ow("POST", "/v2/team-alpha/apis", "", {"apidoc": doc}, base=GATEWAY_MANAGEMENT)
+    assert status in (200, 201), stored
+    # Through the edge: /api/<namespace>/... goes to the gateway (which keeps the route in Redis),
+    # /api/v1 stays with the controllers.
+    assert ow("GET", "/api/team-alpha/hello/ping", "") == (200, "pong")
+    assert ow("GET", "/api/v1", "")[0] == 200
+    assert ow("DELETE", "/v2/team-alpha/apis?basePath=/hello", "", base=GATEWAY_MANAGEMENT)[0] == 200
+    assert ow("GET", "/api/team-alpha/hello/ping", "")[0] == 404
+
+
 @pytest.mark.parametrize("change", CHANGES, ids=lambda c: c.name)
 def test_change(stack: Project, change: Change) -> None:
     config = copy.deepcopy(stack.read_config())
@@ -172,12 +240,39 @@ def test_change(stack: Project, change: Change) -> None:
     converges(stack)
 
 
+def test_a_rotated_namespace_key_replaces_the_old_one(stack: Project) -> None:
+    # The "rotate a namespace key" change ran: only the new key works. (The "API port" change
+    # moved the edge: apiHost says where.)
+    outputs = stack.outputs(secrets=True)
+    team, edge = outputs["namespaces"]["team-alpha"], outputs["apiHost"]
+    assert team["auth"] != SEEN["team-alpha"]
+    assert ow("GET", "/api/v1/namespaces/_", team["auth"], base=edge) == (200, ["team-alpha"])
+    assert ow("GET", "/api/v1/namespaces/_", SEEN["team-alpha"], base=edge)[0] == 401
+
+
+def test_a_removed_namespace_is_blocked_and_keeps_its_entities(stack: Project) -> None:
+    outputs = stack.outputs(secrets=True)
+    beta, edge = outputs["namespaces"]["team-beta"]["auth"], outputs["apiHost"]
+    action = {"exec": {"kind": "nodejs:default", "code": "function main(a) { return a; }"}}
+    assert ow("PUT", "/api/v1/namespaces/_/actions/kept", beta, action, base=edge)[0] == 200
+    config = copy.deepcopy(stack.read_config())
+    config["openwhisk:namespaces"] = [n for n in config["openwhisk:namespaces"]
+                                      if n["name"] != "team-beta"]
+    stack.write_config(config)
+    converges(stack)
+    assert ow("GET", "/api/v1/namespaces/_", beta, base=edge)[0] == 401
+    assert couch("GET", "/whisk_subjects/team-beta")["blocked"] is True
+    assert couch("GET", "/whisk_whisks/team-beta%2Fkept")["name"] == "kept"
+    assert "team-beta" not in stack.outputs(secrets=True)["namespaces"]
+
+
 def test_no_generated_secret_is_in_plaintext(stack: Project) -> None:
     secret = stack.outputs(secrets=True)
-    values = [secret["guestAuth"], secret["systemAuth"]]
+    values = [secret["guestAuth"], secret["systemAuth"], secret["namespaces"]["team-alpha"]["auth"]]
     values += [v.split(":", 1)[1] for v in values]
     values.append(container_env("ow-couchdb")["COUCHDB_PASSWORD"])
-    assert len(values) == 5 and all(len(v) >= 16 for v in values)
+    values.append(container_env("ow-apigateway")["REDIS_PASS"])
+    assert len(values) == 8 and all(len(v) >= 16 for v in values)
     texts = {"stack export": stack.export()} | {
         " ".join(r.args[:2]) + f" #{i}": r.output for i, r in enumerate(stack.log)
         if "--show-secrets" not in r.args}
@@ -243,7 +338,7 @@ def test_a_failing_init_step_gates_its_dependents_and_runs_again_once_fixed(stac
         assert re.search(r"couchdb init: FAILED: .*writes refused", failed.output), failed.output[-3000:]
         # Nothing that needs the initialised database was created; the stores were.
         assert set(states()) == {"ow-couchdb", "ow-couchdb-init", "ow-zookeeper", "ow-kafka",
-                                 "ow-kafka-scram-users"}
+                                 "ow-kafka-scram-users", "ow-redis", "ow-apigateway"}
         # The failed step is not recorded: the next preview runs it again.
         assert stack.preview_steps()[f"{RUN}::couchdb-init-e2e-run"] == "create"
     converges(stack)

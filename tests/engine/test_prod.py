@@ -45,7 +45,7 @@ ROLES = {
 #: A fifth host, added to the stack by a change (an invoker host).
 SPARE = "invoker-2"
 UPSTREAM = sorted({*(v for k, v in STACK_IMAGES.items() if k.startswith("images.")),
-                   STACK_IMAGES["registry.image"],
+                   STACK_IMAGES["registry.image"], STACK_IMAGES["catalog.image"],
                    *(f"owtest/{c}:{t}" for c in ("controller", "invoker", "scheduler")
                      for t in (TAG, NEXT_TAG, THIRD_TAG)),
                    "owtest/action-nodejs-v20:standin", "owtest/action-python-v3.11:standin"})
