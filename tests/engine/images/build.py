@@ -112,6 +112,8 @@ STACK_IMAGES: dict[str, object] = {
     "images.redis": f"{PREFIX}/redis:7",
     "images.apigateway": f"{PREFIX}/apigateway:standin",
     "catalog.image": f"{PREFIX}/catalog:standin",
+    # The package directories the stand-in catalog tree has (the release has more).
+    "catalog.packages": ["utils", "samples", "websocket"],
     "runtimes.manifest": str(HERE / "manifest.json"),
 }
 """Stack config values (paths under `openwhisk:`) that make a test stack use the images built here;
