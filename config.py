@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
-    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, TypeAdapter,
-    ValidationError, field_validator,
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt,
+    TypeAdapter, ValidationError, field_validator, model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -323,7 +323,7 @@ class NamespaceLimits(Model):
     allowed_kinds: tuple[str, ...] | None = Field(default=None, min_length=1)
     """Action kinds the namespace may create, e.g. [nodejs:20]; each must be in the runtime
     manifest. Unset: every kind."""
-    store_activations: bool | None = None
+    store_activations: StrictBool | None = None
     """false: the namespace's activations are not stored."""
 
     @field_validator("allowed_kinds")
@@ -546,10 +546,10 @@ CatalogBuildArg = Literal["BASE", "CATALOG_VERSION", "CATALOG_URL", "CATALOG_DIG
 class Catalog(Model):
     """The `whisk.system` packages, installed after every `pulumi up` that changes them."""
 
-    enabled: bool = True
+    enabled: StrictBool = True
     packages: tuple[Literal["utils", "samples", "websocket", "github", "slack"], ...] = CATALOG_PACKAGES
     """Package directories of the catalog release, installed in this order."""
-    image: str | None = None
+    image: str | None = Field(default=None, min_length=1)
     """A prebuilt installer image (air-gapped sites), used instead of building
     components/assets/catalog; it holds the catalog at /catalog/packages, route management at
     /routemgmt, and python3 with PyYAML."""
@@ -569,13 +569,25 @@ class Catalog(Model):
 class ApiGateway(Model):
     """openwhisk/apigateway and its Redis on the edge's host, for `wsk api`."""
 
-    enabled: bool = True
-    port: int = Field(default=9001, ge=1, le=65535)
+    enabled: StrictBool = True
+    port: StrictInt = Field(default=9001, ge=1, le=65535)
     """Host port of the gateway's API traffic (container port 8080); the edge routes /api/<ns>/ to it."""
-    management_port: int = Field(default=9000, ge=1, le=65535)
+    management_port: StrictInt = Field(default=9000, ge=1, le=65535)
     """Host port of the gateway's management API (container port 9000), which route management uses."""
-    redis_port: int = Field(default=6379, ge=1, le=65535)
+    redis_port: StrictInt = Field(default=6379, ge=1, le=65535)
     """Host port of Redis."""
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> ApiGateway:
+        ports = {"port": self.port, "management_port": self.management_port,
+                 "redis_port": self.redis_port}
+        for name, value in ports.items():
+            same = [n for n, v in ports.items() if v == value and n != name]
+            if same:
+                raise _invalid(f"{name} and {same[0]} are both {value}, on the edge's host",
+                               "give the gateway's API, its management API and Redis three "
+                               "different host ports")
+        return self
 
 
 class Verify(Model):
@@ -1031,7 +1043,7 @@ def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
     version: Version | None = s.get("version")
     mode = None
     if version is not None:
-        out += _version_checks(version, s.get("images"), s.get("registry"))
+        out += _version_checks(version, s.get("images"), s.get("registry"), s.get("catalog"))
         known = version.known
         mode = version.mode or (known.default_mode if known else None)
 
@@ -1356,7 +1368,7 @@ def _ssh_key_checks(hosts: tuple[Host, ...], ssh: Ssh | None, supplied: frozense
 
 
 def _version_checks(version: Version, images: Images | None,
-                    registry: Registry | None) -> list[str]:
+                    registry: Registry | None, catalog: Catalog | None = None) -> list[str]:
     out: list[str] = []
     known = version.known
     if version.tag in MUTABLE_TAGS and not version.allow_mutable_tags:
@@ -1380,6 +1392,8 @@ def _version_checks(version: Version, images: Images | None,
     refs = {f"images.{k}": ref for k, ref in (images.model_dump() if images else {}).items()}
     if registry is not None:
         refs["registry.image"] = registry.image
+    if catalog is not None and catalog.image is not None:
+        refs["catalog.image"] = catalog.image
     if not version.allow_mutable_tags:
         for path, ref in refs.items():
             tag = _tag_of(ref)

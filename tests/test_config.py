@@ -964,3 +964,37 @@ def test_upstreams_published_keys_are_refused_wherever_they_appear():
     assert line.startswith("openwhisk:controller.extra_env.CONFIG_whisk_y: holds the secret part of "
                            "upstream's example guest key (123zO3xZ...)")
     assert GUEST_DEFAULT[37:] not in "\n".join(got) + line
+
+
+# -- catalog and API gateway -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("section,value,expected", [
+    pytest.param("catalog", {"packages": ["utils", "utils"]}, [
+        "openwhisk:catalog.packages: utils listed more than once (got [\"utils\", \"utils\"]); list "
+        "each package once"], id="package-twice"),
+    pytest.param("catalog", {"packages": ["combinators"]}, [
+        "openwhisk:catalog.packages[0]: expected 'utils', 'samples', 'websocket', 'github' or "
+        "'slack' (got 'combinators'); set it with pulumi config set --path 'catalog.packages[0]' "
+        "<value>"], id="package-not-in-the-release"),
+    pytest.param("catalog", {"build_args": {"FOO": "x"}}, [
+        "openwhisk:catalog.build_args.FOO: unknown key (got 'FOO'); remove it (pulumi config rm "
+        "--path 'catalog.build_args.FOO') or fix its spelling (known keys: BASE, CATALOG_VERSION, "
+        "CATALOG_URL, CATALOG_DIGEST, ROUTEMGMT_COMMIT, ROUTEMGMT_URL, ROUTEMGMT_DIGEST)"],
+        id="unknown-build-arg"),
+    pytest.param("catalog", {"image": "ow/catalog:latest"}, [
+        "openwhisk:catalog.image: 'latest' is a mutable tag (got 'ow/catalog:latest'); pin a "
+        "version tag or a digest, or set version.allow_mutable_tags: true"], id="mutable-image"),
+    pytest.param("catalog", {"enabled": "yes"}, [
+        "openwhisk:catalog.enabled: expected true or false (got 'yes'); set it with pulumi config "
+        "set --path 'catalog.enabled' <true|false>"], id="enabled-not-boolean"),
+    pytest.param("apigateway", {"port": True}, [
+        "openwhisk:apigateway.port: expected an integer (got true); set it with pulumi config set "
+        "--path 'apigateway.port' <integer>"], id="port-boolean"),
+    pytest.param("apigateway", {"redis_port": 9001}, [
+        "openwhisk:apigateway: port and redis_port are both 9001, on the edge's host (got "
+        "{\"redis_port\": 9001}); give the gateway's API, its management API and Redis three "
+        "different host ports"], id="ports-collide"),
+])
+def test_each_catalog_and_gateway_rule_reports_one_exact_line(section, value, expected):
+    assert problems({**SINGLE, section: value}) == expected
