@@ -9,6 +9,7 @@ import planner
 from components import OpenWhisk, OpenWhiskArgs
 from planner import kubernetes as kube
 from planner.diagram import mermaid
+from planner.ports import port_problems
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -16,11 +17,14 @@ PROJECT_DIR = Path(__file__).resolve().parent
 def main() -> None:
     try:
         stack = config.read_stack_config(PROJECT_DIR)
+        plan = planner.plan(stack)
+        # What only shows once planned: host ports published twice.
+        if problems := port_problems(plan):
+            raise config.ConfigError(problems)
     except config.ConfigError as err:
         lines = "\n".join(f"  - {p}" for p in err.problems)
         raise pulumi.RunError(f"{len(err.problems)} problem(s) in the stack config of "
                               f"'{pulumi.get_stack()}'; nothing was created:\n{lines}") from None
-    plan = planner.plan(stack)
     for warning in plan.warnings:
         pulumi.log.warn(warning)
     # The last deployment's outputs, read back through a StackReference to this stack itself: a
