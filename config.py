@@ -57,6 +57,13 @@ Rotatable = Literal[
 ROTATABLE: tuple[str, ...] = get_args(Rotatable)
 
 MUTABLE_TAGS = {"latest", "nightly"}
+#: A Docker image tag.
+IMAGE_TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+#: A HOCON duration, as the OpenWhisk components parse them (`1 d`, `12 hours`, `90s`).
+DURATION = (r"^[0-9]+(\.[0-9]+)? ?(ns|nanos?|nanoseconds?|us|micros?|microseconds?|ms|millis?|"
+            r"milliseconds?|s|seconds?|m|minutes?|h|hours?|d|days?)$")
+#: No host has more memory for actions than this (1 TiB), so more is a typo.
+MAX_MEMORY_MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,7 @@ def _tag_of(image: str) -> str | None:
 class Version(Model):
     """The OpenWhisk core image version and the key family it reads."""
 
-    tag: str = Field(min_length=1)
+    tag: str = Field(min_length=1, pattern=IMAGE_TAG)
     """Pinned image tag of openwhisk/controller, invoker and scheduler (a short commit SHA)."""
     actor_system: ActorSystem | None = None
     """`akka` or `pekko` key family; filled from KNOWN_TAGS, required for other tags."""
@@ -155,7 +162,7 @@ class Host(Model):
     """Ids of the invokers on this host; default [0] when only one host runs invokers."""
     use_runc: bool | None = None
     """Per-host override of invoker.use_runc."""
-    user_memory_mb: int | None = Field(default=None, ge=256)
+    user_memory_mb: StrictInt | None = Field(default=None, ge=256, le=MAX_MEMORY_MB)
     """Per-host override of invoker.user_memory_mb."""
     ssh_host_key: str | None = None
     """The host's public SSH key (a `ssh-keyscan` line without the host name); host preparation
@@ -231,8 +238,8 @@ class Edge(Model):
 
     api_host: str | None = None
     """Name or IP that `wsk` and action containers use; default: the edge host's address."""
-    https_port: int = Field(default=443, ge=1, le=65535)
-    http_port: int | None = Field(default=80, ge=1, le=65535)
+    https_port: StrictInt = Field(default=443, ge=1, le=65535)
+    http_port: StrictInt | None = Field(default=80, ge=1, le=65535)
     """Plain-HTTP port that redirects to HTTPS; null to not listen."""
     tls: Literal["self-signed", "provided"] = "self-signed"
     """`provided` reads the secrets edge_tls_cert and edge_tls_key."""
@@ -270,7 +277,7 @@ class Invoker(Model):
     """Pause/resume warm containers with the runc bundled in the image; must match the host's runc."""
     runc_state_dir: str = "/run/docker/runtime-runc/moby"
     """Host directory of the daemon's runc state, mapped to /run/runc when use_runc is true."""
-    user_memory_mb: int = Field(default=2048, ge=256)
+    user_memory_mb: StrictInt = Field(default=2048, ge=256, le=MAX_MEMORY_MB)
     """Memory for action containers per invoker."""
     docker_root: str = "/var/lib/docker"
     """The daemon's root directory; its containers/ subdirectory holds activation logs."""
@@ -287,8 +294,8 @@ class Invoker(Model):
 
 
 class Controller(Model):
-    http_port: int = Field(default=10001, ge=1, le=65535)
-    remoting_port: int = Field(default=25520, ge=1, le=65535)
+    http_port: StrictInt = Field(default=10001, ge=1, le=65535)
+    remoting_port: StrictInt = Field(default=25520, ge=1, le=65535)
     """Fixed actor-system port, the same inside the container and on the host."""
     seed_count: int | None = Field(default=None, ge=1)
     """Seed nodes are the K controllers with the lowest ids; default all."""
@@ -386,18 +393,18 @@ class KafkaSasl(Model):
 
 
 class Kafka(Model):
-    port: int = Field(default=9092, ge=1, le=65535)
+    port: StrictInt = Field(default=9092, ge=1, le=65535)
     replication_factor: int = Field(default=1, ge=1)
     sasl: KafkaSasl | None = None
     """Authenticate brokers and clients with SASL; null (default) keeps the plaintext listener."""
 
 
 class Scheduler(Model):
-    http_port: int = Field(default=14001, ge=1, le=65535)
-    rpc_port: int = Field(default=13001, ge=1, le=65535)
-    remoting_port: int = Field(default=25521, ge=1, le=65535)
+    http_port: StrictInt = Field(default=14001, ge=1, le=65535)
+    rpc_port: StrictInt = Field(default=13001, ge=1, le=65535)
+    remoting_port: StrictInt = Field(default=25521, ge=1, le=65535)
     etcd_lease_timeout_s: int = Field(default=10, ge=1)
-    time_window: str = "1 d"
+    time_window: str = Field(default="1 d", pattern=DURATION)
     """Duration checker window (CONFIG_whisk_durationChecker_timeWindow)."""
     max_peek: int = Field(default=500, ge=1)
     """Invoker container-creation max peek."""
@@ -406,7 +413,7 @@ class Scheduler(Model):
 
 
 class CouchDB(Model):
-    port: int = Field(default=5984, ge=1, le=65535)
+    port: StrictInt = Field(default=5984, ge=1, le=65535)
     db_prefix: str = Field(default="whisk_", pattern=r"^[a-z][a-z0-9_]*$")
 
 
@@ -436,7 +443,7 @@ class Registry(Model):
     every image is mirrored (or built) into it and deployed by digest."""
     address: str | None = None
     """`host[:port]` of an external registry; in deploy mode it is `<registry host address>:<port>`."""
-    port: int = Field(default=5000, ge=1, le=65535)
+    port: StrictInt = Field(default=5000, ge=1, le=65535)
     """Port of the deployed registry."""
     username: str = Field(default="openwhisk", pattern=r"^[A-Za-z0-9._-]+$")
     build_host: str | None = None
@@ -462,6 +469,9 @@ class Registry(Model):
         if value is not None and not re.fullmatch(r"[a-z0-9.-]+(:\d{1,5})?", value):
             raise _invalid("not a registry address", "use host[:port] without a scheme or path, "
                                                      "e.g. registry.example.com:5000")
+        if value is not None and ":" in value and not 1 <= int(value.rsplit(":", 1)[1]) <= 65535:
+            raise _invalid("its port is not between 1 and 65535",
+                           "use host[:port] with a port from 1 to 65535, e.g. registry.example.com:5000")
         return value
 
 
@@ -504,7 +514,7 @@ class Ssh(Model):
 
     user: str = Field(pattern=SSH_USER)
     """Login user on every such host; must be allowed to use the Docker socket."""
-    port: int = Field(default=22, ge=1, le=65535)
+    port: StrictInt = Field(default=22, ge=1, le=65535)
     sudo: bool = True
     """Prefix privileged host-preparation commands with `sudo -n` (passwordless sudo needed)."""
     options: tuple[Annotated[str, AfterValidator(_ssh_option)], ...] = ()
@@ -906,6 +916,9 @@ _EXPECTED = {  # pydantic error type: (what is wrong, placeholder of the fix)
 }
 
 _PATTERNS = {
+    IMAGE_TAG: "expected an image tag: up to 128 letters, digits, '_', '.' or '-', not starting "
+               "with '.' or '-', without spaces",
+    DURATION: "expected a duration such as '1 d', '12 hours' or '90 s'",
     HOST_NAME: "expected a short lowercase name: a letter, then up to 30 letters, digits or '-'",
     CouchDB.model_fields["db_prefix"].metadata[0].pattern:
         "expected lowercase letters, digits or '_', starting with a letter",
@@ -1199,6 +1212,11 @@ def _kubernetes_edge_checks(kube: Kubernetes, edge: Edge | None) -> list[str]:
                            f"is the node port, which Kubernetes takes from 30000-32767 (got "
                            f"{port}); set it to a free port in that range, e.g. "
                            f"{31001 if key == 'https_port' else 31080}")
+    if edge.http_port is not None and edge.http_port == edge.https_port:
+        out.append(f"{NAMESPACE}:edge.http_port: the same port as edge.https_port, and one "
+                   f"{'node port' if kube.edge_service_type == 'NodePort' else 'Service port'} "
+                   f"cannot serve both (got {edge.http_port}); give it another port, or null for "
+                   f"no plain-HTTP redirect")
     return out
 
 

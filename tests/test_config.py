@@ -998,3 +998,27 @@ def test_upstreams_published_keys_are_refused_wherever_they_appear():
 ])
 def test_each_catalog_and_gateway_rule_reports_one_exact_line(section, value, expected):
     assert problems({**SINGLE, section: value}) == expected
+
+
+@pytest.mark.parametrize("raw,expected", [
+    pytest.param(change(SINGLE, {"version.tag": "ef725a6 "}), [
+        "openwhisk:version.tag: expected an image tag: up to 128 letters, digits, '_', '.' or '-', "
+        "not starting with '.' or '-', without spaces (got 'ef725a6 '); set it with pulumi config "
+        "set --path 'version.tag' <string>"], id="tag-with-a-trailing-space"),
+    pytest.param(change(SINGLE, {"scheduler": {"time_window": "forever"}}), [
+        "openwhisk:scheduler.time_window: expected a duration such as '1 d', '12 hours' or '90 s' "
+        "(got 'forever'); set it with pulumi config set --path 'scheduler.time_window' <string>"],
+        id="time-window-not-a-duration"),
+    pytest.param(change(SINGLE, {"kafka": {"port": True}}), [
+        "openwhisk:kafka.port: expected an integer (got true); set it with pulumi config set "
+        "--path 'kafka.port' <integer>"], id="boolean-port"),
+    pytest.param(change(SINGLE, {"invoker": {"user_memory_mb": 10**9}}), [
+        "openwhisk:invoker.user_memory_mb: must be at most 1048576 (got 1000000000); set it with "
+        "pulumi config set --path 'invoker.user_memory_mb' <integer>"], id="absurd-memory"),
+    pytest.param(change(SINGLE, {"registry": {"mode": "external", "address": "reg.example.com:99999"}}), [
+        "openwhisk:registry.address: its port is not between 1 and 65535 (got "
+        "'reg.example.com:99999'); use host[:port] with a port from 1 to 65535, e.g. "
+        "registry.example.com:5000"], id="registry-port-out-of-range"),
+])
+def test_new_user_slips_are_refused_with_one_exact_line(raw, expected):
+    assert problems(raw, secret_keys=frozenset({"registry_password"}))[:1] == expected

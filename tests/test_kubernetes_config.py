@@ -306,3 +306,13 @@ def test_the_manifest_rules_are_the_docker_ones(tmp_path):
         "openwhisk:runtimes.manifest: runtimes.json: runtimes.nodejs: no nodejs family with a default "
         f"kind (got families: 'python'); add one: {HEALTH}",
     ]
+
+
+def test_one_node_port_cannot_serve_https_and_http():
+    raw = change(K8S, {"kubernetes.edge_service_type": "NodePort",
+                       "edge": {"https_port": 31001, "http_port": 31001}})
+    del raw["kubernetes"]["ingress"]
+    raw["edge"]["api_host"] = "openwhisk.example.com"
+    assert problems(raw) == [
+        "openwhisk:edge.http_port: the same port as edge.https_port, and one node port cannot "
+        "serve both (got 31001); give it another port, or null for no plain-HTTP redirect"]
