@@ -106,10 +106,16 @@ def mirror_script(docker: str, image: ImagePlan) -> str:
     used as it is, like a pull of a pinned tag.
     """
     assert image.target is not None and image.build is None, image.key
-    ref, target, repo = image.ref, image.target, repository(image.target)
+    ref = image.ref
     return f"""set -eu
 {docker} image inspect {ref} >/dev/null 2>&1 || {docker} pull -q {ref} >/dev/null
-{docker} tag {ref} {target}
+{_push_lines(docker, ref, image.target)}"""
+
+
+def _push_lines(docker: str, ref: str, target: str) -> str:
+    """Tags the local image `ref` as `target`, pushes it and prints its digest in the registry."""
+    repo = repository(target)
+    return f"""{docker} tag {ref} {target}
 {docker} push -q {target} >/dev/null
 digest=$({docker} image inspect --format '{{{{range .RepoDigests}}}}{{{{println .}}}}{{{{end}}}}' {target} \\
   | sed -n 's|^{repo}@||p' | head -n 1)
@@ -187,13 +193,6 @@ def build_push_script(docker: str, image: ImagePlan) -> str:
     """Builds an inline image on the build host, pushes it to the registry and prints its digest
     there, like mirror_script."""
     assert image.target is not None, image.key
-    target, repo = image.target, repository(image.target)
     return f"""set -eu
 {_build_lines(docker, image)}
-{docker} tag {image.ref} {target}
-{docker} push -q {target} >/dev/null
-digest=$({docker} image inspect --format '{{{{range .RepoDigests}}}}{{{{println .}}}}{{{{end}}}}' {target} \\
-  | sed -n 's|^{repo}@||p' | head -n 1)
-[ -n "$digest" ] || {{ echo "pushed {target} but the registry reported no digest" >&2; exit 1; }}
-echo "$digest"
-"""
+{_push_lines(docker, image.ref, image.target)}"""
