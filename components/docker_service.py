@@ -90,12 +90,6 @@ class DockerService(pulumi.ComponentResource):
         """The image ID of image `key` on `host`, once pulled."""
         target = args.hosts[host]
         ready = [target.ready] if target.ready else []
-        login = args.logins.get(host)
-        if login is None and target.host.ssh is None and key not in args.local_builds:
-            return docker.RemoteImage(
-                f"{host}-{key}", name=args.images[key], keep_locally=True,
-                opts=pulumi.ResourceOptions(parent=self, provider=target.provider,
-                                            depends_on=ready or None)).image_id
         build = args.local_builds.get(key)
         if build is not None:
             return host_command(
@@ -103,6 +97,12 @@ class DockerService(pulumi.ComponentResource):
                 script=build_script(target.host.docker_cli, build), triggers=[build.ref],
                 opts=pulumi.ResourceOptions(parent=self, provider=self._command_provider(host, args),
                                             depends_on=ready or None)).stdout
+        login = args.logins.get(host)
+        if login is None and target.host.ssh is None:
+            return docker.RemoteImage(
+                f"{host}-{key}", name=args.images[key], keep_locally=True,
+                opts=pulumi.ResourceOptions(parent=self, provider=target.provider,
+                                            depends_on=ready or None)).image_id
         ref = pulumi.Output.from_input(args.images[key])
         return host_command(
             f"{host}-{key}-pull", target.host, args.secrets,

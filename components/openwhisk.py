@@ -85,13 +85,16 @@ class OpenWhisk(pulumi.ComponentResource):
         self.endpoints = plan.endpoints
         note = (f"# OpenWhisk stack {args.stack}: the edge certificate is self-signed, so run wsk "
                 f"with -i (--insecure)\n" if plan.insecure_tls else "")
-        self.wskprops = pulumi.Output.secret(pulumi.Output.concat(
-            note, "APIHOST=", plan.endpoints["apiHost"], "\nAUTH=", self.guest_auth, "\n"))
+
+        def wskprops(auth: pulumi.Output[str], *more: str) -> pulumi.Output[str]:
+            return pulumi.Output.concat(note, "APIHOST=", plan.endpoints["apiHost"], "\nAUTH=",
+                                        auth, "\n", *more)
+
+        self.wskprops = pulumi.Output.secret(wskprops(self.guest_auth))
         # Each tenant's key and a ready wskprops for it: secret as a whole.
         self.namespaces = pulumi.Output.secret({
-            name: {"auth": secrets.values[key], "wskprops": pulumi.Output.concat(
-                note, "APIHOST=", plan.endpoints["apiHost"], "\nAUTH=", secrets.values[key],
-                "\nNAMESPACE=", name, "\n")}
+            name: {"auth": secrets.values[key],
+                   "wskprops": wskprops(secrets.values[key], f"NAMESPACE={name}\n")}
             for name, key in plan.namespaces})
         self.register_outputs({
             "api_host": self.api_host, "wskprops": self.wskprops, "guest_auth": self.guest_auth,
