@@ -104,6 +104,19 @@ def _invalid(what: str, fix: str) -> PydanticCustomError:
     return PydanticCustomError("config", "{what}; {fix}", {"what": what, "fix": fix})
 
 
+def _duplicates(values: tuple[str, ...]) -> list[str]:
+    """The values listed more than once, sorted."""
+    return sorted({v for v in values if values.count(v) > 1})
+
+
+def _listed_once(values: tuple[str, ...], what: str) -> tuple[str, ...]:
+    """`values`, or the problem naming those listed more than once."""
+    dupes = _duplicates(values)
+    if dupes:
+        raise _invalid(f"{', '.join(dupes)} listed more than once", f"list each {what} once")
+    return values
+
+
 def _tag_of(image: str) -> str | None:
     if "@sha256:" in image:
         return None  # pinned by digest
@@ -193,7 +206,7 @@ class Host(Model):
     @field_validator("roles")
     @classmethod
     def _unique_roles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        dupes = sorted({r for r in value if value.count(r) > 1})
+        dupes = _duplicates(value)
         if dupes:
             raise _invalid(f"role {dupes[0]!r} is listed twice", "list each role once")
         return value
@@ -336,10 +349,7 @@ class NamespaceLimits(Model):
     @field_validator("allowed_kinds")
     @classmethod
     def _unique_kinds(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        if value is not None and len(set(value)) != len(value):
-            dup = sorted({k for k in value if value.count(k) > 1})
-            raise _invalid(f"{', '.join(dup)} listed more than once", "list each kind once")
-        return value
+        return value if value is None else _listed_once(value, "kind")
 
     def document(self) -> dict[str, object]:
         """The limits document's fields, in upstream's names (UserLimits), unset ones left out."""
@@ -548,7 +558,8 @@ class Storage(Model):
 
 
 #: Package directories of the pinned openwhisk-catalog release (components/assets/catalog/pins.json).
-CATALOG_PACKAGES = ("utils", "samples", "websocket", "github", "slack")
+CatalogPackage = Literal["utils", "samples", "websocket", "github", "slack"]
+CATALOG_PACKAGES: tuple[str, ...] = get_args(CatalogPackage)
 CatalogBuildArg = Literal["BASE", "CATALOG_VERSION", "CATALOG_URL", "CATALOG_DIGEST",
                           "ROUTEMGMT_COMMIT", "ROUTEMGMT_URL", "ROUTEMGMT_DIGEST"]
 
@@ -557,7 +568,7 @@ class Catalog(Model):
     """The `whisk.system` packages, installed after every `pulumi up` that changes them."""
 
     enabled: StrictBool = True
-    packages: tuple[Literal["utils", "samples", "websocket", "github", "slack"], ...] = CATALOG_PACKAGES
+    packages: tuple[CatalogPackage, ...] = CATALOG_PACKAGES  # type: ignore[assignment]
     """Package directories of the catalog release, installed in this order."""
     image: str | None = Field(default=None, min_length=1)
     """A prebuilt installer image (air-gapped sites), used instead of building
@@ -570,10 +581,7 @@ class Catalog(Model):
     @field_validator("packages")
     @classmethod
     def _unique_packages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if len(set(value)) != len(value):
-            dup = sorted({p for p in value if value.count(p) > 1})
-            raise _invalid(f"{', '.join(dup)} listed more than once", "list each package once")
-        return value
+        return _listed_once(value, "package")
 
 
 class ApiGateway(Model):

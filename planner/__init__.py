@@ -228,7 +228,7 @@ def plan(stack: Stack) -> Plan:
                                for s in schedulers]}
                if scheduler_mode else {}),
             **({"elasticsearch": f"http://{es_hosts.split(',')[0]}"} if es_store else {}),
-            **({"apigateway": gw.management_url(cfg).removesuffix("/v2")}
+            **({"apigateway": gw.management_address(cfg)}
                if cfg.apigateway.enabled else {}),
         },
         insecure_tls=insecure_tls,

@@ -61,10 +61,15 @@ def services(cfg: StackConfig, public_host: str, public_port: int) -> list[Servi
     return [Service("redis", (redis,), (data,)), Service("apigateway", (gateway,))]
 
 
+def management_address(cfg: StackConfig) -> str:
+    """The gateway's management API, as the other containers reach it."""
+    at = where(cfg, "apigateway")
+    return f"http://{at.address}:{reach_port(cfg, MANAGEMENT_PORT, cfg.apigateway.management_port)}"
+
+
 def management_url(cfg: StackConfig) -> str:
     """Route management's gwUrlV2."""
-    at = where(cfg, "apigateway")
-    return f"http://{at.address}:{reach_port(cfg, MANAGEMENT_PORT, cfg.apigateway.management_port)}/v2"
+    return f"{management_address(cfg)}/v2"
 
 
 def api_upstream(cfg: StackConfig) -> tuple[str, int]:
