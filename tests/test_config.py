@@ -909,6 +909,9 @@ NS_NAME = ("expected a namespace name: 5 to 64 letters, digits, '_', '.', '@' or
         "openwhisk:namespaces[0].limits.allowed_kinds: 'swift:5' is not a kind of the runtime "
         "manifest runtimes/default.json (got 'swift:5'); use one of nodejs:18, nodejs:20, "
         "python:3.10, python:3.11"], id="unknown-kind"),
+    pytest.param([{"name": "team-a", "limits": {"allowed_kinds": ["nodejs:20", "nodejs:20"]}}], [
+        "openwhisk:namespaces[0].limits.allowed_kinds: nodejs:20 listed more than once (got "
+        "[\"nodejs:20\", \"nodejs:20\"]); list each kind once"], id="kind-twice"),
     pytest.param([{"name": "team-a", "quota": 1}], [
         "openwhisk:namespaces[0].quota: unknown key (got 1); remove it (pulumi config rm --path "
         "'namespaces[0].quota') or fix its spelling (known keys: name, limits, rotate)"],
