@@ -280,6 +280,40 @@ ExtraEnv = dict[str, Annotated[str, BeforeValidator(_env_text)]]
 """Extra environment of a component, merged over the planned one (rules in extra_env.py)."""
 
 
+#: Destinations an action may not reach even with `egress: internet`: private, shared (CGNAT) and
+#: link-local ranges (where cloud metadata services answer). The plan's own hosts are always blocked.
+BLOCKED_CIDRS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
+
+
+def _cidrs(values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        try:
+            net = ipaddress.ip_network(value, strict=True)
+        except ValueError:
+            raise _invalid(f"{value!r} is not an IPv4 network in CIDR notation",
+                           "write it like 10.0.0.0/8 (host bits zero) or 10.1.2.3/32") from None
+        if net.version != 4:
+            raise _invalid(f"{value!r} is IPv6; the action network is IPv4 only",
+                           "list IPv4 networks only")
+    return _listed_once(values, "network")
+
+
+Cidrs = Annotated[tuple[str, ...], AfterValidator(_cidrs)]
+
+
+class ActionNetwork(Model):
+    """Docker hosts: what action containers reach. Invokers start them on the Docker network
+    `ow-actions` of their host, whose firewall (the `DOCKER-USER` chain) lets them reach the API
+    host's HTTPS port and, with `egress: internet`, addresses outside `blocked_cidrs`; never a
+    port of the plan's own hosts."""
+
+    egress: Literal["internet", "none"] = "internet"
+    """`internet`: actions may open connections outside blocked_cidrs; `none`: only the API."""
+    blocked_cidrs: Cidrs = BLOCKED_CIDRS
+    allowed_cidrs: Cidrs = ()
+    """Exceptions to blocked_cidrs (e.g. an internal service actions call); never the plan's hosts."""
+
+
 class Invoker(Model):
     """Invoker settings shared by every invoker (hosts may override some)."""
 
@@ -298,6 +332,7 @@ class Invoker(Model):
     """Host port of invoker id 0; invoker N publishes http_port + N."""
     extra_env: ExtraEnv = {}
     """Extra environment of every invoker; INVOKER_USE_RUNC here acts as use_runc."""
+    action_network: ActionNetwork = ActionNetwork()
 
     @property
     def runc(self) -> bool:

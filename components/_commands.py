@@ -19,16 +19,16 @@ def host_command(name: str, host: HostPlan, secrets: Mapping[str, pulumi.Output[
                  script: pulumi.Input[str], update: bool = False,
                  stdin: pulumi.Input[str] | None = None,
                  triggers: list[pulumi.Input[str]] | None = None,
-                 opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+                 delete: str | None = None, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
     """`update`: run the script again as an update when it changes (else only on create);
     `triggers`: values whose change replaces the command, which runs it again."""
     again = script if update else None
     if host.ssh is None:
-        return local.Command(name, create=script, update=again, stdin=stdin, triggers=triggers,
-                             opts=opts)
+        return local.Command(name, create=script, update=again, delete=delete, stdin=stdin,
+                             triggers=triggers, opts=opts)
     ssh = host.ssh
     connection = remote.ConnectionArgs(
         host=ssh.host, port=ssh.port, user=ssh.user,
         private_key=resolve(ssh.private_key, secrets), host_key=ssh.host_key)
-    return remote.Command(name, connection=connection, create=script, update=again, stdin=stdin,
-                          triggers=triggers, opts=opts)
+    return remote.Command(name, connection=connection, create=script, update=again, delete=delete,
+                          stdin=stdin, triggers=triggers, opts=opts)

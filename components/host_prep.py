@@ -4,8 +4,8 @@ Creates a pulumi-command provider and one command per step, in plan order, each 
 previous one: a `remote.Command` over ssh (user, port and the secret private key of the plan's
 ssh target) for ssh hosts, a `local.Command` for hosts whose Docker socket is local. The script
 is both `create` and `update`, so a changed script runs again as an update and nothing is ever
-replaced; nothing runs on delete. A secret a step needs reaches it on stdin, never on the
-command line. DockerHost and DockerService take the component itself as `ready`: depending on a
+replaced; a step's `delete` script, if any, runs when the step leaves the plan. A secret a step
+needs reaches it on stdin, never on the command line. DockerHost and DockerService take the component itself as `ready`: depending on a
 component waits for all of its commands.
 """
 
@@ -48,7 +48,7 @@ class HostPrep(pulumi.ComponentResource):
             stdin = resolve(step.stdin, args.secrets) if step.stdin is not None else None
             cmd = host_command(
                 f"{name}-{step.name}", host, args.secrets, script=step.script, update=True,
-                stdin=stdin,
+                stdin=stdin, delete=step.delete,
                 opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=previous))
             self.steps[step.name] = cmd
             previous = [cmd]

@@ -15,6 +15,7 @@ from dataclasses import asdict, replace
 import extra_env as env_rules
 from config import Stack, StackConfig, docker_endpoint, namespace_secret
 from planner import env as jvm
+from planner import firewall
 from planner import hosts as hostplan
 from planner import kafka
 from planner import apigateway as gw
@@ -429,7 +430,7 @@ def _invoker(cfg: StackConfig, ctx: jvm.Context, p: Placed, api_host: str,
     return Container(
         key=f"invoker-{p.id}", service="invoker", host=p.host_name, name=f"{PREFIX}-invoker{p.id}",
         image="invoker",
-        env=tuple(sorted(jvm.invoker_env(ctx, api_host, memory, jvm.docker_factory_env(use_runc))
+        env=tuple(sorted(jvm.invoker_env(ctx, api_host, memory, jvm.docker_factory_env(use_runc, firewall.ACTION_NETWORK))
                          .items())),
         command=("/init.sh", "--id", str(p.id), "--uniqueName", str(p.id)),
         ports=(Port(JVM_PORT, cfg.invoker.http_port + p.id, "http"),),
@@ -468,12 +469,14 @@ def _edge(cfg: StackConfig, p: Placed, upstreams: list[tuple[str, int]],
 
 def _hosts(cfg: StackConfig, services: list[Service], volumes: list[VolumePlan],
            registry: RegistryPlan | None) -> tuple[HostPlan, ...]:
+    edge = _placed(cfg, "edge")[0]
+    api = tuple(dict.fromkeys((a, cfg.edge.https_port) for a in (edge.address, cfg.edge.api_host) if a))
     out = []
     for h in sorted(cfg.hosts, key=lambda h: (h.id or 0, h.name)):
         containers = tuple(c for s in services for c in s.containers if c.host == h.name)
         ssh = hostplan.ssh_target(h, cfg)
         ctx = hostplan.HostContext(cfg, h, containers, tuple(v for v in volumes if v.host == h.name),
-                                   registry)
+                                   registry, api)
         out.append(HostPlan(h.name, h.address, docker_endpoint(h, cfg.ssh), ssh=ssh,
                             ssh_opts=hostplan.ssh_opts(ssh and ssh.port, cfg), prep=hostplan.prep_steps(ctx),
                             login=hostplan.prep_steps(ctx, hostplan.LOGIN_STEPS)))

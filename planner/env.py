@@ -191,12 +191,13 @@ def scheduler_env(ctx: Context, address: str, seeds: list[tuple[str, int]]) -> d
     return _with_extra(env | _admin(ctx, "scheduler"), s.extra_env)
 
 
-def docker_factory_env(use_runc: bool) -> dict[str, Value]:
-    """The docker container factory: action containers on the daemon behind the mounted socket."""
+def docker_factory_env(use_runc: bool, network: str) -> dict[str, Value]:
+    """The docker container factory: action containers on the daemon behind the mounted socket,
+    on `network` (Docker hosts: the action network of planner/firewall.py)."""
     return {
         "CONFIG_whisk_spi_ContainerFactoryProvider": DOCKER_FACTORY,
         "CONFIG_whisk_docker_containerFactory_useRunc": "true" if use_runc else "false",
-        "CONFIG_whisk_containerFactory_containerArgs_network": "bridge",
+        "CONFIG_whisk_containerFactory_containerArgs_network": network,
     }
 
 

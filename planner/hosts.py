@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from config import Host, StackConfig, docker_endpoint
+from planner import firewall
 from planner.model import (
     Container, Mount, PrepStep, RegistryPlan, Secret, Service, SshTarget, VolumePlan,
 )
@@ -84,6 +85,13 @@ class HostContext:
     """The host's data volumes, as planned before any became a bind mount."""
     registry: RegistryPlan | None = None
     """The private registry the host pulls from, if any."""
+    api: tuple[tuple[str, int], ...] = ()
+    """(address, port) of the API's HTTPS endpoint(s), the one thing an action may always reach."""
+
+    @property
+    def ssh(self) -> bool:
+        """Whether the host's steps run over ssh (else on this machine, against a local socket)."""
+        return ssh_endpoint(docker_endpoint(self.host, self.cfg.ssh)) is not None
 
     @property
     def sudo(self) -> str:
@@ -116,6 +124,19 @@ def _data_dirs(ctx: HostContext) -> PrepStep | None:
     return PrepStep("data-dirs", "set -eu\n" + "\n".join(lines) + "\n")
 
 
+def _action_network(ctx: HostContext) -> PrepStep | None:
+    if ctx.cfg.container_factory != "docker" or not any(c.service == "invoker"
+                                                        for c in ctx.containers):
+        return None
+    net = ctx.cfg.invoker.action_network
+    hosts = tuple(sorted({h.address for h in ctx.cfg.hosts}))
+    text = firewall.loader(hosts, ctx.api, egress=net.egress, blocked=net.blocked_cidrs,
+                           allowed=net.allowed_cidrs)
+    docker = "docker" if ctx.ssh else f"docker -H {docker_endpoint(ctx.host, ctx.cfg.ssh)}"
+    return PrepStep("action-network", firewall.install_script(docker, text),
+                    delete=firewall.remove_script(docker))
+
+
 def _registry_ca(ctx: HostContext) -> PrepStep | None:
     reg = ctx.registry
     if reg is None or reg.ca_cert is None:
@@ -142,7 +163,7 @@ def _registry_login(ctx: HostContext) -> PrepStep | None:
 
 #: Preparation steps in the order they run; each returns None where the host does not need it.
 PREP_STEPS: tuple[Callable[[HostContext], PrepStep | None], ...] = (
-    _max_map_count, _data_dirs, _registry_ca)
+    _max_map_count, _data_dirs, _registry_ca, _action_network)
 #: Steps that need the registry running, so they run after it rather than before the containers.
 LOGIN_STEPS: tuple[Callable[[HostContext], PrepStep | None], ...] = (_registry_login,)
 

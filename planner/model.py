@@ -209,6 +209,8 @@ class PrepStep:
     """POSIX sh script; a change to it re-runs the step (an update, never a replacement)."""
     stdin: Value | None = None
     """Fed to the script on stdin: the way to pass a secret (never on the command line)."""
+    delete: str | None = None
+    """POSIX sh script run when the step leaves the host (its role left), undoing the step."""
 
 
 @dataclass(frozen=True)

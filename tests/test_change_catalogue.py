@@ -55,11 +55,17 @@ def invoker_host(name: str, invoker_id: int) -> list[str]:
     return [f"openwhisk:components:DockerHost::{name}", f"pulumi:providers:docker::{name}-docker",
             f"openwhisk:components:HostPrep::{name}", f"pulumi:providers:command::{name}-command",
             f"command:remote:Command::{name}-registry-ca",
+            f"command:remote:Command::{name}-action-network",
             f"openwhisk:components:HostPrep::{name}-registry",
             f"pulumi:providers:command::{name}-registry-command",
             f"command:remote:Command::{name}-registry-docker-login",
             *pulls(f"{name}-invoker", *(f"{name}-runtime-openwhisk-{r}" for r in RUNTIMES)),
             steps("invoker", name), *containers(f"invoker-{invoker_id}")]
+
+
+def firewalls(*names: str) -> list[str]:
+    """The action network steps of invoker hosts: their firewalls list every host's address."""
+    return [f"{P}::{n}-action-network" for n in names]
 
 
 def hosts(c: Config) -> list[dict]:
@@ -108,13 +114,14 @@ CASES = [
     Case("add an invoker host",
          lambda c: hosts(c).append({"name": "invoker-3", "id": 13, "address": "10.20.0.23",
                                     "roles": ["invoker"], "invoker_ids": [2]}),
-         created=invoker_host("invoker-3", 2), deleted=[], changed=[V],
-         why="the new host only; other invokers keep their ids",
+         created=invoker_host("invoker-3", 2), deleted=[],
+         changed=[V, *firewalls("invoker-1", "invoker-2")],
+         why="the new host; other invokers keep their ids, their firewalls block its address",
          waves="invoker-2"),
     Case("remove an invoker host",
          lambda c: hosts(c).remove(host(c, "invoker-2")),
-         created=[], deleted=invoker_host("invoker-2", 1), changed=[V],
-         why="that host only; invoker-0 keeps its id",
+         created=[], deleted=invoker_host("invoker-2", 1), changed=[V, *firewalls("invoker-1")],
+         why="that host; invoker-0 keeps its id, its firewall forgets the address",
          waves=""),
     Case("flip one invoker host's use_runc", lambda c: host(c, "invoker-2").update(use_runc=True),
          created=[], deleted=[], changed=containers("invoker-1"),
@@ -194,9 +201,10 @@ CASES = [
     Case("change the API host", set_key("edge.api_host", "ow.example.org"),
          created=[], deleted=[],
          changed=["tls:index/selfSignedCert:SelfSignedCert::edge_tls_cert",
-                  *containers("apigateway-core-2", "edge-core-2", "invoker-0", "invoker-1"), V],
-         why="the edge certificate, the API host the invokers give actions, and the one `wsk api` "
-             "URLs name",
+                  *containers("apigateway-core-2", "edge-core-2", "invoker-0", "invoker-1"), V,
+                  *firewalls("invoker-1", "invoker-2")],
+         why="the edge certificate, the API host the invokers give actions (and their firewalls "
+             "let actions reach), and the one `wsk api` URLs name",
          waves="apigateway-core-2 invoker-0 > edge-core-2 invoker-1"),
     Case("add a namespace",
          lambda c: c["openwhisk:namespaces"].append({"name": "team-ml"}),

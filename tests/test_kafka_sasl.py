@@ -352,10 +352,13 @@ def test_program_runs_scram_users_between_zookeeper_and_the_broker():
     assert secret is True
     assert "ADMIN_PASSWORD=pw-kafka_admin_password" in envs
     assert "CLIENT_PASSWORD=pw-kafka_client_password" in envs
-    assert deps(run, "kafka-scram-users-dev") == ["zookeeper-dev"]
+    # Every container on the host also waits for its preparation (the action network).
+    assert deps(run, "kafka-scram-users-dev") == ["dev-action-network", "zookeeper-dev"]
     # The broker starts only once the step ran and exited 0.
-    assert deps(run, "kafka-dev") == ["kafka-scram-users-dev-run", "zookeeper-dev"]
-    assert deps(run, "controller-dev") == ["couchdb-init-dev-run", "kafka-dev"]
+    assert deps(run, "kafka-dev") == ["dev-action-network", "kafka-scram-users-dev-run",
+                                      "zookeeper-dev"]
+    assert deps(run, "controller-dev") == ["couchdb-init-dev-run", "dev-action-network",
+                                           "kafka-dev"]
 
 
 def test_program_without_sasl_has_no_kafka_secrets_or_users_step():

@@ -111,7 +111,7 @@ def test_dev_invoker_env_is_exact():
         "CONFIG_whisk_spi_ContainerFactoryProvider":
             "org.apache.openwhisk.core.containerpool.docker.DockerContainerFactoryProvider",
         "CONFIG_whisk_docker_containerFactory_useRunc": "false",
-        "CONFIG_whisk_containerFactory_containerArgs_network": "bridge",
+        "CONFIG_whisk_containerFactory_containerArgs_network": "ow-actions",
         "CONFIG_whisk_containerPool_userMemory": "2048 m",
         "CONFIG_whisk_invoker_username": "whisk_admin",
         "CONFIG_whisk_invoker_password": Secret("${invoker_admin_password}"),

@@ -44,11 +44,12 @@ def host(plan, name):
     return next(h for h in plan.hosts if h.name == name)
 
 
-def test_dev_stack_keeps_the_local_socket_and_needs_no_preparation():
+def test_dev_stack_keeps_the_local_socket_and_prepares_only_the_action_network():
     p = planner.plan(stack())
     (dev,) = p.hosts
-    assert (dev.docker, dev.ssh, dev.ssh_opts, dev.prep) == (
-        "unix:///var/run/docker.sock", None, (), ())
+    assert (dev.docker, dev.ssh, dev.ssh_opts, [s.name for s in dev.prep]) == (
+        "unix:///var/run/docker.sock", None, (), ["action-network"])
+    assert "docker -H unix:///var/run/docker.sock network create" in dev.prep[0].script
 
 
 def test_ssh_hosts_get_a_derived_endpoint_login_and_ssh_options():
@@ -95,7 +96,7 @@ fi
 def test_elasticsearch_host_raises_vm_max_map_count_and_only_it():
     p = planner.plan(es_cluster())
     assert host(p, "core").prep == (ES_STEP,)
-    assert host(p, "inv").prep == ()
+    assert [s.name for s in host(p, "inv").prep] == ["action-network"]
 
 
 def test_sudo_false_runs_privileged_commands_as_the_ssh_user():
@@ -126,8 +127,8 @@ sudo -n install -d -o 0 -g 0 -m 0750 /srv/openwhisk/ow-kafka-data
 sudo -n install -d -o 1000 -g 0 -m 0750 /srv/openwhisk/ow-elasticsearch-data
 sudo -n install -d -o 999 -g 999 -m 0750 /srv/openwhisk/ow-redis-data
 """))
-    # The invoker host has no data volume, so nothing to prepare; its host mounts are unchanged.
-    assert host(p, "inv").prep == ()
+    # The invoker host has no data volume, so only its action network; its host mounts unchanged.
+    assert [s.name for s in host(p, "inv").prep] == ["action-network"]
     invoker = next(c for c in p.containers() if c.key == "invoker-0")
     assert Mount("/var/run/docker.sock", host_path="/var/run/docker.sock") in invoker.mounts
 
@@ -150,7 +151,7 @@ def test_without_data_dir_volumes_stay_named_volumes():
 
 def test_prep_steps_is_the_single_ordered_extension_point():
     assert hostplan.PREP_STEPS == (hostplan._max_map_count, hostplan._data_dirs,
-                                   hostplan._registry_ca)
+                                   hostplan._registry_ca, hostplan._action_network)
     assert hostplan.LOGIN_STEPS == (hostplan._registry_login,)
     cfg = es_cluster(storage={"data_dir": "/srv/ow"}).config
     ctx = hostplan.HostContext(cfg, cfg.hosts[0], (), ())
@@ -160,8 +161,8 @@ def test_prep_steps_is_the_single_ordered_extension_point():
 @pytest.mark.parametrize("sudo", [True, False])
 def test_prep_scripts_are_valid_posix_sh(sudo):
     p = planner.plan(es_cluster(ssh={"user": "ops", "sudo": sudo}, storage={"data_dir": "/srv/ow"}))
-    scripts = [s.script for h in p.hosts for s in h.prep]
-    assert len(scripts) == 2
+    scripts = [s for h in p.hosts for step in h.prep for s in (step.script, step.delete) if s]
+    assert len(scripts) == 4  # vm.max_map_count, data dirs, the action network and its removal
     for script in scripts:
         subprocess.run(["sh", "-n"], input=script, text=True, check=True)
 

@@ -62,16 +62,19 @@ def test_dev_stack_ordering_follows_real_dependencies():
     def deps(name):
         return sorted(d.split("::")[-1] for d in run.monitor.opts(CONTAINER, name)["dependencies"]
                       if "container:Container" in d or ":Command" in d)
-    assert deps("couchdb-init-dev") == ["couchdb-dev"]
-    assert deps("kafka-dev") == ["zookeeper-dev"]
+    # Every container waits for the host's preparation (its action network) too.
+    host = ["dev-action-network"]
+    assert deps("couchdb-init-dev") == ["couchdb-dev", *host]
+    assert deps("kafka-dev") == [*host, "zookeeper-dev"]
     # Dependents of the init step wait for its command: the step ran and exited 0.
-    assert deps("controller-dev") == ["couchdb-init-dev-run", "kafka-dev"]
-    assert deps("invoker-0") == ["controller-dev", "couchdb-init-dev-run"]
-    assert deps("edge-dev") == ["apigateway-dev", "controller-dev"]
-    assert deps("couchdb-tenants-dev") == ["couchdb-init-dev-run"]
-    assert deps("apigateway-dev") == ["redis-dev"]
+    assert deps("controller-dev") == ["couchdb-init-dev-run", *host, "kafka-dev"]
+    assert deps("invoker-0") == ["controller-dev", "couchdb-init-dev-run", *host]
+    assert deps("edge-dev") == ["apigateway-dev", "controller-dev", *host]
+    assert deps("couchdb-tenants-dev") == ["couchdb-init-dev-run", *host]
+    assert deps("apigateway-dev") == [*host, "redis-dev"]
     # The catalog goes in through a running controller, and route management needs the gateway.
-    assert deps("catalog-dev") == ["apigateway-dev", "controller-dev", "dev-catalog-build"]
+    assert deps("catalog-dev") == ["apigateway-dev", "controller-dev", "dev-action-network",
+                                   "dev-catalog-build"]
 
 
 def test_dev_stack_no_secret_in_plain_container_inputs():

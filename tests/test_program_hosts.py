@@ -75,11 +75,13 @@ def test_verification_can_be_switched_off():
                 r["name"].startswith("verify")]
 
 
-def test_dev_stack_keeps_the_local_socket_and_needs_no_host_preparation():
+def test_dev_stack_keeps_the_local_socket_and_prepares_only_the_action_network_locally():
     run = run_program(*load_stack_file("dev"), stack="dev")
     assert run.mocks.named("dev-docker", "pulumi:providers:docker")["inputs"] == {
         "host": "unix:///var/run/docker.sock"}
-    assert not run.mocks.of_type("openwhisk:components:HostPrep")
+    assert [r["name"] for r in run.mocks.of_type("openwhisk:components:HostPrep")] == ["dev"]
+    step = run.mocks.named("dev-action-network", "command:local:Command")["inputs"]
+    assert (step["create"] == step["update"], step["delete"].startswith("set -u\n")) == (True, True)
     assert not run.mocks.of_type(REMOTE)
 
 
@@ -100,7 +102,7 @@ def test_ssh_stack_prepares_hosts_with_the_secret_key_before_pulls_and_container
     # Host preparation, the CouchDB init, tenants and catalog steps, the installer image's build
     # (no registry: on the host that runs it) and the image pulls, on the host over the same ssh.
     pulls = sorted(n for n in steps if n.endswith("-pull"))
-    assert sorted(steps) == sorted(["core-data-dirs", "core-vm-max-map-count",
+    assert sorted(steps) == sorted(["core-data-dirs", "core-vm-max-map-count", "inv-action-network",
                                     "couchdb-init-core-run", "couchdb-tenants-core-run",
                                     "catalog-core-run", "core-catalog-build", *pulls])
     assert steps["core-catalog-build"]["create"].startswith(

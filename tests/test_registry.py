@@ -172,7 +172,8 @@ def test_prod_docker_providers_hold_no_registry_credentials():
 def test_prod_pulls_wait_for_the_login_and_the_push_and_the_push_for_the_registry():
     run = run_program(*load_stack_file("prod"), stack="prod")
     deps = [d.split("$")[-1] for d in run.monitor.opts(REMOTE, "invoker-1-invoker-pull")["dependencies"]]
-    assert sorted(deps) == ["command:remote:Command::invoker-1-registry-ca",
+    assert sorted(deps) == ["command:remote:Command::invoker-1-action-network",
+                            "command:remote:Command::invoker-1-registry-ca",
                             "command:remote:Command::invoker-1-registry-docker-login",
                             "command:remote:Command::mirror-invoker",
                             "pulumi:providers:command::invoker-1-command",

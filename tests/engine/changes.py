@@ -50,9 +50,11 @@ CHANGES = [
     Change("invoker memory", set_key("invoker.user_memory_mb", 4096),
            {INVOKER: "replace", VERIFY: "replace"}),
     Change("use_runc", set_key("invoker.use_runc", True), {INVOKER: "replace", VERIFY: "replace"}),
-    # The gateway's public port is the API's: the URLs `wsk api create` prints name it.
+    # The gateway's public port is the API's: the URLs `wsk api create` prints name it. The
+    # action network's firewall lets actions reach the new port (an update of its step).
     Change("API port", set_key("edge.https_port", 8443),
-           {EDGE: "replace", INVOKER: "replace", GATEWAY: "replace", VERIFY: "replace"}),
+           {EDGE: "replace", INVOKER: "replace", GATEWAY: "replace", VERIFY: "replace",
+            "command:local:Command::e2e-action-network": "update"}),
     # The new key is unknown at preview; the secrets label shows the init step's replacement.
     Change("rotate the guest key", set_key("rotate.guest_auth", 1), {
         "random:index/randomPassword:RandomPassword::guest_auth-key": "replace",

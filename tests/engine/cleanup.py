@@ -2,7 +2,8 @@
 
 Containers run from the tier's images (`owtest/...`), the data volumes of its stack, and the
 images themselves (the debootstrap tarball they are made from stays cached, so the next run
-imports and builds them again in about half a minute), and the prod stack's test hosts if a
+imports and builds them again in about half a minute), the action network and its firewall
+rules on this machine (the dev-shaped stack's invoker host), and the prod stack's test hosts if a
 run left them behind (tests/engine/test_prod.py). `.ci/run` calls it on exit, after a failure
 too; each test stack also destroys itself and its retained volumes when it ends.
 """
@@ -15,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from planner import firewall
 from tests.engine import hosts
 from tests.engine.images.build import IMAGES, PREFIX
 from tests.engine.test_lifecycle import CONTAINERS, VOLUMES
@@ -43,6 +45,8 @@ def main() -> int:
     volumes = [v for v in VOLUMES if docker("volume", "inspect", "-f", "{{.Name}}", v)]
     if volumes:
         docker("volume", "rm", "-f", *volumes)
+    # The dev-shaped stack's invoker host is this machine: its action network and firewall.
+    subprocess.run(["sh", "-c", firewall.remove_script("docker")], capture_output=True)
     images = [r for r in docker("images", "--format", "{{.Repository}}:{{.Tag}}")
               if r.startswith(f"{PREFIX}/")]
     if images:

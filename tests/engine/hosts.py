@@ -133,8 +133,8 @@ def _write_client(workdir: Path, hosts: list[TestHost]) -> None:
     wrapper.chmod(0o755)
 
 
-def _launcher(host_dir: Path, name: str, index: int, address: str) -> str:
-    """The script run inside the host's namespace: dockerd, then the socket mount, then sshd."""
+def _dockerd(host_dir: Path, name: str) -> str:
+    """The lines that start a host's dockerd in its namespace and wait for its socket."""
     rd = run_dir(name)
     flags = [
         f"-H unix://{rd}/docker.sock", f"--data-root {host_dir / 'data'}",
@@ -147,6 +147,19 @@ def _launcher(host_dir: Path, name: str, index: int, address: str) -> str:
             raise RuntimeError(f"{RUNC_WRAPPER} missing: run tests/engine/dockerd.sh start first "
                                "(root lacks capabilities and containers need its runc wrapper)")
         flags += [f"--add-runtime owtest-runc={RUNC_WRAPPER}", "--default-runtime owtest-runc"]
+    return f"""rm -f {rd}/docker.sock
+dockerd {' '.join(flags)} >>{host_dir}/dockerd.log 2>&1 </dev/null &
+pid=$! i=0
+until [ -S {rd}/docker.sock ]; do
+    i=$((i + 1)); [ $i -lt 300 ] && kill -0 $pid || {{ echo "dockerd did not start" >&2; exit 1; }}
+    sleep 0.1
+done
+"""
+
+
+def _launcher(host_dir: Path, name: str, index: int, address: str) -> str:
+    """The script run inside the host's namespace: dockerd, then the socket mount, then sshd."""
+    rd = run_dir(name)
     return f"""set -eu
 hostname {name}
 ip link add owt0 type bridge
@@ -155,15 +168,27 @@ ip link add owt0 type bridge
 ip link set owt0 address 02:42:ac:1e:{index:02x}:01
 ip addr add 172.30.{index}.1/24 dev owt0
 ip link set owt0 up
-dockerd {' '.join(flags)} >>{host_dir}/dockerd.log 2>&1 </dev/null &
-pid=$! i=0
-until [ -S {rd}/docker.sock ]; do
-    i=$((i + 1)); [ $i -lt 300 ] && kill -0 $pid || {{ echo "dockerd did not start" >&2; exit 1; }}
-    sleep 0.1
-done
-if [ -e /run/docker.sock ]; then mount --bind {rd}/docker.sock /run/docker.sock; fi
+{_dockerd(host_dir, name)}if [ -e /run/docker.sock ]; then mount --bind {rd}/docker.sock /run/docker.sock; fi
 exec /usr/sbin/sshd -f {host_dir}/sshd_config -E {host_dir}/sshd.log
 """
+
+
+def restart_dockerd(host: TestHost, workdir: Path) -> None:
+    """Restarts a host's dockerd as `systemctl restart docker` would: SIGTERM, wait for it to
+    exit, start it again in the host's namespaces (those of its sshd). Containers with a restart
+    policy start again; the socket mount is renewed (the daemon made a new socket)."""
+    host_dir, rd = Path(workdir) / host.name, run_dir(host.name)
+    pid = _pid(rd / "dockerd.pid")
+    if pid:
+        _stop([pid], signal.SIGTERM, 30)
+    sshd = _pid(host_dir / "sshd.pid")
+    assert sshd, f"{host.name}: sshd is not running"
+    script = f"""set -eu
+{_dockerd(host_dir, host.name)}if grep -q ' /run/docker.sock ' /proc/self/mountinfo; then
+  umount /run/docker.sock && mount --bind {rd}/docker.sock /run/docker.sock
+fi
+"""
+    _run("nsenter", "-t", str(sshd), "--net", "--mount", "--uts", "sh", "-c", script, timeout=60)
 
 
 def create_hosts(names: list[str], subnet: str = "10.250.0.0/24", *, workdir: Path) -> list[TestHost]:

@@ -278,6 +278,56 @@ def test_refresh_loses_no_resource(prod: Project):
     prod.expect_no_changes()
 
 
+# -- the action network ---------------------------------------------------------------------------
+
+
+def targets(plan, hosts: list[H.TestHost]) -> set[tuple[str, int]]:
+    """Every port the plan publishes, at its host's address, and each host's sshd."""
+    address = {h.name: h.address for h in hosts}
+    return {(address[c.host], p.published) for c in plan.containers() if c.host in address
+            for p in c.ports} | {(h.address, 22) for h in hosts}
+
+
+def reachable(host: H.TestHost, image: str, network: str,
+              wanted: set[tuple[str, int]]) -> set[tuple[str, int]]:
+    """The (address, port)s a container on `network` of `host` can open a TCP connection to."""
+    script = "".join(f"(nc -z -w 3 {a} {p} && echo {a}:{p}) & " for a, p in sorted(wanted))
+    out = on(host, "run", "--rm", "--network", network, "--entrypoint", "sh", image, "-c",
+             script + "wait")
+    return {(a, int(p)) for a, p in (line.rsplit(":", 1) for line in out.split())}
+
+
+def isolation(prod: Project, hosts: list[H.TestHost]) -> tuple[set, set, set, set]:
+    """(what an action on invoker-1 reaches, what it should, what a container on the host's own
+    network reaches, every target), after printing the counts."""
+    plan = plan_of(prod)
+    address = {h.name: h.address for h in hosts}
+    inv = next(h for h in hosts if h.name == "invoker-1")
+    invoker = next(c for c in plan.containers() if c.service == "invoker" and c.host == inv.name)
+    edge = next(c for c in plan.containers() if c.service == "edge")
+    image = on(inv, "inspect", "-f", "{{.Image}}", invoker.name)
+    ip = on(inv, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", invoker.name)
+    everything = targets(plan, hosts)
+    # The invoker's own container, on the host's bridge, at its internal port too.
+    internal = everything | {(ip, p.container) for p in invoker.ports}
+    api = {(address[edge.host], 443)}
+    from_actions = reachable(inv, image, "ow-actions", internal)
+    from_host = reachable(inv, image, "bridge", everything)
+    print(f"\nisolation: {len(from_actions - api)} of {len(internal - api)} internal ports "
+          f"reachable from the action network; the API ({len(from_actions & api)} of 1) reachable; "
+          f"{len(from_host)} of {len(everything)} reachable from the host's own network")
+    return from_actions, api, from_host, everything
+
+
+def test_actions_reach_the_api_and_no_internal_port(prod: Project, fleet):
+    from_actions, api, from_host, everything = isolation(prod, fleet[0][:len(ROLES)])
+    assert from_actions == api
+    # From the host's own network every port answers, except ZooKeeper's quorum port 2888, which
+    # only the leader listens on (the health checks and verification show the components reach
+    # what they need).
+    assert {t for t in everything if t[1] != 2888} <= from_host
+
+
 def test_a_registry_password_rotation_previews_the_real_diff(prod: Project):
     cfg = prod.read_config()
     cfg["openwhisk:rotate"] = {"registry_password": 1}
@@ -499,3 +549,39 @@ def test_a_killed_controller_is_restarted_and_the_next_preview_is_empty(prod: Pr
     prod.expect_no_changes()
     prod.run("preview", "--refresh", "--expect-no-changes")  # the container as it is now, too
     assert_kept(before, stored(list(hosts.values()), plan))
+
+
+def firewall_of(host: H.TestHost) -> str:
+    """The host's filter rules of the action network (its chains and the jumps to them)."""
+    rules = subprocess.run(["ip", "netns", "exec", host.netns, "iptables", "-S"],
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+    return "\n".join(r for r in rules if "OW-ACTIONS" in r)
+
+
+def test_the_action_firewall_survives_a_daemon_restart(prod: Project, fleet):
+    hosts, workdir = fleet
+    inv = next(h for h in hosts if h.name == "invoker-1")
+    before = firewall_of(inv)
+    assert "-A DOCKER-USER -j OW-ACTIONS" in before and "-A OW-ACTIONS-IN -j DROP" in before
+    H.restart_dockerd(inv, workdir)
+    plan = plan_of(prod)
+    assert settled([inv], plan) == {inv.name: expected_states(plan, inv.name)}
+    assert firewall_of(inv) == before
+    from_actions, api, _, _ = isolation(prod, hosts[:len(ROLES)])
+    assert from_actions == api
+    prod.expect_no_changes()
+
+
+def test_the_action_network_leaves_with_the_invoker_role(prod: Project, fleet):
+    hosts = fleet[0]
+    spare = next(h for h in hosts if h.name == SPARE)
+    assert firewall_of(spare) and on(spare, "network", "ls", "-q", "--filter", "name=ow-actions")
+    cfg = prod.read_config()
+    cfg["openwhisk:hosts"] = [h for h in cfg["openwhisk:hosts"] if h["name"] != SPARE]
+    prod.write_config(cfg)
+    prod.up()
+    assert firewall_of(spare) == ""
+    assert on(spare, "network", "ls", "-q", "--filter", "name=ow-actions") == ""
+    # invoker-1's firewall no longer lists the spare host's address.
+    assert spare.address not in firewall_of(next(h for h in hosts if h.name == "invoker-1"))
+    prod.expect_no_changes()
