@@ -170,6 +170,9 @@ _F = "(akka|pekko)"
 _CHANGE_HOSTS = "change the hosts' roles or addresses instead"
 
 PLANNED: tuple[_Rule, ...] = (
+    _fixed("OPENWHISK_(ENCODED_)?CONFIG",
+           "it carries the component's secrets, which the plan keeps off the java command line",
+           "set the keys you need one by one as CONFIG_* variables"),
     _fixed("PORT", "the HTTP port inside the container stays 8080",
            "set {section}.http_port to change the port published on the host"),
     _from("KAFKA_HOSTS", "the hosts with the kafka role and kafka.port", _CHANGE_HOSTS),

@@ -8,6 +8,8 @@ the docker container factory needs from its host.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -16,6 +18,8 @@ from config import StackConfig
 from planner import kafka
 from planner.model import Health, Mount, Secret, Value
 
+OPENWHISK_CONFIG = "OPENWHISK_CONFIG"
+"""A HOCON document the JVM images load with -Dconfig.file (their transformEnvironment.sh)."""
 JVM_PORT = 8080
 """HTTP port of every JVM component inside its container."""
 PING = Health(("CMD-SHELL", f"curl -fsS http://127.0.0.1:{JVM_PORT}/ping"), wait=True,
@@ -110,8 +114,32 @@ def _common(ctx: Context, db_user: str) -> dict[str, Value]:
 
 
 def _with_extra(env: dict[str, Value], extra: Mapping[str, str]) -> dict[str, Value]:
-    """`extra_env` merged over the plan (config has refused the keys the plan owns)."""
-    return env | {k: v for k, v in extra.items() if k not in env_rules.TRANSLATED}
+    """`extra_env` merged over the plan (config has refused the keys the plan owns), with the
+    secrets moved into OPENWHISK_CONFIG (secrets_off_the_command_line)."""
+    return secrets_off_the_command_line(
+        env | {k: v for k, v in extra.items() if k not in env_rules.TRANSLATED})
+
+
+def hocon_path(key: str) -> str:
+    """The HOCON path the images' transformEnvironment.sh makes of a CONFIG_ variable: `_`
+    separates path segments, camelCased segments become kebab-cased, PascalCased ones stay."""
+    return ".".join(part if part[:1].isupper() else
+                    re.sub(r"([a-z0-9])([A-Z])", lambda m: f"{m[1]}-{m[2].lower()}", part)
+                    for part in key.removeprefix("CONFIG_").split("_"))
+
+
+def secrets_off_the_command_line(env: dict[str, Value]) -> dict[str, Value]:
+    """The JVM images' init scripts turn every CONFIG_ variable into a `-D` option of the java
+    command line, which any user of the host can read (`ps`). A secret goes instead into
+    OPENWHISK_CONFIG, a HOCON document the same script writes to a file and passes with
+    `-Dconfig.file` (as upstream's ansible does with OPENWHISK_ENCODED_CONFIG): it stays in the
+    container's environment only. The document includes the images' own application.conf."""
+    secret = {k: v for k, v in env.items() if k.startswith("CONFIG_") and isinstance(v, Secret)}
+    if not secret:
+        return env
+    lines = [f"{hocon_path(k)} = {json.dumps(v.template)}" for k, v in sorted(secret.items())]
+    text = "\n".join(['include classpath("application.conf")', *lines]) + "\n"
+    return {k: v for k, v in env.items() if k not in secret} | {OPENWHISK_CONFIG: Secret(text)}
 
 
 def _remoting(ctx: Context, system: str, address: str, port: int,

@@ -128,6 +128,27 @@ class Run:
     secret_exports: set[str] = field(default_factory=set)
 
 
+def effective_env(env: dict[str, Any]) -> dict[str, Any]:
+    """A JVM component's environment as the component sees it: the `path = "value"` lines of
+    OPENWHISK_CONFIG (planner.env.secrets_off_the_command_line) back as CONFIG_ variables, with the
+    document's kind (Secret) and an exact check of its first line."""
+    import re
+
+    from planner.env import OPENWHISK_CONFIG
+    out = {k: v for k, v in env.items() if k != OPENWHISK_CONFIG}
+    doc = env.get(OPENWHISK_CONFIG)
+    if doc is None:
+        return out
+    first, *lines = doc.template.splitlines()
+    assert first == 'include classpath("application.conf")', first
+    for line in lines:
+        path, value = line.split(" = ", 1)
+        key = "CONFIG_" + "_".join(re.sub(r"-([a-z0-9])", lambda m: m[1].upper(), s)
+                                   for s in path.split("."))
+        out[key] = type(doc)(json.loads(value))
+    return out
+
+
 def load_stack_file(name: str) -> tuple[dict[str, Any], dict[str, str]]:
     """(plain config, secret config) of Pulumi.<name>.yaml, keys as in the file, secrets as placeholders."""
     data = yaml.safe_load((ROOT / f"Pulumi.{name}.yaml").read_text())

@@ -324,6 +324,11 @@ PLANNED = [
      "cluster exits, so that its container restarts (got '9000'); remove it"),
     ("controller", "CONFIG_pekko_cluster_downingProviderClass", " from controller.downing (got "
      "'9000'); set controller.downing instead"),
+    ("invoker", "OPENWHISK_CONFIG", ": it carries the component's secrets, which the plan keeps off "
+     "the java command line (got '9000'); set the keys you need one by one as CONFIG_* variables"),
+    ("scheduler", "OPENWHISK_ENCODED_CONFIG", ": it carries the component's secrets, which the plan "
+     "keeps off the java command line (got '9000'); set the keys you need one by one as CONFIG_* "
+     "variables"),
 ]
 
 

@@ -13,7 +13,7 @@ import pytest
 import config
 import planner
 from planner.model import File, Secret
-from tests.conftest import ROOT, load_stack_file, plan_problems, run_program, unwrap
+from tests.conftest import ROOT, effective_env, load_stack_file, plan_problems, run_program, unwrap
 from tests.test_config import SINGLE, change, problems
 from tests.test_planner import cluster, env, stack
 
@@ -98,7 +98,7 @@ def test_every_jvm_client_gets_the_sasl_keys(mechanism):
             f'{module(mechanism)} required username="openwhisk" password="${{kafka_client_password}}";'),
     }
     for c in jvm:
-        e = c.env_dict()
+        e = effective_env(c.env_dict())
         assert {k: e[k] for k in e if k.startswith("CONFIG_whisk_kafka_common_")} == expected, c.key
 
 
@@ -336,8 +336,12 @@ def test_program_uploads_the_jaas_file_and_envs_as_secrets(mechanism):
         envs, secret = unwrap(run.mocks.named(name, CONTAINER)["inputs"]["envs"])
         assert secret is True, name
         assert "CONFIG_whisk_kafka_common_securityProtocol=SASL_PLAINTEXT" in envs
-        assert (f"CONFIG_whisk_kafka_common_saslJaasConfig={module(mechanism)} required "
-                'username="openwhisk" password="pw-kafka_client_password";') in envs
+        # In the HOCON document, off the java command line (planner.env.OPENWHISK_CONFIG).
+        config = next(e for e in envs if e.startswith("OPENWHISK_CONFIG="))
+        assert ('whisk.kafka.common.sasl-jaas-config = "' + module(mechanism) + ' required '
+                'username=\\"openwhisk\\" password=\\"pw-kafka_client_password\\";"') \
+            in config.splitlines()
+        assert not [e for e in envs if e.startswith("CONFIG_") and "pw-" in e]
     generated = {r["name"] for r in run.mocks.of_type("random:index/randomPassword:RandomPassword")}
     assert {"kafka_admin_password", "kafka_client_password"} <= generated
 

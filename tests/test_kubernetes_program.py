@@ -119,8 +119,10 @@ def test_controller_statefulset():
     env = env_of(run.mocks.named("controller-0", STS))
     assert env["CONFIG_pekko_remote_artery_canonical_hostname"] == pod("controller", 0)
     assert env["CONFIG_whisk_couchdb_host"] == pod("couchdb", 0)
-    assert env["CONFIG_whisk_couchdb_password"] == {"secretKeyRef": {
-        "name": _auto("controller-0-secrets"), "key": "CONFIG_whisk_couchdb_password"}}
+    # Secrets in OPENWHISK_CONFIG, off the java command line (planner.env).
+    assert "CONFIG_whisk_couchdb_password" not in env
+    assert env["OPENWHISK_CONFIG"] == {"secretKeyRef": {
+        "name": _auto("controller-0-secrets"), "key": "OPENWHISK_CONFIG"}}
     assert env["RUNTIMES_MANIFEST"] == {"configMapKeyRef": {"name": _auto("runtimes"), "key": "runtimes.json"}}
     assert (pod_spec["enableServiceLinks"], pod_spec["automountServiceAccountToken"]) == (False, False)
     assert "volumeClaimTemplates" not in sts["spec"]
@@ -356,20 +358,21 @@ def test_seed_001_scheduler_with_kafka_sasl_and_elasticsearch():
     secret = _auto("scheduler-1-secrets")
     assert sched["CONFIG_whisk_kafka_common_securityProtocol"] == "SASL_PLAINTEXT"
     assert sched["CONFIG_whisk_kafka_common_saslMechanism"] == "SCRAM-SHA-512"
-    assert sched["CONFIG_whisk_kafka_common_saslJaasConfig"] == {"secretKeyRef": {
-        "name": secret, "key": "CONFIG_whisk_kafka_common_saslJaasConfig"}}
+    assert sched["OPENWHISK_CONFIG"] == {"secretKeyRef": {"name": secret, "key": "OPENWHISK_CONFIG"}}
     assert sched["CONFIG_whisk_spi_DurationCheckerProvider"] == \
         "org.apache.openwhisk.core.scheduler.queue.ElasticSearchDurationCheckerProvider"
     assert sched["CONFIG_whisk_activationStore_elasticsearch_hosts"] == f"{pod('elasticsearch', 0)}:9200"
-    assert sched["CONFIG_whisk_activationStore_elasticsearch_password"] == {"secretKeyRef": {
-        "name": secret, "key": "CONFIG_whisk_activationStore_elasticsearch_password"}}
     assert sched["WHISK_SCHEDULER_ENDPOINTS_HOST"] == pod("scheduler", 1)
     assert sched["CONFIG_whisk_etcd_hosts"] == f"{pod('etcd', 0)}:2379"
     data, is_secret = unwrap(run.mocks.named("scheduler-1-secrets", "kubernetes:core/v1:Secret")
                              ["inputs"]["stringData"])
-    assert is_secret and data["CONFIG_whisk_kafka_common_saslJaasConfig"] == (
-        'org.apache.kafka.common.security.scram.ScramLoginModule required username="openwhisk" '
-        'password="pw-kafka_client_password";')
+    assert is_secret and data["OPENWHISK_CONFIG"].splitlines() == [
+        'include classpath("application.conf")',
+        'whisk.activation-store.elasticsearch.password = "pw-elasticsearch_password"',
+        'whisk.couchdb.password = "pw-couchdb_scheduler_password"',
+        'whisk.kafka.common.sasl-jaas-config = "org.apache.kafka.common.security.scram.'
+        'ScramLoginModule required username=\\"openwhisk\\" password=\\"pw-kafka_client_password\\";"',
+        'whisk.scheduler.password = "pw-scheduler_admin_password"']
     broker = run.mocks.named("kafka-2", STS)["inputs"]["spec"]["template"]["spec"]
     [c] = broker["containers"]
     assert {m["mountPath"]: m["subPath"] for m in c["volumeMounts"] if "subPath" in m} == {

@@ -13,8 +13,9 @@ import pytest
 
 import config
 import planner
+from planner import env as jvm
 from planner.model import Mount, Secret
-from tests.conftest import ROOT
+from tests.conftest import ROOT, effective_env
 
 ALL_ROLES = ["couchdb", "zookeeper", "kafka", "controller", "invoker", "edge"]
 
@@ -47,7 +48,8 @@ def cluster(tag="1fae641", **over):
 
 
 def env(plan, key):
-    return next(c for c in plan.containers() if c.key == key).env_dict()
+    """A container's environment as it reads it (OPENWHISK_CONFIG expanded: effective_env)."""
+    return effective_env(next(c for c in plan.containers() if c.key == key).env_dict())
 
 
 def manifest_json():
@@ -485,3 +487,33 @@ def test_no_planned_file_is_empty(name):
     assert empty == []
     files = [f for c in p.containers() for f in c.files]
     assert len(files) > 3
+
+
+# -- secrets off the java command line -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("key, path", [  # upstream transformEnvironment.sh's own examples
+    ("CONFIG_whisk_loadbalancer_invokerBusyThreshold", "whisk.loadbalancer.invoker-busy-threshold"),
+    ("CONFIG_pekko_remote_netty_tcp_bindPort", "pekko.remote.netty.tcp.bind-port"),
+    ("CONFIG_whisk_spi_LogStoreProvider", "whisk.spi.LogStoreProvider"),
+])
+def test_hocon_paths_are_the_images_own(key, path):
+    assert jvm.hocon_path(key) == path
+
+
+def test_the_controller_reads_its_secrets_from_openwhisk_config_only():
+    e = next(c for c in planner.plan(stack()).containers() if c.key == "controller-dev").env_dict()
+    assert e["OPENWHISK_CONFIG"] == Secret(
+        'include classpath("application.conf")\n'
+        'whisk.couchdb.password = "${couchdb_controller_password}"\n')
+    assert "CONFIG_whisk_couchdb_password" not in e
+
+
+def test_no_jvm_component_gets_a_secret_as_a_config_variable():
+    plans = [planner.plan(stack(kafka={"sasl": {"mechanism": "PLAIN"}})), planner.plan(cluster())]
+    jvm_containers = [c for p in plans for c in p.containers()
+                      if c.service in ("controller", "invoker", "scheduler")]
+    assert len(jvm_containers) == 11  # dev: controller, invoker; cluster: 3 of each role
+    assert [(c.key, k) for c in jvm_containers for k, v in c.env
+            if k.startswith("CONFIG_") and isinstance(v, Secret)] == []
+    assert all(isinstance(c.env_dict()["OPENWHISK_CONFIG"], Secret) for c in jvm_containers)

@@ -280,6 +280,36 @@ def test_no_generated_secret_is_in_plaintext(stack: Project) -> None:
     assert leaks == []
 
 
+def test_no_secret_in_labels_commands_or_any_command_line(stack: Project) -> None:
+    """Secrets reach containers through the environment (where the image reads them there;
+    `docker inspect` shows it, unavoidably) or files, never through a label, a container's
+    command, or the command line of any process on the host (one-shot steps and the commands
+    Pulumi runs included, as far as they are running now)."""
+    secret = stack.outputs(secrets=True)
+    values = {secret["guestAuth"], secret["systemAuth"], secret["namespaces"]["team-alpha"]["auth"]}
+    values |= {v.split(":", 1)[1] for v in set(values)}
+    names = [*CONTAINERS, *STEPS]
+    for name in names:
+        values |= {v for k, v in container_env(name).items()
+                   if re.search(r"PASS|SECRET|AUTH|TOKEN", k) and len(v) >= 16}
+    assert len(values) >= 8
+    shown = json.loads(docker("inspect", *names))
+    places = {f"{c['Name']} {part}": json.dumps(c["Config"].get(part)) + json.dumps(c.get("Args"))
+              for c in shown for part in ("Labels", "Cmd", "Entrypoint")}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            places[f"process {pid}"] = Path(f"/proc/{pid}/cmdline").read_bytes().decode(
+                errors="replace")
+        except OSError:
+            continue
+    leaks = sorted(f"{where}: {v[:4]}..." for where, text in places.items() for v in values
+                   if v in text)
+    print(f"\nsecrets: {len(leaks)} of {len(values)} secret values found in the labels and "
+          f"commands of {len(names)} containers and the command lines of "
+          f"{sum(w.startswith('process') for w in places)} processes")
+    assert leaks == []
+
+
 def test_policy_pack_passes_in_a_real_preview(stack: Project) -> None:
     result = stack.run("preview", "--policy-pack", "policy")
     assert "Policy Violations" not in result.output
@@ -336,9 +366,12 @@ def test_a_failing_init_step_gates_its_dependents_and_runs_again_once_fixed(stac
         failed = stack.up(check=False)
         assert failed.code != 0
         assert re.search(r"couchdb init: FAILED: .*writes refused", failed.output), failed.output[-3000:]
-        # Nothing that needs the initialised database was created; the stores were.
-        assert set(states()) == {"ow-couchdb", "ow-couchdb-init", "ow-zookeeper", "ow-kafka",
-                                 "ow-kafka-scram-users", "ow-redis", "ow-apigateway"}
+        # Nothing that needs the initialised database was created; only CouchDB, the step and
+        # stores that do not need it (as many as the engine started before the step failed).
+        created = set(states())
+        assert {"ow-couchdb", "ow-couchdb-init"} <= created <= {
+            "ow-couchdb", "ow-couchdb-init", "ow-zookeeper", "ow-kafka", "ow-kafka-scram-users",
+            "ow-redis", "ow-apigateway"}, created
         # The failed step is not recorded: the next preview runs it again.
         assert stack.preview_steps()[f"{RUN}::couchdb-init-e2e-run"] == "create"
     converges(stack)

@@ -20,7 +20,49 @@ from typing import Any
 sys.path.insert(0, "/standin")
 from standin import die, http_call, listen_tcp, log, tcp_open  # noqa: E402
 
+
+
+def _hocon_path(key: str) -> str:
+    """transformEnvironment.sh's name for a CONFIG_ variable (camelCase -> kebab-case)."""
+    return ".".join(p if p[:1].isupper() else re.sub(r"([a-z0-9])([A-Z])",
+                                                      lambda m: f"{m[1]}-{m[2].lower()}", p)
+                    for p in key.removeprefix("CONFIG_").split("_"))
+
+
+# Like the real images' init.sh: every CONFIG_ variable becomes a `-D<path>=<value>` option on the
+# process's command line (transformEnvironment.sh), and OPENWHISK_CONFIG becomes a file passed as
+# -Dconfig.file. The stand-in re-executes itself once with those options (and ignores them), so
+# that the host's `ps` shows what it would show for the real images.
+if os.environ.get("OW_STANDIN_PROPS") != "1":
+    os.environ["OW_STANDIN_PROPS"] = "1"
+    props = [f"-D{_hocon_path(k)}={v}" for k, v in sorted(os.environ.items())
+             if k.startswith("CONFIG_") and v]
+    props += ["-Dconfig.file=/root/config.conf"] if os.environ.get("OPENWHISK_CONFIG") else []
+    os.execv(sys.executable, [sys.executable, sys.argv[0], *props, *sys.argv[1:]])
+sys.argv = [sys.argv[0], *(a for a in sys.argv[1:] if not a.startswith("-D"))]
+
+
+def _config_document(text: str) -> dict[str, str]:
+    """The `path = "json string"` lines of an OPENWHISK_CONFIG document, as CONFIG_ variables.
+    Without upstream's `include classpath("application.conf")` the real images would lose every
+    default, so the stand-in refuses such a document."""
+    if not text:
+        return {}
+    if 'include classpath("application.conf")' not in text.splitlines():
+        die('OPENWHISK_CONFIG lacks include classpath("application.conf"): the real image would '
+            "start without its defaults")
+    out = {}
+    for line in text.splitlines()[1:]:
+        m = re.fullmatch(r'([\w.-]+) = (".*")', line.strip())
+        if not m:
+            die(f"OPENWHISK_CONFIG: a line the stand-in cannot read: {line[:40]}")
+        segments = (re.sub(r"-([a-z0-9])", lambda x: x[1].upper(), s) for s in m[1].split("."))
+        out["CONFIG_" + "_".join(segments)] = json.loads(m[2])
+    return out
+
+
 ENV: dict[str, str] = dict(os.environ)
+ENV.update(_config_document(ENV.get("OPENWHISK_CONFIG", "")))
 TAG = ENV.get("OW_STANDIN_TAG", "ef725a6")
 PKG = "org.apache.openwhisk.core"
 
