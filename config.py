@@ -463,16 +463,16 @@ class CouchDB(Model):
 
 
 class Images(Model):
-    """Third-party images, each pinned by tag or digest."""
+    """Third-party images, each pinned by tag or digest (README: "Image pins" gives each reason)."""
 
-    couchdb: str = "apache/couchdb:2.3.1"
-    zookeeper: str = "zookeeper:3.5.9"
+    couchdb: str = "apache/couchdb:3.5.2.1"
+    zookeeper: str = "zookeeper:3.9.5"
     kafka: str = "wurstmeister/kafka:2.13-2.7.0"
-    etcd: str = "quay.io/coreos/etcd:v3.4.0"
-    elasticsearch: str = "docker.elastic.co/elasticsearch/elasticsearch:6.7.2"
-    nginx: str = "nginx:1.27.3"
+    etcd: str = "gcr.io/etcd-development/etcd:v3.5.33"
+    elasticsearch: str = "docker.elastic.co/elasticsearch/elasticsearch:6.8.23"
+    nginx: str = "nginx:1.30.4"
     apigateway: str = "openwhisk/apigateway:1.0.0"
-    redis: str = "redis:7.2.7"
+    redis: str = "redis:7.2.16"
 
 
 ImageKey = Literal["controller", "invoker", "scheduler", "couchdb", "zookeeper", "kafka", "etcd",

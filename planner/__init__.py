@@ -257,7 +257,10 @@ def _couchdb(cfg: StackConfig, p: Placed, users: list[str], init_key: str, url: 
     server = Container(
         key=f"couchdb-{p.name}", service="couchdb", host=host, name=f"{PREFIX}-couchdb",
         image="couchdb",
-        env=(("COUCHDB_PASSWORD", Secret.of("couchdb_admin_password")),
+        # The image writes the cookie to /opt/couchdb/.erlang.cookie (mode 600), never to the
+        # command line; CouchDB 3.2.2 and later refuse to start with the old default one.
+        env=(("COUCHDB_ERLANG_COOKIE", Secret.of("couchdb_erlang_cookie")),
+             ("COUCHDB_PASSWORD", Secret.of("couchdb_admin_password")),
              ("COUCHDB_USER", COUCHDB_ADMIN_USER)),
         ports=(Port(5984, reach_port(cfg, 5984, cfg.couchdb.port), "http"),),
         mounts=(Mount("/opt/couchdb/data", volume=volume.key),),
@@ -469,8 +472,12 @@ def _edge(cfg: StackConfig, p: Placed, upstreams: list[tuple[str, int]],
 
 def _hosts(cfg: StackConfig, services: list[Service], volumes: list[VolumePlan],
            registry: RegistryPlan | None) -> tuple[HostPlan, ...]:
+    # What actions may always reach: the API, and the gateway's management API, which the
+    # route-management actions (whisk.system/apimgmt) call.
     edge = _placed(cfg, "edge")[0]
     api = tuple(dict.fromkeys((a, cfg.edge.https_port) for a in (edge.address, cfg.edge.api_host) if a))
+    if cfg.apigateway.enabled:
+        api += ((edge.address, cfg.apigateway.management_port),)
     out = []
     for h in sorted(cfg.hosts, key=lambda h: (h.id or 0, h.name)):
         containers = tuple(c for s in services for c in s.containers if c.host == h.name)
@@ -486,7 +493,8 @@ def _hosts(cfg: StackConfig, services: list[Service], volumes: list[VolumePlan],
 def _secrets(cfg: StackConfig, db_users: list[str], es_store: bool, edge_tls: TlsPlan,
              registry: RegistryPlan | None) -> tuple[SecretSpec, ...]:
     rotate = cfg.rotate
-    specs = [SecretSpec("couchdb_admin_password", "password")]
+    specs = [SecretSpec("couchdb_admin_password", "password"),
+             SecretSpec("couchdb_erlang_cookie", "password")]
     specs += [SecretSpec(f"couchdb_{u}_password", "password") for u in db_users]
     specs += [SecretSpec("guest_auth", "auth"), SecretSpec("system_auth", "auth")]
     specs += tenants.secret_specs(cfg)

@@ -6,7 +6,8 @@ with one atomic `iptables-restore --noflush` and jumps to them:
 
 - `OW-ACTIONS` from `DOCKER-USER` (forwarded traffic, after Docker's own DNAT, so the rules match
   the *original* destination with conntrack): the invoker's bridge may open connections to its
-  actions; an action may answer, open a TCP connection to the API's HTTPS port, ask the host's
+  actions; an action may answer, open a TCP connection to the API's HTTPS port (and the API
+  gateway's management port, which the route-management actions call), ask the host's
   resolvers (port 53), and reach nothing on any of the plan's hosts; then `allowed_cidrs`,
   `blocked_cidrs` and `egress` decide the rest;
 - `OW-ACTIONS-IN` from `INPUT` for packets that arrive on the action bridge: the host itself

@@ -86,7 +86,8 @@ class HostContext:
     registry: RegistryPlan | None = None
     """The private registry the host pulls from, if any."""
     api: tuple[tuple[str, int], ...] = ()
-    """(address, port) of the API's HTTPS endpoint(s), the one thing an action may always reach."""
+    """(address, port)s an action may always reach: the API's HTTPS endpoint(s) and the API
+    gateway's management port."""
 
     @property
     def ssh(self) -> bool:

@@ -438,7 +438,7 @@ STATEFUL_IMAGES = {
 
 
 def stateful_family(ref: str) -> str | None:
-    """`apache/couchdb:2.3.1` -> `couchdb`; None for images that keep no data."""
+    """`apache/couchdb:3.5.2.1` -> `couchdb`; None for images that keep no data."""
     repo, _ = split_reference(ref.split("@", 1)[0])
     return repo.rsplit("/", 1)[-1] if repo.rsplit("/", 1)[-1] in STATEFUL_IMAGES else None
 

@@ -153,7 +153,8 @@ def argv_logging_path(tmp_path: Path) -> tuple[str, Path]:
 def assert_initialised(couch: FakeCouchDB, members: list[str]) -> None:
     """The exact state one successful run must leave behind."""
     assert set(couch.databases) == {"_users", "_replicator", "_global_changes", SUBJECTS, WHISKS, ACTIVATIONS}
-    assert couch.config == {("query_server_config", "reduce_limit"): "false"}
+    assert couch.config == {("query_server_config", "reduce_limit"): "false",
+                            ("couchdb", "max_document_size"): "4294967296"}
 
     users = couch.databases["_users"]
     assert set(users) == {f"org.couchdb.user:{name}" for name in members}

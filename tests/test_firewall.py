@@ -86,19 +86,22 @@ def test_default_rules_let_actions_reach_the_api_and_the_internet_only(tmp_path)
     assert load(tmp_path, loader_of(step(raw()).script)) == [
         *HEAD,
         f"{A} -p tcp -m conntrack --ctorigdst 10.0.0.11 --ctorigdstport 443 -j ACCEPT",
+        f"{A} -p tcp -m conntrack --ctorigdst 10.0.0.11 --ctorigdstport 9000 -j ACCEPT",
         *DNS,
         f"{A} -m conntrack --ctorigdst 10.0.0.11 -j DROP",
         f"{A} -m conntrack --ctorigdst 10.0.0.21 -j DROP",
         *(f"{A} -m conntrack --ctorigdst {c} -j DROP" for c in config.BLOCKED_CIDRS),
         f"{IN} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
         f"{IN} -p tcp -m conntrack --ctorigdst 10.0.0.11 --ctorigdstport 443 -j ACCEPT",
+        f"{IN} -p tcp -m conntrack --ctorigdst 10.0.0.11 --ctorigdstport 9000 -j ACCEPT",
         *TAIL]
 
 
 def test_no_egress_allowed_cidrs_and_the_api_host_and_port(tmp_path):
     cfg = raw(invoker={"action_network": {"egress": "none", "allowed_cidrs": ["10.9.0.0/16"],
                                           "blocked_cidrs": ["10.0.0.0/8"]}},
-              edge={"api_host": "api.example.org", "https_port": 8443})
+              edge={"api_host": "api.example.org", "https_port": 8443},
+              apigateway={"enabled": False})
     assert load(tmp_path, loader_of(step(cfg).script), {"api.example.org": "192.0.2.7"}) == [
         *HEAD,
         f"{A} -p tcp -m conntrack --ctorigdst 10.0.0.11 --ctorigdstport 8443 -j ACCEPT",

@@ -269,7 +269,7 @@ def test_couchdb_init_job():
     pod_spec = job["spec"]["template"]["spec"]
     [c] = pod_spec["containers"]
     assert (c["name"], c["image"], c["command"], pod_spec["restartPolicy"]) == (
-        "couchdb-init", "apache/couchdb:2.3.1", ["/bin/sh", "/ow-init/init.sh"], "Never")
+        "couchdb-init", "apache/couchdb:3.5.2.1", ["/bin/sh", "/ow-init/init.sh"], "Never")
     env = env_of(run.mocks.named("couchdb-init-0", JOB))
     assert env["COUCHDB_URL"] == f"http://{pod('couchdb', 0)}:5984"
     for key in ("COUCHDB_ADMIN_PASSWORD", "GUEST_AUTH", "SYSTEM_AUTH", "CONTROLLER_DB_PASSWORD"):
@@ -291,7 +291,7 @@ def test_edge_deployment_service_and_ingress():
     assert dep["spec"]["strategy"] == {"type": "RollingUpdate",
                                        "rollingUpdate": {"maxSurge": 1.0, "maxUnavailable": 0.0}}
     [c] = dep["spec"]["template"]["spec"]["containers"]
-    assert c["image"] == "nginx:1.27.3"
+    assert c["image"] == "nginx:1.30.4"
     assert {m["mountPath"]: m["name"] for m in c["volumeMounts"]} == {
         "/etc/nginx/nginx.conf": "files", "/etc/nginx/tls/cert.pem": "secrets",
         "/etc/nginx/tls/key.pem": "secrets"}
@@ -385,7 +385,7 @@ def test_seed_001_scheduler_with_kafka_sasl_and_elasticsearch():
     es = run.mocks.named("elasticsearch-0", STS)["inputs"]["spec"]["template"]["spec"]
     assert es["securityContext"] == {"fsGroup": 1000.0, "fsGroupChangePolicy": "OnRootMismatch"}
     assert es["initContainers"] == [{
-        "name": "sysctl", "image": "docker.elastic.co/elasticsearch/elasticsearch:6.7.2",
+        "name": "sysctl", "image": "docker.elastic.co/elasticsearch/elasticsearch:6.8.23",
         "command": ["/bin/sh", "-c", 'set -e\n[ "$(cat /proc/sys/vm/max_map_count)" -ge 262144 ] || '
                     "echo 262144 > /proc/sys/vm/max_map_count\n"],
         "securityContext": {"privileged": True}}]

@@ -303,7 +303,8 @@ def test_secrets_never_appear_in_plain_values():
             if key.upper().endswith(("PASSWORD", "_AUTH", "SECRET")):
                 assert isinstance(value, Secret), (c.key, key)
     assert {s.name for s in p.secrets} == {
-        "couchdb_admin_password", "couchdb_controller_password", "couchdb_invoker_password",
+        "couchdb_admin_password", "couchdb_erlang_cookie", "couchdb_controller_password",
+        "couchdb_invoker_password",
         "couchdb_scheduler_password", "guest_auth", "system_auth", "controller_admin_password",
         "invoker_admin_password", "scheduler_admin_password", "edge_tls_cert", "edge_tls_key",
         "redis_password"}

@@ -127,7 +127,7 @@ def test_the_gateway_and_redis_run_on_the_edge_host_with_a_generated_password():
     assert gateway.health.test == ("CMD-SHELL", "curl -fsS http://127.0.0.1:9000/v1/apis >/dev/null")
     assert p.endpoints["apigateway"] == "http://172.17.0.1:9000"
     assert [i.ref for i in p.images if i.key in ("redis", "apigateway")] == [
-        "redis:7.2.7", "openwhisk/apigateway:1.0.0"]
+        "redis:7.2.16", "openwhisk/apigateway:1.0.0"]
 
 
 def test_without_the_gateway_there_is_no_redis_no_route_and_no_route_management():

@@ -522,8 +522,8 @@ def test_the_k8s_stack_passes_the_whole_pack(preview, monkeypatch):
     sts = [r for r in graph if r["type"] == "kubernetes:apps/v1:StatefulSet"]
     refs = [e for r in sts for c in r["inputs"]["spec"]["template"]["spec"]["containers"]
             for e in c.get("env") or [] if "secretKeyRef" in (e.get("valueFrom") or {})]
-    # One secret document (OPENWHISK_CONFIG) per JVM pod, one password per store pod.
-    assert (len(sts), len(refs)) == (16, 8)
+    # One secret document (OPENWHISK_CONFIG) per JVM pod, CouchDB's password and Erlang cookie.
+    assert (len(sts), len(refs)) == (16, 9)
 
 
 def test_dev_stack_passes_in_preview_mode(monkeypatch):
@@ -552,7 +552,8 @@ def test_plain_couchdb_environment_in_the_dev_graph_is_the_one_violation(monkeyp
     graph = copy.deepcopy(program_graph("dev", monkeypatch))
     inputs = named(graph, "couchdb-dev", CONTAINER)["inputs"]
     # The program sends a list with a secret entry as one secret; send it plain instead.
-    assert inputs["envs"] == secret(["COUCHDB_PASSWORD=pw-couchdb_admin_password",
+    assert inputs["envs"] == secret(["COUCHDB_ERLANG_COOKIE=pw-couchdb_erlang_cookie",
+                                     "COUCHDB_PASSWORD=pw-couchdb_admin_password",
                                      "COUCHDB_USER=whisk_admin"])
     inputs["envs"] = inputs["envs"]["value"]
     assert evaluate(graph) == [(

@@ -26,6 +26,7 @@ def prod(**over):
     ("apache/couchdb:2.3.1", "apache/couchdb:2.3.1"),
     ("zookeeper:3.5.9", "zookeeper:3.5.9"),
     ("quay.io/coreos/etcd:v3.4.0", "coreos/etcd:v3.4.0"),
+    ("gcr.io/etcd-development/etcd:v3.5.33", "etcd-development/etcd:v3.5.33"),
     ("docker.elastic.co/elasticsearch/elasticsearch:6.7.2", "elasticsearch/elasticsearch:6.7.2"),
     ("localhost/x:1", "x:1"),
     ("reg.example.com:5000/a/b@sha256:" + "0" * 64, "a/b@sha256:" + "0" * 64),
@@ -42,7 +43,7 @@ def test_deploy_mode_plans_the_registry_and_mirrors_everything():
     assert targets["registry"] == ("registry:2.8.3", None)  # bootstraps from upstream
     assert targets["invoker"] == ("openwhisk/invoker:1fae641",
                                   "10.20.0.11:5000/openwhisk/invoker:1fae641")
-    assert targets["elasticsearch"][1] == "10.20.0.11:5000/elasticsearch/elasticsearch:6.7.2"
+    assert targets["elasticsearch"][1] == "10.20.0.11:5000/elasticsearch/elasticsearch:6.8.23"
     assert targets["runtime-openwhisk-action-nodejs-v20"] == (
         "openwhisk/action-nodejs-v20:1.22.0", "10.20.0.11:5000/openwhisk/action-nodejs-v20:1.22.0")
     assert all(t for k, (_, t) in targets.items() if k != "registry")
@@ -109,7 +110,7 @@ def test_external_registry_uses_its_address_and_ca():
     assert not [s for s in p.services if s.name == "registry"]
     assert [s.name for s in p.secrets if s.name.startswith("registry")] == ["registry_password"]
     assert next(i for i in p.images if i.key == "couchdb").target == \
-        "reg.example.com/apache/couchdb:2.3.1"
+        "reg.example.com/apache/couchdb:3.5.2.1"
 
 
 def test_builds_replace_the_mirror_of_that_image():

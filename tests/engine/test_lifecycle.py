@@ -291,7 +291,7 @@ def test_no_secret_in_labels_commands_or_any_command_line(stack: Project) -> Non
     names = [*CONTAINERS, *STEPS]
     for name in names:
         values |= {v for k, v in container_env(name).items()
-                   if re.search(r"PASS|SECRET|AUTH|TOKEN", k) and len(v) >= 16}
+                   if re.search(r"PASS|SECRET|AUTH|TOKEN|COOKIE", k) and len(v) >= 16}
     assert len(values) >= 8
     shown = json.loads(docker("inspect", *names))
     places = {f"{c['Name']} {part}": json.dumps(c["Config"].get(part)) + json.dumps(c.get("Args"))

@@ -305,16 +305,19 @@ def isolation(prod: Project, hosts: list[H.TestHost]) -> tuple[set, set, set, se
     inv = next(h for h in hosts if h.name == "invoker-1")
     invoker = next(c for c in plan.containers() if c.service == "invoker" and c.host == inv.name)
     edge = next(c for c in plan.containers() if c.service == "edge")
+    gateway = next(c for c in plan.containers() if c.service == "apigateway")
     image = on(inv, "inspect", "-f", "{{.Image}}", invoker.name)
     ip = on(inv, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", invoker.name)
     everything = targets(plan, hosts)
     # The invoker's own container, on the host's bridge, at its internal port too.
     internal = everything | {(ip, p.container) for p in invoker.ports}
-    api = {(address[edge.host], 443)}
+    api = {(address[edge.host], 443), *((address[gateway.host], p.published)
+                                        for p in gateway.ports if p.name == "management")}
     from_actions = reachable(inv, image, "ow-actions", internal)
     from_host = reachable(inv, image, "bridge", everything)
     print(f"\nisolation: {len(from_actions - api)} of {len(internal - api)} internal ports "
-          f"reachable from the action network; the API ({len(from_actions & api)} of 1) reachable; "
+          f"reachable from the action network; the API and the gateway's management port "
+          f"({len(from_actions & api)} of {len(api)}) reachable; "
           f"{len(from_host)} of {len(everything)} reachable from the host's own network")
     return from_actions, api, from_host, everything
 

@@ -197,6 +197,13 @@ _status=$(printf '"false"' | req PUT /_node/_local/_config/query_server_config/r
 expect "$STEP" "$_status" 200
 log "$STEP: false"
 
+# CouchDB 3 cut the default to 8 MB, below what one activation (its logs up to the 10 MB log
+# limit, plus its result) can need; this is CouchDB 2's default.
+STEP="set couchdb/max_document_size"
+_status=$(printf '"4294967296"' | req PUT /_node/_local/_config/couchdb/max_document_size --data-binary @-)
+expect "$STEP" "$_status" 200
+log "$STEP: 4294967296"
+
 # ---------------------------------------------------------------------------
 # 3. OpenWhisk databases
 # ---------------------------------------------------------------------------
