@@ -3,8 +3,9 @@
 Creates the explicit `kubernetes.Provider` (context and kubeconfig from the plan, the namespace as
 its default, and with a context `cluster_identifier` so that only a change of context replaces it), the Namespace
 (retained: deleting a namespace deletes every claim in it), the image pull Secret of the private
-registry (`kubernetes.io/dockerconfigjson`) when there is one, and one auto-named ConfigMap per
-namespace-wide value (the runtime manifest), so that a changed value rolls the pods that read it.
+registry (`kubernetes.io/dockerconfigjson`) when there is one, one auto-named ConfigMap per
+namespace-wide value (the runtime manifest), so that a changed value rolls the pods that read it,
+and the planned NetworkPolicies (planner/netpol.py).
 Exposes `provider`, `namespace` (its name, an Output that orders objects after the Namespace),
 `pull_secret` and `config_maps` (logical name -> ConfigMap name).
 """
@@ -20,7 +21,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components._values import RegistryAuth, resolve
-from planner.model import KubernetesPlan
+from planner.model import KubeNetworkPolicy, KubePeer, KubeRule, KubernetesPlan
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,7 +72,33 @@ class KubernetesCluster(pulumi.ComponentResource):
                           "labels": {**labels, "app.kubernetes.io/component": logical}},
                 data={key: resolve(value, args.secrets, args.digests) for key, value in entries},
                 opts=on_cluster).metadata.name
+        for policy in plan.network_policies:
+            k8s.networking.v1.NetworkPolicy(
+                f"netpol-{policy.name}",
+                metadata={"name": policy.name, "namespace": self.namespace,
+                          "labels": dict(policy.labels)},
+                spec=_policy_spec(policy), opts=on_cluster)
         self.register_outputs({"namespace": self.namespace, "config_maps": self.config_maps})
+
+
+def _policy_spec(policy: KubeNetworkPolicy) -> dict:
+    def peer(p: KubePeer) -> dict:
+        if p.cidr is not None:
+            return {"ipBlock": {"cidr": p.cidr, **({"except": list(p.excepted)} if p.excepted else {})}}
+        if p.all_namespaces:
+            return {"namespaceSelector": {}}
+        return {"podSelector": {"matchLabels": dict(p.pods)}}
+
+    def rules(rs: tuple[KubeRule, ...], side: str) -> list[dict]:
+        return [{side: [peer(p) for p in r.peers],
+                 **({"ports": [{"protocol": pr, "port": n} for pr, n in r.ports]} if r.ports else {})}
+                for r in rs]
+    spec = {"podSelector": {"matchLabels": dict(policy.selector)},
+            "policyTypes": ["Ingress", *(["Egress"] if policy.egress is not None else [])],
+            "ingress": rules(policy.ingress, "from")}
+    if policy.egress is not None:
+        spec["egress"] = rules(policy.egress, "to")
+    return spec
 
 
 def _docker_config(reg: RegistryAuth) -> pulumi.Output[str]:

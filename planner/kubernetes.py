@@ -23,6 +23,7 @@ from planner import apigateway as gw
 from planner import env as jvm
 from planner import hosts as hostplan
 from planner import kube_names as names
+from planner import netpol
 from planner.model import (
     ConfigMapRef, Container, FieldRef, File, HostPlan, ImagePlan, IngressPlan, InvokerRbac,
     KubeBudget, KubePort, KubernetesPlan, KubeService, KubeWorkload, Plan, Port, RbacRule,
@@ -265,7 +266,7 @@ def render(cfg: StackConfig, services: list[Service], images: tuple[ImagePlan, .
         budgets=budgets, config_maps={MANIFEST_REF.name: ((MANIFEST_REF.key, manifest),)},
         pull_secret=pull_secret_name(cfg) if registry is not None else None,
         rbac=_rbac(cfg) if cfg.container_factory == "kubernetes" else None,
-        ingress=_ingress(cfg))
+        ingress=_ingress(cfg), network_policies=netpol.policies(cfg, out))
     return out, plan
 
 

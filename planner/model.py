@@ -435,6 +435,36 @@ class IngressPlan:
 
 
 @dataclass(frozen=True)
+class KubePeer:
+    """Who a NetworkPolicy rule lets through: pods of this namespace with `pods` labels, every
+    pod of every namespace (`all_namespaces`), or addresses in `cidr` but not in `excepted`."""
+
+    pods: Labels = ()
+    all_namespaces: bool = False
+    cidr: str | None = None
+    excepted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KubeRule:
+    peers: tuple[KubePeer, ...]
+    ports: tuple[tuple[str, int], ...]
+    """(protocol, port) pairs; empty: every port."""
+
+
+@dataclass(frozen=True)
+class KubeNetworkPolicy:
+    """A NetworkPolicy: pods with `selector` labels accept only `ingress` and, when `egress` is
+    not None, open only `egress` connections."""
+
+    name: str
+    selector: Labels
+    labels: Labels
+    ingress: tuple[KubeRule, ...]
+    egress: tuple[KubeRule, ...] | None = None
+
+
+@dataclass(frozen=True)
 class KubernetesPlan:
     namespace: str
     release: str
@@ -462,6 +492,7 @@ class KubernetesPlan:
     """Name of the image pull Secret for the private registry, if any."""
     rbac: InvokerRbac | None = None
     ingress: IngressPlan | None = None
+    network_policies: tuple[KubeNetworkPolicy, ...] = ()
 
 
 @dataclass(frozen=True)
