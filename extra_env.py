@@ -170,7 +170,7 @@ _F = "(akka|pekko)"
 _CHANGE_HOSTS = "change the hosts' roles or addresses instead"
 
 PLANNED: tuple[_Rule, ...] = (
-    _fixed("OPENWHISK_(ENCODED_)?CONFIG",
+    _fixed("OPENWHISK_(ENCODED_)?CONFIG|CONFIG_config_(file|resource|url)",
            "it carries the component's secrets, which the plan keeps off the java command line",
            "set the keys you need one by one as CONFIG_* variables"),
     _fixed("PORT", "the HTTP port inside the container stays 8080",

@@ -196,6 +196,7 @@ def plan(stack: Stack) -> Plan:
             cfg, edge, api, gw.management_url(cfg) if routes else None,
             controller_keys + gateway_keys),)))
 
+    services = [jvm.secrets_file(s) for s in services]
     volumes = [v for s in services for v in s.volumes]
     if cfg.storage.data_dir is not None:
         services = [hostplan.bind_data_dirs(s, cfg.storage.data_dir) for s in services]

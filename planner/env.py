@@ -11,15 +11,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import extra_env as env_rules
 from config import StackConfig
 from planner import kafka
-from planner.model import Health, Mount, Secret, Value
+from planner.model import Container, File, Health, Mount, Secret, Service, Value
 
 OPENWHISK_CONFIG = "OPENWHISK_CONFIG"
-"""A HOCON document the JVM images load with -Dconfig.file (their transformEnvironment.sh)."""
+"""A HOCON document the JVM images write to a file and load with -Dconfig.file (their
+transformEnvironment.sh); the plan uses it only until secrets_file makes it a mounted file."""
+SECRETS_FILE = "/openwhisk-pulumi/secrets.conf"
+"""Where a JVM component's secrets document is mounted; `CONFIG_config_file` names it."""
 JVM_PORT = 8080
 """HTTP port of every JVM component inside its container."""
 PING = Health(("CMD-SHELL", f"curl -fsS http://127.0.0.1:{JVM_PORT}/ping"), wait=True,
@@ -130,10 +133,10 @@ def hocon_path(key: str) -> str:
 
 def secrets_off_the_command_line(env: dict[str, Value]) -> dict[str, Value]:
     """The JVM images' init scripts turn every CONFIG_ variable into a `-D` option of the java
-    command line, which any user of the host can read (`ps`). A secret goes instead into
-    OPENWHISK_CONFIG, a HOCON document the same script writes to a file and passes with
-    `-Dconfig.file` (as upstream's ansible does with OPENWHISK_ENCODED_CONFIG): it stays in the
-    container's environment only. The document includes the images' own application.conf."""
+    command line, which any user of the host can read (`ps`). A secret goes instead into a HOCON
+    document that includes the images' own application.conf (as upstream's ansible passes its
+    config, OPENWHISK_ENCODED_CONFIG): OPENWHISK_CONFIG here, a mounted file in the end
+    (secrets_file)."""
     secret = {k: v for k, v in env.items() if k.startswith("CONFIG_") and isinstance(v, Secret)}
     if not secret:
         return env
@@ -262,3 +265,17 @@ def invoker_env(ctx: Context, api_host: str, user_memory_mb: int, factory: dict[
     if ctx.runtimes_registry:
         env["CONFIG_whisk_containerFactory_runtimesRegistry_url"] = ctx.runtimes_registry
     return _with_extra(env | _admin(ctx, "invoker"), cfg.invoker.extra_env)
+
+
+def secrets_file(service: Service) -> Service:
+    """Each container's OPENWHISK_CONFIG as the file SECRETS_FILE instead, named by
+    `CONFIG_config_file` (the script makes that `-Dconfig.file=<path>`: a path, no secret): the
+    secrets then are in neither the command line nor the container's environment."""
+    def moved(c: Container) -> Container:
+        env = dict(c.env)
+        doc = env.pop(OPENWHISK_CONFIG, None)
+        if doc is None:
+            return c
+        env["CONFIG_config_file"] = SECRETS_FILE
+        return replace(c, env=tuple(sorted(env.items())), files=c.files + (File(SECRETS_FILE, doc),))
+    return replace(service, containers=tuple(moved(c) for c in service.containers))

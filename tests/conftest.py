@@ -128,24 +128,24 @@ class Run:
     secret_exports: set[str] = field(default_factory=set)
 
 
-def effective_env(env: dict[str, Any]) -> dict[str, Any]:
-    """A JVM component's environment as the component sees it: the `path = "value"` lines of
-    OPENWHISK_CONFIG (planner.env.secrets_off_the_command_line) back as CONFIG_ variables, with the
-    document's kind (Secret) and an exact check of its first line."""
+def effective_env(c: Any) -> dict[str, Any]:
+    """A JVM container's environment as the component reads it: the `path = "value"` lines of its
+    secrets file (planner.env.secrets_file, named by CONFIG_config_file) back as CONFIG_
+    variables, with the document's kind (Secret) and an exact check of its first line."""
     import re
 
-    from planner.env import OPENWHISK_CONFIG
-    out = {k: v for k, v in env.items() if k != OPENWHISK_CONFIG}
-    doc = env.get(OPENWHISK_CONFIG)
-    if doc is None:
+    out = c.env_dict()
+    path = out.pop("CONFIG_config_file", None)
+    if path is None:
         return out
+    doc = next(f.content for f in c.files if f.path == path)
     first, *lines = doc.template.splitlines()
     assert first == 'include classpath("application.conf")', first
     for line in lines:
-        path, value = line.split(" = ", 1)
-        key = "CONFIG_" + "_".join(re.sub(r"-([a-z0-9])", lambda m: m[1].upper(), s)
-                                   for s in path.split("."))
-        out[key] = type(doc)(json.loads(value))
+        key, value = line.split(" = ", 1)
+        name = "CONFIG_" + "_".join(re.sub(r"-([a-z0-9])", lambda m: m[1].upper(), s)
+                                    for s in key.split("."))
+        out[name] = type(doc)(json.loads(value))
     return out
 
 

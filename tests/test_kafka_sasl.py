@@ -98,7 +98,7 @@ def test_every_jvm_client_gets_the_sasl_keys(mechanism):
             f'{module(mechanism)} required username="openwhisk" password="${{kafka_client_password}}";'),
     }
     for c in jvm:
-        e = effective_env(c.env_dict())
+        e = effective_env(c)
         assert {k: e[k] for k in e if k.startswith("CONFIG_whisk_kafka_common_")} == expected, c.key
 
 
@@ -333,15 +333,18 @@ def test_program_uploads_the_jaas_file_and_envs_as_secrets(mechanism):
     assert f"KAFKA_SASL_ENABLED_MECHANISMS={mechanism}" in envs
     assert "KAFKA_OPTS=-Djava.security.auth.login.config=" + JAAS in envs
     for name in ("controller-dev", "invoker-0"):
-        envs, secret = unwrap(run.mocks.named(name, CONTAINER)["inputs"]["envs"])
-        assert secret is True, name
+        inputs = run.mocks.named(name, CONTAINER)["inputs"]
+        envs, secret = unwrap(inputs["envs"])
+        assert secret is False, name  # every secret is in the mounted file
         assert "CONFIG_whisk_kafka_common_securityProtocol=SASL_PLAINTEXT" in envs
-        # In the HOCON document, off the java command line (planner.env.OPENWHISK_CONFIG).
-        config = next(e for e in envs if e.startswith("OPENWHISK_CONFIG="))
+        assert "CONFIG_config_file=/openwhisk-pulumi/secrets.conf" in envs
+        uploads, secret = unwrap(inputs["uploads"])
+        assert secret is True, name
+        config = next(u["content"] for u in uploads if u["file"] == "/openwhisk-pulumi/secrets.conf")
         assert ('whisk.kafka.common.sasl-jaas-config = "' + module(mechanism) + ' required '
                 'username=\\"openwhisk\\" password=\\"pw-kafka_client_password\\";"') \
             in config.splitlines()
-        assert not [e for e in envs if e.startswith("CONFIG_") and "pw-" in e]
+        assert not [e for e in envs if "pw-" in e]
     generated = {r["name"] for r in run.mocks.of_type("random:index/randomPassword:RandomPassword")}
     assert {"kafka_admin_password", "kafka_client_password"} <= generated
 

@@ -405,8 +405,9 @@ def test_kubernetes_factory_invoker():
         "CONFIG_whisk_runtime_delete_timeout": "30 seconds",
         "CONFIG_whisk_kubernetes_userPodNodeAffinity_enabled": "false",
     }
-    assert (c.command, c.mounts, c.privileged, c.host_pid, c.files) == (
-        ("/init.sh", "--id", "0", "--uniqueName", "0"), (), False, False, ())
+    assert (c.command, c.mounts, c.privileged, c.host_pid, [f.path for f in c.files]) == (
+        ("/init.sh", "--id", "0", "--uniqueName", "0"), (), False, False,
+        ["/openwhisk-pulumi/secrets.conf"])
     assert [(x.container, x.name) for x in c.ports] == [(8080, "http")]
     w = p.kubernetes.workloads["invoker-0"]
     assert (w.kind, w.service_account, w.node_selector, w.pull_images) == ("StatefulSet", "ow-invoker", (), ())
@@ -432,9 +433,10 @@ def test_with_a_registry_action_pods_get_the_pull_secret_through_a_pod_template(
     c = container(p, "invoker-0")
     assert c.env_dict()["CONFIG_whisk_kubernetes_podTemplate"] == "file:/ow-invoker/pod-template.yaml"
     assert c.env_dict()["CONFIG_whisk_containerFactory_runtimesRegistry_url"] == "registry.example.com:5000/"
-    assert [(f.path, f.content) for f in c.files] == [(
+    assert [(f.path, f.content) for f in c.files][0] == (
         "/ow-invoker/pod-template.yaml",
-        "apiVersion: v1\nkind: Pod\nmetadata: {}\nspec:\n  imagePullSecrets:\n    - name: ow-registry\n")]
+        "apiVersion: v1\nkind: Pod\nmetadata: {}\nspec:\n  imagePullSecrets:\n    - name: ow-registry\n")
+    assert [f.path for f in c.files][1:] == ["/openwhisk-pulumi/secrets.conf"]
     assert p.kubernetes.pull_secret == "ow-registry"
     [builder] = p.hosts
     assert (builder.name, builder.address, builder.docker, builder.ssh, builder.ssh_opts, builder.prep) == (

@@ -119,10 +119,12 @@ def test_controller_statefulset():
     env = env_of(run.mocks.named("controller-0", STS))
     assert env["CONFIG_pekko_remote_artery_canonical_hostname"] == pod("controller", 0)
     assert env["CONFIG_whisk_couchdb_host"] == pod("couchdb", 0)
-    # Secrets in OPENWHISK_CONFIG, off the java command line (planner.env).
+    # Secrets in a mounted file, off the java command line and the environment (planner.env).
     assert "CONFIG_whisk_couchdb_password" not in env
-    assert env["OPENWHISK_CONFIG"] == {"secretKeyRef": {
-        "name": _auto("controller-0-secrets"), "key": "OPENWHISK_CONFIG"}}
+    assert env["CONFIG_config_file"] == "/openwhisk-pulumi/secrets.conf"
+    assert not [k for k, v in env.items() if isinstance(v, dict) and "secretKeyRef" in v]
+    assert {m["mountPath"]: (m["name"], m.get("subPath")) for m in c["volumeMounts"]} == {
+        "/openwhisk-pulumi/secrets.conf": ("secrets", "secrets.conf")}
     assert env["RUNTIMES_MANIFEST"] == {"configMapKeyRef": {"name": _auto("runtimes"), "key": "runtimes.json"}}
     assert (pod_spec["enableServiceLinks"], pod_spec["automountServiceAccountToken"]) == (False, False)
     assert "volumeClaimTemplates" not in sts["spec"]
@@ -139,8 +141,10 @@ def test_invoker_statefulset_with_its_service_account_and_no_docker():
     pod_spec = sts["spec"]["template"]["spec"]
     [c] = pod_spec["containers"]
     assert (pod_spec["serviceAccountName"], pod_spec["automountServiceAccountToken"]) == ("ow-invoker", True)
-    assert ("volumes" in pod_spec, "volumeMounts" in c, "securityContext" in c, "hostPID" in pod_spec) == (
-        False, False, False, False)
+    # Its only volume is its secrets file (planner.env.secrets_file).
+    assert ([v["name"] for v in pod_spec["volumes"]], [m["mountPath"] for m in c["volumeMounts"]],
+            "securityContext" in c, "hostPID" in pod_spec) == (
+        ["secrets"], ["/openwhisk-pulumi/secrets.conf"], False, False)
     assert c["args"] == ["/init.sh", "--id", "0", "--uniqueName", "0"]
     env = env_of(run.mocks.named("invoker-0", STS))
     assert {k: v for k, v in env.items()
@@ -355,10 +359,9 @@ def test_load_balancing_services_wait_for_their_pods_headless_ones_do_not():
 def test_seed_001_scheduler_with_kafka_sasl_and_elasticsearch():
     run = seed_run()
     sched = env_of(run.mocks.named("scheduler-1", STS))
-    secret = _auto("scheduler-1-secrets")
     assert sched["CONFIG_whisk_kafka_common_securityProtocol"] == "SASL_PLAINTEXT"
     assert sched["CONFIG_whisk_kafka_common_saslMechanism"] == "SCRAM-SHA-512"
-    assert sched["OPENWHISK_CONFIG"] == {"secretKeyRef": {"name": secret, "key": "OPENWHISK_CONFIG"}}
+    assert sched["CONFIG_config_file"] == "/openwhisk-pulumi/secrets.conf"
     assert sched["CONFIG_whisk_spi_DurationCheckerProvider"] == \
         "org.apache.openwhisk.core.scheduler.queue.ElasticSearchDurationCheckerProvider"
     assert sched["CONFIG_whisk_activationStore_elasticsearch_hosts"] == f"{pod('elasticsearch', 0)}:9200"
@@ -366,7 +369,7 @@ def test_seed_001_scheduler_with_kafka_sasl_and_elasticsearch():
     assert sched["CONFIG_whisk_etcd_hosts"] == f"{pod('etcd', 0)}:2379"
     data, is_secret = unwrap(run.mocks.named("scheduler-1-secrets", "kubernetes:core/v1:Secret")
                              ["inputs"]["stringData"])
-    assert is_secret and data["OPENWHISK_CONFIG"].splitlines() == [
+    assert is_secret and data["secrets.conf"].splitlines() == [
         'include classpath("application.conf")',
         'whisk.activation-store.elasticsearch.password = "pw-elasticsearch_password"',
         'whisk.couchdb.password = "pw-couchdb_scheduler_password"',
@@ -486,7 +489,7 @@ def test_docker_factory_daemonset_on_labelled_nodes_pulls_the_runtimes_first():
     assert c["args"] == ["/init.sh", "--uniqueName", "$(NODE_NAME)"]
     assert {v["name"]: v.get("hostPath", {}).get("path") for v in spec["volumes"]} == {
         "host-0": "/var/run/docker.sock", "host-1": "/var/lib/docker/containers",
-        "host-2": "/sys/fs/cgroup", "docker-config": None}
+        "host-2": "/sys/fs/cgroup", "docker-config": None, "secrets": None}
     env = env_of(run.mocks.named("invoker-nodes", "kubernetes:apps/v1:DaemonSet"))
     assert (env["NODE_NAME"], env["ZOOKEEPER_HOSTS"], env["CONFIG_whisk_docker_containerFactory_useRunc"]) == (
         {"fieldRef": {"fieldPath": "spec.nodeName"}}, ZOOKEEPERS, "false")

@@ -14,7 +14,7 @@ import pytest
 import config
 import planner
 from planner import env as jvm
-from planner.model import Mount, Secret
+from planner.model import File, Mount, Secret
 from tests.conftest import ROOT, effective_env
 
 ALL_ROLES = ["couchdb", "zookeeper", "kafka", "controller", "invoker", "edge"]
@@ -48,8 +48,8 @@ def cluster(tag="1fae641", **over):
 
 
 def env(plan, key):
-    """A container's environment as it reads it (OPENWHISK_CONFIG expanded: effective_env)."""
-    return effective_env(next(c for c in plan.containers() if c.key == key).env_dict())
+    """A container's environment as it reads it (its secrets file expanded: effective_env)."""
+    return effective_env(next(c for c in plan.containers() if c.key == key))
 
 
 def manifest_json():
@@ -502,12 +502,14 @@ def test_hocon_paths_are_the_images_own(key, path):
     assert jvm.hocon_path(key) == path
 
 
-def test_the_controller_reads_its_secrets_from_openwhisk_config_only():
-    e = next(c for c in planner.plan(stack()).containers() if c.key == "controller-dev").env_dict()
-    assert e["OPENWHISK_CONFIG"] == Secret(
-        'include classpath("application.conf")\n'
-        'whisk.couchdb.password = "${couchdb_controller_password}"\n')
-    assert "CONFIG_whisk_couchdb_password" not in e
+def test_the_controller_reads_its_secrets_from_a_mounted_file_only():
+    c = next(c for c in planner.plan(stack()).containers() if c.key == "controller-dev")
+    assert dict(c.env)["CONFIG_config_file"] == "/openwhisk-pulumi/secrets.conf"
+    assert [f for f in c.files if f.path == "/openwhisk-pulumi/secrets.conf"] == [File(
+        "/openwhisk-pulumi/secrets.conf", Secret(
+            'include classpath("application.conf")\n'
+            'whisk.couchdb.password = "${couchdb_controller_password}"\n'))]
+    assert not [k for k, v in c.env if isinstance(v, Secret)]
 
 
 def test_no_jvm_component_gets_a_secret_as_a_config_variable():
@@ -515,6 +517,6 @@ def test_no_jvm_component_gets_a_secret_as_a_config_variable():
     jvm_containers = [c for p in plans for c in p.containers()
                       if c.service in ("controller", "invoker", "scheduler")]
     assert len(jvm_containers) == 11  # dev: controller, invoker; cluster: 3 of each role
-    assert [(c.key, k) for c in jvm_containers for k, v in c.env
-            if k.startswith("CONFIG_") and isinstance(v, Secret)] == []
-    assert all(isinstance(c.env_dict()["OPENWHISK_CONFIG"], Secret) for c in jvm_containers)
+    assert [(c.key, k) for c in jvm_containers for k, v in c.env if isinstance(v, Secret)] == []
+    assert all(dict(c.env)["CONFIG_config_file"] == "/openwhisk-pulumi/secrets.conf"
+               for c in jvm_containers)

@@ -522,8 +522,9 @@ def test_the_k8s_stack_passes_the_whole_pack(preview, monkeypatch):
     sts = [r for r in graph if r["type"] == "kubernetes:apps/v1:StatefulSet"]
     refs = [e for r in sts for c in r["inputs"]["spec"]["template"]["spec"]["containers"]
             for e in c.get("env") or [] if "secretKeyRef" in (e.get("valueFrom") or {})]
-    # One secret document (OPENWHISK_CONFIG) per JVM pod, CouchDB's password and Erlang cookie.
-    assert (len(sts), len(refs)) == (16, 9)
+    # CouchDB's password and Erlang cookie, the gateway's Redis password (the JVM components read
+    # theirs from a mounted file, planner.env.secrets_file).
+    assert (len(sts), len(refs)) == (16, 3)
 
 
 def test_dev_stack_passes_in_preview_mode(monkeypatch):
@@ -578,7 +579,7 @@ def test_kafka_without_its_volume_in_the_prod_graph_is_the_one_violation(monkeyp
 
 def test_controller_advertising_any_address_in_the_prod_graph_is_the_one_violation(monkeypatch):
     graph = copy.deepcopy(program_graph("prod", monkeypatch))
-    envs = named(graph, "controller-core-3", CONTAINER)["inputs"]["envs"]["value"]
+    envs = named(graph, "controller-core-3", CONTAINER)["inputs"]["envs"]  # no secret: plain
     i = envs.index("CONFIG_pekko_remote_artery_canonical_hostname=10.20.0.13")
     envs[i] = "CONFIG_pekko_remote_artery_canonical_hostname=0.0.0.0"
     assert evaluate(graph) == [(

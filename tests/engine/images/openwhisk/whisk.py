@@ -30,8 +30,8 @@ def _hocon_path(key: str) -> str:
 
 
 # Like the real images' init.sh: every CONFIG_ variable becomes a `-D<path>=<value>` option on the
-# process's command line (transformEnvironment.sh), and OPENWHISK_CONFIG becomes a file passed as
-# -Dconfig.file. The stand-in re-executes itself once with those options (and ignores them), so
+# process's command line (transformEnvironment.sh; CONFIG_config_file gives -Dconfig.file), and
+# OPENWHISK_CONFIG becomes a file passed as -Dconfig.file. The stand-in re-executes itself once with those options (and ignores them), so
 # that the host's `ps` shows what it would show for the real images.
 if os.environ.get("OW_STANDIN_PROPS") != "1":
     os.environ["OW_STANDIN_PROPS"] = "1"
@@ -43,26 +43,30 @@ sys.argv = [sys.argv[0], *(a for a in sys.argv[1:] if not a.startswith("-D"))]
 
 
 def _config_document(text: str) -> dict[str, str]:
-    """The `path = "json string"` lines of an OPENWHISK_CONFIG document, as CONFIG_ variables.
+    """The `path = "json string"` lines of the HOCON document -Dconfig.file names (a mounted file,
+    or OPENWHISK_CONFIG), as CONFIG_ variables.
     Without upstream's `include classpath("application.conf")` the real images would lose every
     default, so the stand-in refuses such a document."""
     if not text:
         return {}
     if 'include classpath("application.conf")' not in text.splitlines():
-        die('OPENWHISK_CONFIG lacks include classpath("application.conf"): the real image would '
+        die('the config file lacks include classpath("application.conf"): the real image would '
             "start without its defaults")
     out = {}
     for line in text.splitlines()[1:]:
         m = re.fullmatch(r'([\w.-]+) = (".*")', line.strip())
         if not m:
-            die(f"OPENWHISK_CONFIG: a line the stand-in cannot read: {line[:40]}")
+            die(f"the config file: a line the stand-in cannot read: {line[:40]}")
         segments = (re.sub(r"-([a-z0-9])", lambda x: x[1].upper(), s) for s in m[1].split("."))
         out["CONFIG_" + "_".join(segments)] = json.loads(m[2])
     return out
 
 
 ENV: dict[str, str] = dict(os.environ)
-ENV.update(_config_document(ENV.get("OPENWHISK_CONFIG", "")))
+_FILE = ENV.get("CONFIG_config_file")
+if _FILE and not os.path.isfile(_FILE):
+    die(f"-Dconfig.file={_FILE}: no such file")
+ENV.update(_config_document(open(_FILE).read() if _FILE else ENV.get("OPENWHISK_CONFIG", "")))
 TAG = ENV.get("OW_STANDIN_TAG", "ef725a6")
 PKG = "org.apache.openwhisk.core"
 
