@@ -328,7 +328,7 @@ class Invoker(Model):
     """Memory for action containers per invoker."""
     docker_root: str = "/var/lib/docker"
     """The daemon's root directory; its containers/ subdirectory holds activation logs."""
-    http_port: int = Field(default=12001, ge=1, le=65000)
+    http_port: StrictInt = Field(default=12001, ge=1, le=65000)
     """Host port of invoker id 0; invoker N publishes http_port + N."""
     extra_env: ExtraEnv = {}
     """Extra environment of every invoker; INVOKER_USE_RUNC here acts as use_runc."""

@@ -1015,6 +1015,9 @@ def test_each_catalog_and_gateway_rule_reports_one_exact_line(section, value, ex
     pytest.param(change(SINGLE, {"kafka": {"port": True}}), [
         "openwhisk:kafka.port: expected an integer (got true); set it with pulumi config set "
         "--path 'kafka.port' <integer>"], id="boolean-port"),
+    pytest.param(change(SINGLE, {"invoker": {"http_port": True}}), [
+        "openwhisk:invoker.http_port: expected an integer (got true); set it with pulumi config set "
+        "--path 'invoker.http_port' <integer>"], id="boolean-invoker-port"),
     pytest.param(change(SINGLE, {"invoker": {"user_memory_mb": 10**9}}), [
         "openwhisk:invoker.user_memory_mb: must be at most 1048576 (got 1000000000); set it with "
         "pulumi config set --path 'invoker.user_memory_mb' <integer>"], id="absurd-memory"),
