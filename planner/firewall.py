@@ -55,7 +55,8 @@ def _rule(address: str, rule: str) -> str:
 def loader(hosts: tuple[str, ...], api: tuple[tuple[str, int], ...], *, egress: str,
            blocked: tuple[str, ...], allowed: tuple[str, ...]) -> str:
     """The loader script: `$1` is the bridge of the host's service containers (the invoker's).
-    `hosts`: every address of the plan's hosts; `api`: (address, HTTPS port) an action may reach."""
+    `hosts`: every address of the plan's hosts; `api`: (address, port)s an action may always
+    reach (the API's HTTPS port, the API gateway's management port)."""
     inbound = f"-A {CHAIN} -i {ACTION_BRIDGE}"
     to_api = "-p tcp -m conntrack --ctorigdst {} --ctorigdstport %d -j ACCEPT"
     lines = [
