@@ -651,6 +651,29 @@ class Verify(Model):
     """Overall time limit of the check, in seconds."""
 
 
+class ContainerLogs(Model):
+    """Bounds of the json-file log of every container the program runs on Docker hosts."""
+
+    max_size_mb: StrictInt = Field(default=50, ge=1, le=10240)
+    max_files: StrictInt = Field(default=3, ge=1, le=100)
+
+
+class ActionLogs(Model):
+    """Bounds of the json-file log of every action container an invoker starts. The invoker
+    reads an activation's logs from that file by offset, so a rotation loses the logs of the
+    activation it interrupts: keep max_size_mb well above the actions' log limit (10 MB)."""
+
+    max_size_mb: StrictInt = Field(default=100, ge=1, le=10240)
+    max_files: StrictInt = Field(default=2, ge=1, le=100)
+
+
+class Logs(Model):
+    """Docker hosts: how big container logs may grow (Kubernetes: the kubelet rotates them)."""
+
+    containers: ContainerLogs = ContainerLogs()
+    actions: ActionLogs = ActionLogs()
+
+
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 RELEASE = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -777,6 +800,7 @@ class StackConfig(Model):
     """Reach hosts without an explicit docker endpoint over ssh; null: the local Docker socket."""
     storage: Storage = Storage()
     verify: Verify = Verify()
+    logs: Logs = Logs()
     catalog: Catalog = Catalog()
     apigateway: ApiGateway = ApiGateway()
     namespaces: tuple[Namespace, ...] = ()

@@ -215,6 +215,8 @@ PLANNED: tuple[_Rule, ...] = (
            also=" (or hosts[].use_runc for one host)"),
     _field("CONFIG_whisk_containerPool_userMemory", "invoker.user_memory_mb",
            also=" (or hosts[].user_memory_mb for one host)"),
+    _field(r"CONFIG_whisk_containerFactory_containerArgs_extraArgs_log(Driver|Opt)_\d+",
+           "logs.actions", sections=("invoker",)),
     _field("CONFIG_whisk_containerFactory_runtimesRegistry_url", "registry.mode",
            sections=("invoker",), also=", which also mirrors the runtime images by digest"),
     # The kubernetes container factory (Kubernetes platform).

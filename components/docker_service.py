@@ -12,7 +12,8 @@ one retained `docker.Volume` per planned data volume and one `docker.Container` 
 container, on the provider of the container's host and after the host's preparation.
 Containers run the pulled image ID, so a new digest replaces exactly the containers that use it.
 Containers have fixed names and ports, so they are replaced delete-first, and are stopped with
-their service's grace period before they are removed. A container that waits for its health
+their service's grace period before they are removed. Each logs to a bounded json-file log
+(`log_options`). A container that waits for its health
 check and did not become healthy is replaced on the next update (`#initerror`), never accepted.
 
 A one-shot step (an init script) is a container that is created but not started, and a command
@@ -59,6 +60,8 @@ class DockerServiceArgs:
     """Host name -> its registry login, which the host's pull commands run after."""
     local_builds: Mapping[str, ImagePlan] = field(default_factory=dict)
     """Image key -> an image built on each host that runs it (no registry) instead of pulled."""
+    log_options: Mapping[str, str] = field(default_factory=dict)
+    """Options of the json-file log driver every container gets (Plan.log_options)."""
 
 
 class DockerService(pulumi.ComponentResource):
@@ -156,6 +159,8 @@ class DockerService(pulumi.ComponentResource):
             wait=waits or None,
             wait_timeout=c.health.wait_timeout_s if waits else None,
             restart="no" if c.one_shot else "unless-stopped",
+            log_driver="json-file" if args.log_options else None,
+            log_opts=dict(args.log_options) or None,
             # A one-shot step is created stopped; its command (_run) starts it.
             start=False if c.one_shot else None,
             must_run=not c.one_shot,

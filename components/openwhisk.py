@@ -124,7 +124,7 @@ class OpenWhisk(pulumi.ComponentResource):
             declared.update(DockerService(s.name, DockerServiceArgs(
                 service=s, hosts=hosts, images=dict(self.images), secrets=values,
                 after=dict(declared), digests=digests, deployed=deployed, logins=logins,
-                local_builds=local_builds),
+                local_builds=local_builds, log_options=dict(plan.log_options)),
                 opts=child).ready)
 
         if reg is not None:

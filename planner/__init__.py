@@ -244,6 +244,8 @@ def plan(stack: Stack) -> Plan:
             edge=by_key[f"edge-{edge.name}"], insecure_tls=insecure_tls),
         kubernetes=kube_plan,
         namespaces=tuple((ns.name, namespace_secret(ns.name)) for ns in cfg.namespaces),
+        log_options=() if on_k8s else (("max-file", str(cfg.logs.containers.max_files)),
+                                       ("max-size", f"{cfg.logs.containers.max_size_mb}m")),
     )
 
 
@@ -434,7 +436,7 @@ def _invoker(cfg: StackConfig, ctx: jvm.Context, p: Placed, api_host: str,
     return Container(
         key=f"invoker-{p.id}", service="invoker", host=p.host_name, name=f"{PREFIX}-invoker{p.id}",
         image="invoker",
-        env=tuple(sorted(jvm.invoker_env(ctx, api_host, memory, jvm.docker_factory_env(use_runc, firewall.ACTION_NETWORK))
+        env=tuple(sorted(jvm.invoker_env(ctx, api_host, memory, jvm.docker_factory_env(cfg, use_runc, firewall.ACTION_NETWORK))
                          .items())),
         command=("/init.sh", "--id", str(p.id), "--uniqueName", str(p.id)),
         ports=(Port(JVM_PORT, cfg.invoker.http_port + p.id, "http"),),

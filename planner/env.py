@@ -222,13 +222,20 @@ def scheduler_env(ctx: Context, address: str, seeds: list[tuple[str, int]]) -> d
     return _with_extra(env | _admin(ctx, "scheduler"), s.extra_env)
 
 
-def docker_factory_env(use_runc: bool, network: str) -> dict[str, Value]:
+def docker_factory_env(cfg: StackConfig, use_runc: bool, network: str) -> dict[str, Value]:
     """The docker container factory: action containers on the daemon behind the mounted socket,
-    on `network` (Docker hosts: the action network of planner/firewall.py)."""
+    on `network` (Docker hosts: the action network of planner/firewall.py), with a bounded
+    json-file log (`docker run --log-driver json-file --log-opt ...`; the invoker reads activation
+    logs from that file, so json-file whatever the daemon's default)."""
+    logs = cfg.logs.actions
+    args = "CONFIG_whisk_containerFactory_containerArgs_extraArgs"
     return {
         "CONFIG_whisk_spi_ContainerFactoryProvider": DOCKER_FACTORY,
         "CONFIG_whisk_docker_containerFactory_useRunc": "true" if use_runc else "false",
         "CONFIG_whisk_containerFactory_containerArgs_network": network,
+        f"{args}_logDriver_0": "json-file",
+        f"{args}_logOpt_0": f"max-size={logs.max_size_mb}m",
+        f"{args}_logOpt_1": f"max-file={logs.max_files}",
     }
 
 

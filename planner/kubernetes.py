@@ -143,7 +143,7 @@ def node_invoker(cfg: StackConfig, ctx: jvm.Context, api_host: str, api_port: in
     the node's dockerd. A DaemonSet cannot give its pods planned ids, so each invoker is named
     after its node and gets its id from ZooKeeper, the same id for the same node every time."""
     env = jvm.invoker_env(ctx, api_host, cfg.invoker.user_memory_mb,
-                          jvm.docker_factory_env(cfg.invoker.runc, "bridge"), api_port=api_port)
+                          jvm.docker_factory_env(cfg, cfg.invoker.runc, "bridge"), api_port=api_port)
     env |= {"ZOOKEEPER_HOSTS": ctx.zk_hosts, "NODE_NAME": FieldRef("spec.nodeName")}
     return Container(
         key=NODE_INVOKER, service="invoker", host=None, name=NODE_INVOKER, image="invoker",

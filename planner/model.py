@@ -514,6 +514,8 @@ class Plan:
     warnings: tuple[str, ...] = ()
     """Config that works but should be changed, one line each; logged before anything is declared."""
     verify: VerifyPlan | None = None
+    log_options: tuple[tuple[str, str], ...] = ()
+    """Docker hosts: json-file options (max-size, max-file) of every container the program runs."""
     """None when verification is switched off (and on Kubernetes)."""
     kubernetes: KubernetesPlan | None = None
     """How the services become Kubernetes objects; None on Docker hosts."""

@@ -94,10 +94,14 @@ def problems(raw: dict[str, Any], **kwargs: Any) -> list[str]:
 
 CASES = [
     # unknown keys
-    pytest.param(SINGLE, {"bogus": 1}, [
-        "openwhisk:bogus: unknown key (got 1); remove it (pulumi config rm openwhisk:bogus) or fix its "
+    pytest.param(SINGLE, {"quux": 1}, [
+        "openwhisk:quux: unknown key (got 1); remove it (pulumi config rm openwhisk:quux) or fix its "
         "spelling (known keys: " + KNOWN_KEYS + ")",
     ], id="unknown-top-level-key"),
+    pytest.param(SINGLE, {"bogus": 1}, [
+        "openwhisk:bogus: unknown key (got 1); rename it to 'logs' or remove it (pulumi config rm "
+        "openwhisk:bogus)",
+    ], id="unknown-top-level-key-close-to-one"),
     pytest.param(SINGLE, {"invokers": {"use_runc": True}}, [
         "openwhisk:invokers: unknown key (got {\"use_runc\": true}); rename it to 'invoker' or remove it "
         "(pulumi config rm openwhisk:invokers)",
@@ -628,13 +632,13 @@ def test_manifest_missing_file(tmp_path):
 
 def test_every_problem_is_reported_at_once():
     raw = change(SINGLE, {
-        "bogus": True,
+        "quux": True,
         "hosts[0].address": "localhost",
         "invoker.user_memory_mb": "lots",
         "images.nginx": "nginx:latest",
     })
     assert problems(raw) == [
-        "openwhisk:bogus: unknown key (got true); remove it (pulumi config rm openwhisk:bogus) or fix its "
+        "openwhisk:quux: unknown key (got true); remove it (pulumi config rm openwhisk:quux) or fix its "
         "spelling (known keys: " + KNOWN_KEYS + ")",
         "openwhisk:hosts[0].address: localhost is the container itself when used inside a container "
         f"(got 'localhost'); {ADDRESS_FIX}",
@@ -1015,6 +1019,9 @@ def test_each_catalog_and_gateway_rule_reports_one_exact_line(section, value, ex
     pytest.param(change(SINGLE, {"kafka": {"port": True}}), [
         "openwhisk:kafka.port: expected an integer (got true); set it with pulumi config set "
         "--path 'kafka.port' <integer>"], id="boolean-port"),
+    pytest.param(change(SINGLE, {"logs": {"actions": {"max_size_mb": 0}}}), [
+        "openwhisk:logs.actions.max_size_mb: must be at least 1 (got 0); set it with pulumi config "
+        "set --path 'logs.actions.max_size_mb' <integer>"], id="zero-log-size"),
     pytest.param(change(SINGLE, {"invoker": {"http_port": True}}), [
         "openwhisk:invoker.http_port: expected an integer (got true); set it with pulumi config set "
         "--path 'invoker.http_port' <integer>"], id="boolean-invoker-port"),

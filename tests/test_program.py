@@ -77,6 +77,16 @@ def test_dev_stack_ordering_follows_real_dependencies():
                                    "dev-catalog-build"]
 
 
+def test_every_container_logs_to_a_bounded_json_file():
+    plain, secret = load_stack_file("dev")
+    plain = {**plain, "openwhisk:logs": {"containers": {"max_size_mb": 20}}}
+    run = run_program(plain, secret, stack="dev")
+    containers = run.mocks.of_type(CONTAINER)
+    assert len(containers) >= 10
+    assert {r["name"]: (r["inputs"]["logDriver"], r["inputs"]["logOpts"]) for r in containers} == {
+        r["name"]: ("json-file", {"max-file": "3", "max-size": "20m"}) for r in containers}
+
+
 def test_dev_stack_no_secret_in_plain_container_inputs():
     plain, secret = load_stack_file("dev")
     run = run_program(plain, secret, stack="dev")

@@ -313,6 +313,19 @@ def test_no_secret_in_labels_commands_or_any_command_line(stack: Project) -> Non
     assert leaks == []
 
 
+def test_every_container_and_every_action_container_has_a_bounded_log(stack: Project) -> None:
+    names = docker("ps", "-a", "--format", "{{.Names}}").split()
+    ours = [n for n in names if n.startswith("ow-")]
+    actions = docker("ps", "-aq", "--filter", "label=org.openwhisk-pulumi.stand-in=action").split()
+    assert ours and actions  # the verification's action left a warm container
+    configs = {n: json.loads(docker("inspect", "-f", "{{json .HostConfig.LogConfig}}", n))
+               for n in [*ours, *actions]}
+    assert {n: c for n, c in configs.items() if n in ours} == {
+        n: {"Type": "json-file", "Config": {"max-file": "3", "max-size": "50m"}} for n in ours}
+    assert {n: c for n, c in configs.items() if n in actions} == {
+        n: {"Type": "json-file", "Config": {"max-file": "2", "max-size": "100m"}} for n in actions}
+
+
 def test_policy_pack_passes_in_a_real_preview(stack: Project) -> None:
     result = stack.run("preview", "--policy-pack", "policy")
     assert "Policy Violations" not in result.output

@@ -79,6 +79,14 @@ class Invoker:
         self.manifest = Manifest(ENV["RUNTIMES_MANIFEST"],
                                  ENV.get("CONFIG_whisk_containerFactory_runtimesRegistry_url", ""))
         self.network = ENV.get("CONFIG_whisk_containerFactory_containerArgs_network") or "bridge"
+        # containerArgs.extraArgs `log-driver` and `log-opt` (`docker run --log-opt k=v`), as the
+        # real factory passes them; their env form numbers the values: ..._logOpt_0, _1, ...
+        extra = "CONFIG_whisk_containerFactory_containerArgs_extraArgs_"
+        opts = [ENV[k] for k in sorted(ENV) if k.startswith(extra + "logOpt_")]
+        driver = ENV.get(extra + "logDriver_0")
+        self.log_config = {"LogConfig": {"Type": driver or "json-file",
+                                         "Config": dict(o.split("=", 1) for o in opts)}} \
+            if driver or opts else {}
         self.api_host = (f"{ENV.get('WHISK_API_HOST_PROTO') or 'https'}://{ENV['WHISK_API_HOST_NAME']}"
                          f":{ENV.get('WHISK_API_HOST_PORT') or '443'}")
         self.docker = Docker()
@@ -217,7 +225,8 @@ class Invoker:
         status, body = self.docker.call("POST", f"/containers/create?name={quote(name)}", {
             "Image": image, "Env": [f"__OW_API_HOST={self.api_host}"],
             "Labels": {"org.openwhisk-pulumi.stand-in": "action", "invoker": self.name},
-            "HostConfig": {"NetworkMode": self.network, "Memory": 256 * 1024 * 1024}})
+            "HostConfig": {"NetworkMode": self.network, "Memory": 256 * 1024 * 1024,
+                           **self.log_config}})
         if status != 201:
             raise RuntimeError(f"docker create {image}: HTTP {status} {body}")
         status, body = self.docker.call("POST", f"/containers/{body['Id']}/start")
