@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+import json
 import threading
 import time
 from typing import Any
@@ -161,8 +162,11 @@ class Invoker:
         code, result, container = 3, {"error": "The action did not run."}, None
         try:
             container = self.create(action)
-            ip = self.docker.call("GET", f"/containers/{container}/json")[1][
-                "NetworkSettings"]["Networks"][self.network]["IPAddress"]
+            shown = self.docker.call("GET", f"/containers/{container}/json")[1]
+            ip = shown["NetworkSettings"]["Networks"][self.network]["IPAddress"]
+            # What Docker holds for the container (the engine tier checks the log bounds by it).
+            log(f"action container {container}: LogConfig "
+                f"{json.dumps(shown['HostConfig']['LogConfig'], sort_keys=True)}")
             init = {"value": {"name": action["name"], "main": action["exec"].get("main", "main"),
                               "code": action["exec"]["code"],
                               "binary": bool(action["exec"].get("binary")), "env": {}}}
