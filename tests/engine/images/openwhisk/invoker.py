@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 import json
+import sys
 import threading
 import time
 from typing import Any
