@@ -206,6 +206,11 @@ CASES = [
          why="the edge certificate, the API host the invokers give actions (and their firewalls "
              "let actions reach), and the one `wsk api` URLs name",
          waves="apigateway-core-2 invoker-0 > edge-core-2 invoker-1"),
+    Case("cut actions off the internet",
+         lambda c: c.setdefault("openwhisk:invoker", {}).update(action_network={"egress": "none"}),
+         created=[], deleted=[], changed=firewalls("invoker-1", "invoker-2"),
+         why="each invoker host's firewall, reloaded in place; no container",
+         waves=""),
     Case("add a namespace",
          lambda c: c["openwhisk:namespaces"].append({"name": "team-ml"}),
          created=["random:index/randomPassword:RandomPassword::namespace_auth_team_ml-key",
