@@ -56,17 +56,15 @@ def policies(cfg: StackConfig, services: list[Service]) -> tuple[KubeNetworkPoli
         clients = CLIENTS.get(name)
         if clients is None:
             continue
-        peers = tuple(KubePeer(pods=_pods(rel, c)) for c in clients
-                      if c in present or (c == ACTIONS and cfg.container_factory == "kubernetes"))
-        rules = []
-        for peer in peers:  # actions reach the gateway's management port only
-            ports = _ports(s, GATEWAY_MANAGEMENT) if peer.pods[0] == ACTION_POD else _ports(s)
-            rules.append(KubeRule((peer,), ports))
-        merged = [KubeRule(tuple(r.peers[0] for r in rules if r.ports == ports), ports)
-                  for ports in dict.fromkeys(r.ports for r in rules)]
+        pods = tuple(KubePeer(pods=_pods(rel, c)) for c in clients if c in present)
+        rules = [KubeRule(pods, _ports(s))] if pods else []
+        if ACTIONS in clients and cfg.container_factory == "kubernetes":
+            # Action pods reach the gateway's management port only.
+            rules.append(KubeRule((KubePeer(pods=_pods(rel, ACTIONS)),),
+                                  _ports(s, GATEWAY_MANAGEMENT)))
         out.append(KubeNetworkPolicy(
             names.service_name(rel, name), tuple(names.selector(rel, name, name).items()),
-            tuple(names.labels(rel, name, "network-policy").items()), tuple(merged)))
+            tuple(names.labels(rel, name, "network-policy").items()), tuple(rules)))
     if cfg.container_factory == "kubernetes":
         out.append(_actions(cfg, running))
     return tuple(out)
