@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from config import Host, StackConfig, docker_endpoint
 from planner import firewall
 from planner.model import (
-    Container, Mount, PrepStep, RegistryPlan, Secret, Service, SshTarget, VolumePlan,
+    Container, Mount, PrepStep, RegistryPlan, Secret, Service, SshTarget, VolumePlan, docker_cli,
 )
 
 ES_MAX_MAP_COUNT = 262144
@@ -90,9 +90,10 @@ class HostContext:
     gateway's management port."""
 
     @property
-    def ssh(self) -> bool:
-        """Whether the host's steps run over ssh (else on this machine, against a local socket)."""
-        return ssh_endpoint(docker_endpoint(self.host, self.cfg.ssh)) is not None
+    def docker_cli(self) -> str:
+        """The docker CLI as the host's steps run it (HostPlan.docker_cli)."""
+        return docker_cli(ssh_target(self.host, self.cfg) is not None,
+                          docker_endpoint(self.host, self.cfg.ssh))
 
     @property
     def sudo(self) -> str:
@@ -133,9 +134,8 @@ def _action_network(ctx: HostContext) -> PrepStep | None:
     hosts = tuple(sorted({h.address for h in ctx.cfg.hosts}))
     text = firewall.loader(hosts, ctx.api, egress=net.egress, blocked=net.blocked_cidrs,
                            allowed=net.allowed_cidrs)
-    docker = "docker" if ctx.ssh else f"docker -H {docker_endpoint(ctx.host, ctx.cfg.ssh)}"
-    return PrepStep("action-network", firewall.install_script(docker, text),
-                    delete=firewall.remove_script(docker))
+    return PrepStep("action-network", firewall.install_script(ctx.docker_cli, text),
+                    delete=firewall.remove_script(ctx.docker_cli))
 
 
 def _registry_ca(ctx: HostContext) -> PrepStep | None:

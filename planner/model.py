@@ -243,9 +243,13 @@ class HostPlan:
 
     @property
     def docker_cli(self) -> str:
-        """The docker CLI as a host command runs it: on an ssh host against its own daemon, else
-        on the machine running Pulumi against the host's endpoint."""
-        return "docker" if self.ssh else f"docker -H {self.docker}"
+        return docker_cli(self.ssh is not None, self.docker)
+
+
+def docker_cli(over_ssh: bool, endpoint: str) -> str:
+    """The docker CLI as a host command runs it: on an ssh host against its own daemon, else
+    on the machine running Pulumi against the host's endpoint."""
+    return "docker" if over_ssh else f"docker -H {endpoint}"
 
 
 @dataclass(frozen=True)
@@ -514,9 +518,9 @@ class Plan:
     warnings: tuple[str, ...] = ()
     """Config that works but should be changed, one line each; logged before anything is declared."""
     verify: VerifyPlan | None = None
+    """None when verification is switched off (and on Kubernetes)."""
     log_options: tuple[tuple[str, str], ...] = ()
     """Docker hosts: json-file options (max-size, max-file) of every container the program runs."""
-    """None when verification is switched off (and on Kubernetes)."""
     kubernetes: KubernetesPlan | None = None
     """How the services become Kubernetes objects; None on Docker hosts."""
     namespaces: tuple[tuple[str, str], ...] = ()
