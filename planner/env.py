@@ -18,9 +18,7 @@ from config import StackConfig
 from planner import kafka
 from planner.model import Container, File, Health, Mount, Secret, Service, Value
 
-OPENWHISK_CONFIG = "OPENWHISK_CONFIG"
-"""A HOCON document the JVM images write to a file and load with -Dconfig.file (their
-transformEnvironment.sh); the plan uses it only until secrets_file makes it a mounted file."""
+JVM_SERVICES = ("controller", "scheduler", "invoker")
 SECRETS_FILE = "/openwhisk-pulumi/secrets.conf"
 """Where a JVM component's secrets document is mounted; `CONFIG_config_file` names it."""
 JVM_PORT = 8080
@@ -117,10 +115,8 @@ def _common(ctx: Context, db_user: str) -> dict[str, Value]:
 
 
 def _with_extra(env: dict[str, Value], extra: Mapping[str, str]) -> dict[str, Value]:
-    """`extra_env` merged over the plan (config has refused the keys the plan owns), with the
-    secrets moved into OPENWHISK_CONFIG (secrets_off_the_command_line)."""
-    return secrets_off_the_command_line(
-        env | {k: v for k, v in extra.items() if k not in env_rules.TRANSLATED})
+    """`extra_env` merged over the plan (config has refused the keys the plan owns)."""
+    return env | {k: v for k, v in extra.items() if k not in env_rules.TRANSLATED}
 
 
 def hocon_path(key: str) -> str:
@@ -129,20 +125,6 @@ def hocon_path(key: str) -> str:
     return ".".join(part if part[:1].isupper() else
                     re.sub(r"([a-z0-9])([A-Z])", lambda m: f"{m[1]}-{m[2].lower()}", part)
                     for part in key.removeprefix("CONFIG_").split("_"))
-
-
-def secrets_off_the_command_line(env: dict[str, Value]) -> dict[str, Value]:
-    """The JVM images' init scripts turn every CONFIG_ variable into a `-D` option of the java
-    command line, which any user of the host can read (`ps`). A secret goes instead into a HOCON
-    document that includes the images' own application.conf (as upstream's ansible passes its
-    config, OPENWHISK_ENCODED_CONFIG): OPENWHISK_CONFIG here, a mounted file in the end
-    (secrets_file)."""
-    secret = {k: v for k, v in env.items() if k.startswith("CONFIG_") and isinstance(v, Secret)}
-    if not secret:
-        return env
-    lines = [f"{hocon_path(k)} = {json.dumps(v.template)}" for k, v in sorted(secret.items())]
-    text = "\n".join(['include classpath("application.conf")', *lines]) + "\n"
-    return {k: v for k, v in env.items() if k not in secret} | {OPENWHISK_CONFIG: Secret(text)}
 
 
 def _remoting(ctx: Context, system: str, address: str, port: int,
@@ -275,14 +257,21 @@ def invoker_env(ctx: Context, api_host: str, user_memory_mb: int, factory: dict[
 
 
 def secrets_file(service: Service) -> Service:
-    """Each container's OPENWHISK_CONFIG as the file SECRETS_FILE instead, named by
-    `CONFIG_config_file` (the script makes that `-Dconfig.file=<path>`: a path, no secret): the
-    secrets then are in neither the command line nor the container's environment."""
+    """The JVM images' init scripts turn every CONFIG_ variable into a `-D` option of the java
+    command line, which any user of the host can read (`ps`). So each JVM container's secret
+    CONFIG_ values go instead into the HOCON file SECRETS_FILE, which includes the images' own
+    application.conf (as upstream's ansible config does) and which `CONFIG_config_file` names
+    (the script makes that `-Dconfig.file=<path>`: a path, no secret): the secrets are then in
+    neither the command line nor the container's environment."""
+    if service.name not in JVM_SERVICES:
+        return service
+
     def moved(c: Container) -> Container:
-        env = dict(c.env)
-        doc = env.pop(OPENWHISK_CONFIG, None)
-        if doc is None:
+        secret = {k: v for k, v in c.env if k.startswith("CONFIG_") and isinstance(v, Secret)}
+        if not secret:
             return c
-        env["CONFIG_config_file"] = SECRETS_FILE
+        lines = [f"{hocon_path(k)} = {json.dumps(v.template)}" for k, v in sorted(secret.items())]
+        doc = Secret("\n".join(['include classpath("application.conf")', *lines]) + "\n")
+        env = {k: v for k, v in c.env if k not in secret} | {"CONFIG_config_file": SECRETS_FILE}
         return replace(c, env=tuple(sorted(env.items())), files=c.files + (File(SECRETS_FILE, doc),))
     return replace(service, containers=tuple(moved(c) for c in service.containers))

@@ -30,21 +30,20 @@ def _hocon_path(key: str) -> str:
 
 
 # Like the real images' init.sh: every CONFIG_ variable becomes a `-D<path>=<value>` option on the
-# process's command line (transformEnvironment.sh; CONFIG_config_file gives -Dconfig.file), and
-# OPENWHISK_CONFIG becomes a file passed as -Dconfig.file. The stand-in re-executes itself once with those options (and ignores them), so
-# that the host's `ps` shows what it would show for the real images.
+# process's command line (transformEnvironment.sh; CONFIG_config_file gives -Dconfig.file). The
+# stand-in re-executes itself once with those options (and ignores them), so that the host's
+# `ps` shows what it would show for the real images.
 if os.environ.get("OW_STANDIN_PROPS") != "1":
     os.environ["OW_STANDIN_PROPS"] = "1"
     props = [f"-D{_hocon_path(k)}={v}" for k, v in sorted(os.environ.items())
              if k.startswith("CONFIG_") and v]
-    props += ["-Dconfig.file=/root/config.conf"] if os.environ.get("OPENWHISK_CONFIG") else []
     os.execv(sys.executable, [sys.executable, sys.argv[0], *props, *sys.argv[1:]])
 sys.argv = [sys.argv[0], *(a for a in sys.argv[1:] if not a.startswith("-D"))]
 
 
 def _config_document(text: str) -> dict[str, str]:
-    """The `path = "json string"` lines of the HOCON document -Dconfig.file names (a mounted file,
-    or OPENWHISK_CONFIG), as CONFIG_ variables.
+    """The `path = "json string"` lines of the HOCON file -Dconfig.file names, as CONFIG_
+    variables.
     Without upstream's `include classpath("application.conf")` the real images would lose every
     default, so the stand-in refuses such a document."""
     if not text:
@@ -66,7 +65,7 @@ ENV: dict[str, str] = dict(os.environ)
 _FILE = ENV.get("CONFIG_config_file")
 if _FILE and not os.path.isfile(_FILE):
     die(f"-Dconfig.file={_FILE}: no such file")
-ENV.update(_config_document(open(_FILE).read() if _FILE else ENV.get("OPENWHISK_CONFIG", "")))
+ENV.update(_config_document(open(_FILE).read() if _FILE else ""))
 TAG = ENV.get("OW_STANDIN_TAG", "ef725a6")
 PKG = "org.apache.openwhisk.core"
 
