@@ -302,13 +302,15 @@ Cidrs = Annotated[tuple[str, ...], AfterValidator(_cidrs)]
 
 
 class ActionNetwork(Model):
-    """Docker hosts: what action containers reach. Invokers start them on the Docker network
-    `ow-actions` of their host, whose firewall (the `DOCKER-USER` chain) lets them reach the API
-    host's HTTPS port and, with `egress: internet`, addresses outside `blocked_cidrs`; never a
-    port of the plan's own hosts."""
+    """Docker hosts (and action pods on Kubernetes): what action containers reach. Invokers start
+    them on the Docker network `ow-actions` of their host, whose firewall (the `DOCKER-USER`
+    chain) lets them reach the API's HTTPS port, the API gateway's management port, the host's
+    resolvers and, with `egress: internet`, addresses outside `blocked_cidrs`; never another port
+    of the plan's own hosts (planner/firewall.py)."""
 
     egress: Literal["internet", "none"] = "internet"
-    """`internet`: actions may open connections outside blocked_cidrs; `none`: only the API."""
+    """`internet`: actions may open connections outside blocked_cidrs; `none`: only the API, the
+    gateway's management port and DNS."""
     blocked_cidrs: Cidrs = BLOCKED_CIDRS
     allowed_cidrs: Cidrs = ()
     """Exceptions to blocked_cidrs (e.g. an internal service actions call); never the plan's hosts."""

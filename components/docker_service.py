@@ -13,8 +13,8 @@ container, on the provider of the container's host and after the host's preparat
 Containers run the pulled image ID, so a new digest replaces exactly the containers that use it.
 Containers have fixed names and ports, so they are replaced delete-first, and are stopped with
 their service's grace period before they are removed. Each logs to a bounded json-file log
-(`log_options`). A container that waits for its health
-check and did not become healthy is replaced on the next update (`#initerror`), never accepted.
+(`log_options`). A container that waits for its health check and did not become healthy is
+replaced on the next update (`#initerror`), never accepted.
 
 A one-shot step (an init script) is a container that is created but not started, and a command
 on its host that runs it to completion (`docker start --attach`): the command fails the update on

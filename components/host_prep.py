@@ -5,8 +5,8 @@ previous one: a `remote.Command` over ssh (user, port and the secret private key
 ssh target) for ssh hosts, a `local.Command` for hosts whose Docker socket is local. The script
 is both `create` and `update`, so a changed script runs again as an update and nothing is ever
 replaced; a step's `delete` script, if any, runs when the step leaves the plan. A secret a step
-needs reaches it on stdin, never on the command line. DockerHost and DockerService take the component itself as `ready`: depending on a
-component waits for all of its commands.
+needs reaches it on stdin, never on the command line. DockerHost and DockerService take the
+component itself as `ready`: depending on a component waits for all of its commands.
 """
 
 from __future__ import annotations

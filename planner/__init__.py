@@ -436,8 +436,9 @@ def _invoker(cfg: StackConfig, ctx: jvm.Context, p: Placed, api_host: str,
     return Container(
         key=f"invoker-{p.id}", service="invoker", host=p.host_name, name=f"{PREFIX}-invoker{p.id}",
         image="invoker",
-        env=tuple(sorted(jvm.invoker_env(ctx, api_host, memory, jvm.docker_factory_env(cfg, use_runc, firewall.ACTION_NETWORK))
-                         .items())),
+        env=tuple(sorted(jvm.invoker_env(
+            ctx, api_host, memory, jvm.docker_factory_env(cfg, use_runc, firewall.ACTION_NETWORK))
+            .items())),
         command=("/init.sh", "--id", str(p.id), "--uniqueName", str(p.id)),
         ports=(Port(JVM_PORT, cfg.invoker.http_port + p.id, "http"),),
         mounts=jvm.docker_factory_mounts(cfg, use_runc), privileged=True, host_pid=True,
