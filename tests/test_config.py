@@ -1022,6 +1022,9 @@ def test_each_catalog_and_gateway_rule_reports_one_exact_line(section, value, ex
     pytest.param(change(SINGLE, {"logs": {"actions": {"max_size_mb": 0}}}), [
         "openwhisk:logs.actions.max_size_mb: must be at least 1 (got 0); set it with pulumi config "
         "set --path 'logs.actions.max_size_mb' <integer>"], id="zero-log-size"),
+    pytest.param(change(SINGLE, {"logs": {"containers": {"max_files": 101}}}), [
+        "openwhisk:logs.containers.max_files: must be at most 100 (got 101); set it with pulumi "
+        "config set --path 'logs.containers.max_files' <integer>"], id="too-many-log-files"),
     pytest.param(change(SINGLE, {"invoker": {"http_port": True}}), [
         "openwhisk:invoker.http_port: expected an integer (got true); set it with pulumi config set "
         "--path 'invoker.http_port' <integer>"], id="boolean-invoker-port"),

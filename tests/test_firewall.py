@@ -162,6 +162,14 @@ def test_bad_networks_are_refused_with_path_value_and_fix(value, line):
                     secret_keys=KEY) == [f"openwhisk:invoker.action_network.blocked_cidrs: {line}"]
 
 
+def test_allowed_networks_are_checked_like_blocked_ones():
+    assert problems(raw(invoker={"action_network": {"allowed_cidrs": ["10.9.0.0/33"]}}),
+                    secret_keys=KEY) == [
+        "openwhisk:invoker.action_network.allowed_cidrs: '10.9.0.0/33' is not an IPv4 network in "
+        'CIDR notation (got ["10.9.0.0/33"]); write it like 10.0.0.0/8 (host bits zero) or '
+        "10.1.2.3/32"]
+
+
 def test_an_unknown_egress_is_refused():
     (line,) = problems(raw(invoker={"action_network": {"egress": "all"}}), secret_keys=KEY)
     assert line.startswith("openwhisk:invoker.action_network.egress: ")
