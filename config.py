@@ -169,9 +169,9 @@ class Host(Model):
     """`unix:///path` or `ssh://user@host[:port]`; default ssh://<ssh.user>@<address>:<ssh.port>
     when `ssh` is set, else the local socket (see `docker_endpoint`)."""
     roles: tuple[Role, ...] = Field(min_length=1)
-    id: int | None = Field(default=None, ge=0, le=254)
+    id: StrictInt | None = Field(default=None, ge=0)
     """Stable number of the host: instance id of its controller, scheduler, Kafka broker, etc."""
-    invoker_ids: tuple[int, ...] | None = None
+    invoker_ids: tuple[StrictInt, ...] | None = None
     """Ids of the invokers on this host; default [0] when only one host runs invokers."""
     use_runc: bool | None = None
     """Per-host override of invoker.use_runc."""
@@ -347,7 +347,7 @@ class Controller(Model):
     http_port: StrictInt = Field(default=10001, ge=1, le=65535)
     remoting_port: StrictInt = Field(default=25520, ge=1, le=65535)
     """Fixed actor-system port, the same inside the container and on the host."""
-    seed_count: int | None = Field(default=None, ge=1)
+    seed_count: StrictInt | None = Field(default=None, ge=1)
     """Seed nodes are the K controllers with the lowest ids; default all."""
     downing: Literal["none", "split-brain-resolver"] = "none"
     """Automatic downing of unreachable members (auto-down no longer exists in Akka 2.6/Pekko)."""
@@ -356,10 +356,10 @@ class Controller(Model):
 
 
 class Limits(Model):
-    invokes_per_minute: int = Field(default=60, ge=1)
-    concurrent_invokes: int = Field(default=30, ge=1)
-    fires_per_minute: int = Field(default=60, ge=1)
-    sequence_max_length: int = Field(default=50, ge=1)
+    invokes_per_minute: StrictInt = Field(default=60, ge=1)
+    concurrent_invokes: StrictInt = Field(default=30, ge=1)
+    fires_per_minute: StrictInt = Field(default=60, ge=1)
+    sequence_max_length: StrictInt = Field(default=50, ge=1)
 
 
 #: Subjects the CouchDB init step creates itself, so no tenant may take their names.
@@ -441,7 +441,7 @@ class KafkaSasl(Model):
 
 class Kafka(Model):
     port: StrictInt = Field(default=9092, ge=1, le=65535)
-    replication_factor: int = Field(default=1, ge=1)
+    replication_factor: StrictInt = Field(default=1, ge=1)
     sasl: KafkaSasl | None = None
     """Authenticate brokers and clients with SASL; null (default) keeps the plaintext listener."""
 
@@ -450,10 +450,10 @@ class Scheduler(Model):
     http_port: StrictInt = Field(default=14001, ge=1, le=65535)
     rpc_port: StrictInt = Field(default=13001, ge=1, le=65535)
     remoting_port: StrictInt = Field(default=25521, ge=1, le=65535)
-    etcd_lease_timeout_s: int = Field(default=10, ge=1)
+    etcd_lease_timeout_s: StrictInt = Field(default=10, ge=1)
     time_window: str = Field(default="1 d", pattern=DURATION)
     """Duration checker window (CONFIG_whisk_durationChecker_timeWindow)."""
-    max_peek: int = Field(default=500, ge=1)
+    max_peek: StrictInt = Field(default=500, ge=1)
     """Invoker container-creation max peek."""
     extra_env: ExtraEnv = {}
     """Extra environment of every scheduler."""
@@ -649,7 +649,7 @@ class Verify(Model):
     """The post-deploy check that runs after every `pulumi up` that changed a container."""
 
     enabled: bool = True
-    timeout_s: int = Field(default=600, ge=60, le=3600)
+    timeout_s: StrictInt = Field(default=600, ge=60, le=3600)
     """Overall time limit of the check, in seconds."""
 
 
@@ -689,14 +689,14 @@ Quantity = Annotated[str, Field(pattern=QUANTITY)]
 class KubernetesReplicas(Model):
     """Instances of each service: each is its own single-replica StatefulSet with a stable id."""
 
-    controller: int = Field(default=1, ge=1, le=255)
-    invoker: int = Field(default=1, ge=1, le=1000)
+    controller: StrictInt = Field(default=1, ge=1, le=255)
+    invoker: StrictInt = Field(default=1, ge=1, le=1000)
     """Invokers with the kubernetes container factory (the docker factory runs one per node)."""
-    kafka: int = Field(default=1, ge=1, le=255)
-    zookeeper: int = Field(default=1, ge=1, le=255)
-    etcd: int = Field(default=1, ge=1, le=255)
-    scheduler: int = Field(default=1, ge=1, le=255)
-    elasticsearch: int = Field(default=1, ge=1, le=255)
+    kafka: StrictInt = Field(default=1, ge=1, le=255)
+    zookeeper: StrictInt = Field(default=1, ge=1, le=255)
+    etcd: StrictInt = Field(default=1, ge=1, le=255)
+    scheduler: StrictInt = Field(default=1, ge=1, le=255)
+    elasticsearch: StrictInt = Field(default=1, ge=1, le=255)
 
 
 class VolumeSizes(Model):
@@ -796,7 +796,7 @@ class StackConfig(Model):
     registry: Registry = Registry()
     builds: dict[ImageKey, Build] = {}
     """Images built from local contexts and pushed to the registry instead of mirrored."""
-    rotate: dict[Rotatable, Annotated[int, Field(ge=0)]] = {}
+    rotate: dict[Rotatable, Annotated[StrictInt, Field(ge=0)]] = {}
     """Generation of each generated secret; bump one (e.g. guest_auth: 1) to rotate it."""
     ssh: Ssh | None = None
     """Reach hosts without an explicit docker endpoint over ssh; null: the local Docker socket."""
@@ -1608,6 +1608,7 @@ def _host_checks(hosts: tuple[Host, ...], mode: str | None,
                            f"give every host a unique id, e.g. {next(free)}")
             else:
                 ids[h.id] = i
+    out += _role_id_checks(hosts)
     present = [r for r in get_args(Role) if any(r in h.roles for h in hosts)]
     needed = [(r, "every stack needs") for r in REQUIRED_ROLES]
     if mode == "scheduler":
@@ -1646,6 +1647,29 @@ def _host_checks(hosts: tuple[Host, ...], mode: str | None,
                     f"activation_store.backend: elasticsearch (got backend 'couchdb'); remove the "
                     f"role or set activation_store.backend: elasticsearch" for i in es_hosts]
     out += _invoker_id_checks(hosts)
+    return out
+
+
+#: Roles whose service takes its id from the host id, with the highest id it accepts and why.
+ROLE_ID_LIMITS = {
+    "zookeeper": (254, "ZooKeeper's myid is the host id plus one and at most 255"),
+    "kafka": (1000, "the Kafka broker id is the host id, and Kafka refuses ids above "
+                    "reserved.broker.max.id (1000)"),
+}
+
+
+def _role_id_checks(hosts: tuple[Host, ...]) -> list[str]:
+    """Host ids are otherwise unbounded; only the roles that turn them into a service id limit them."""
+    out: list[str] = []
+    taken = {h.id for h in hosts if h.id is not None}
+    for i, h in enumerate(hosts):
+        for role, (most, why) in ROLE_ID_LIMITS.items():
+            if role in h.roles and h.id is not None and h.id > most:
+                free = next((n for n in range(most + 1) if n not in taken), None)
+                fix = (f"give host {h.name!r} a free id from 0 to {most}, e.g. {free}" if free is not None
+                       else f"move the role {role!r} to a host with an id from 0 to {most}")
+                out.append(f"{NAMESPACE}:hosts[{i}].id: host {h.name!r} has the role {role!r}: "
+                           f"{why} (got {h.id}); {fix}")
     return out
 
 

@@ -1035,6 +1035,33 @@ def test_each_catalog_and_gateway_rule_reports_one_exact_line(section, value, ex
         "openwhisk:registry.address: its port is not between 1 and 65535 (got "
         "'reg.example.com:99999'); use host[:port] with a port from 1 to 65535, e.g. "
         "registry.example.com:5000"], id="registry-port-out-of-range"),
+    pytest.param(change(SINGLE, {"hosts[0].id": True}), [
+        "openwhisk:hosts[0].id: expected an integer (got true); set it with pulumi config set "
+        "--path 'hosts[0].id' <integer>"], id="boolean-host-id"),
+    pytest.param(change(SINGLE, {"hosts[0].invoker_ids": [True]}), [
+        "openwhisk:hosts[0].invoker_ids[0]: expected an integer (got true); set it with pulumi "
+        "config set --path 'hosts[0].invoker_ids[0]' <integer>"], id="boolean-invoker-id"),
+    pytest.param(change(SINGLE, {"limits": {"invokes_per_minute": "60"}}), [
+        "openwhisk:limits.invokes_per_minute: expected an integer (got '60'); set it with pulumi "
+        "config set --path 'limits.invokes_per_minute' <integer>"], id="quoted-limit"),
+    pytest.param(change(SINGLE, {"rotate": {"guest_auth": True}}), [
+        "openwhisk:rotate.guest_auth: expected an integer (got true); set it with pulumi config set "
+        "--path 'rotate.guest_auth' <integer>"], id="boolean-rotation"),
 ])
 def test_new_user_slips_are_refused_with_one_exact_line(raw, expected):
     assert problems(raw, secret_keys=frozenset({"registry_password"}))[:1] == expected
+
+
+def test_host_ids_are_limited_only_where_a_role_turns_them_into_a_service_id():
+    invoker_host = {"name": "big", "id": 5000, "address": "10.0.0.9", "roles": ["invoker"],
+                    "invoker_ids": [3]}
+    assert parse(change(MULTI, {"hosts": [*MULTI["hosts"], invoker_host]}), base_dir=ROOT).config.hosts[3].id == 5000
+    assert problems(change(MULTI, {"hosts[1].id": 255, "hosts[2].id": 1001})) == [
+        "openwhisk:hosts[1].id: host 'b' has the role 'zookeeper': ZooKeeper's myid is the host id "
+        "plus one and at most 255 (got 255); give host 'b' a free id from 0 to 254, e.g. 1",
+        "openwhisk:hosts[2].id: host 'c' has the role 'zookeeper': ZooKeeper's myid is the host id "
+        "plus one and at most 255 (got 1001); give host 'c' a free id from 0 to 254, e.g. 1",
+        "openwhisk:hosts[2].id: host 'c' has the role 'kafka': the Kafka broker id is the host id, "
+        "and Kafka refuses ids above reserved.broker.max.id (1000) (got 1001); give host 'c' a free "
+        "id from 0 to 1000, e.g. 1",
+    ]
