@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt,
-    TypeAdapter, ValidationError, field_validator, model_validator,
+    TypeAdapter, ValidationError, ValidationInfo, field_validator, model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -59,11 +59,21 @@ ROTATABLE: tuple[str, ...] = get_args(Rotatable)
 MUTABLE_TAGS = {"latest", "nightly"}
 #: A Docker image tag.
 IMAGE_TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+#: Docker's reference grammar: an optional registry host[:port], lowercase path components, then
+#: an optional tag and an optional digest.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]{1,5})?"
+REPOSITORY = rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
+IMAGE_REF = rf"^{REPOSITORY}(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?(?:@sha256:[a-f0-9]{{64}})?$"
+#: Tags that name a release line (`2`, `3.9`, `v3`), which moves to each new patch release.
+FLOATING_TAG = re.compile(r"v?[0-9]+(\.[0-9]+)?")
 #: A HOCON duration, as the OpenWhisk components parse them (`1 d`, `12 hours`, `90s`).
 DURATION = (r"^[0-9]+(\.[0-9]+)? ?(ns|nanos?|nanoseconds?|us|micros?|microseconds?|ms|millis?|"
             r"milliseconds?|s|seconds?|m|minutes?|h|hours?|d|days?)$")
 #: No host has more memory for actions than this (1 TiB), so more is a typo.
 MAX_MEMORY_MB = 1024 * 1024
+#: Below this an invoker cannot run one action of the default 256 MB.
+MIN_MEMORY_MB = 256
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,14 @@ def _tag_of(image: str) -> str | None:
     return last.split(":", 1)[1] if ":" in last else "latest"
 
 
+def _repository(value: str) -> str:
+    if not re.fullmatch(REPOSITORY, value):
+        raise _invalid("not a repository prefix",
+                       "write it as [registry[:port]/]path without a scheme, tag or trailing '/', "
+                       "e.g. openwhisk or registry.example.com:5000/openwhisk")
+    return value
+
+
 class Version(Model):
     """The OpenWhisk core image version and the key family it reads."""
 
@@ -135,7 +153,7 @@ class Version(Model):
     """`classic` (controller load balancer) or `scheduler` (etcd + scheduler); default from the tag."""
     build_date: str | None = None
     """Shown by GET /api/v1; filled from KNOWN_TAGS, else `unknown`."""
-    image_prefix: str = "openwhisk"
+    image_prefix: Annotated[str, AfterValidator(_repository)] = "openwhisk"
     """Repository prefix of the core images."""
     allow_mutable_tags: bool = False
     """Allow `latest`/`nightly` tags (for throw-away dev stacks only)."""
@@ -175,7 +193,7 @@ class Host(Model):
     """Ids of the invokers on this host; default [0] when only one host runs invokers."""
     use_runc: bool | None = None
     """Per-host override of invoker.use_runc."""
-    user_memory_mb: StrictInt | None = Field(default=None, ge=256, le=MAX_MEMORY_MB)
+    user_memory_mb: StrictInt | None = Field(default=None, le=MAX_MEMORY_MB)
     """Per-host override of invoker.user_memory_mb."""
     ssh_host_key: str | None = None
     """The host's public SSH key (a `ssh-keyscan` line without the host name); host preparation
@@ -316,6 +334,20 @@ class ActionNetwork(Model):
     """Exceptions to blocked_cidrs (e.g. an internal service actions call); never the plan's hosts."""
 
 
+def host_directory(value: str, fix: str) -> str:
+    """`value` as an absolute, normalised directory on a host, without a trailing slash."""
+    if not value.startswith("/"):
+        raise _invalid("not an absolute path", fix)
+    if not re.fullmatch(r"[A-Za-z0-9._/-]+", value):
+        raise _invalid("contains characters other than letters, digits, '.', '_', '-' and '/'", fix)
+    parts = value.rstrip("/").split("/")[1:]
+    if not parts:
+        raise _invalid("the root directory itself cannot be used", fix)
+    if any(p in ("", ".", "..") for p in parts):
+        raise _invalid("not a normalised path: it has an empty, '.' or '..' segment", fix)
+    return value.rstrip("/")
+
+
 class Invoker(Model):
     """Invoker settings shared by every invoker (hosts may override some)."""
 
@@ -326,7 +358,7 @@ class Invoker(Model):
     """Pause/resume warm containers with the runc bundled in the image; must match the host's runc."""
     runc_state_dir: str = "/run/docker/runtime-runc/moby"
     """Host directory of the daemon's runc state, mapped to /run/runc when use_runc is true."""
-    user_memory_mb: StrictInt = Field(default=2048, ge=256, le=MAX_MEMORY_MB)
+    user_memory_mb: StrictInt = Field(default=2048, ge=MIN_MEMORY_MB, le=MAX_MEMORY_MB)
     """Memory for action containers per invoker."""
     docker_root: str = "/var/lib/docker"
     """The daemon's root directory; its containers/ subdirectory holds activation logs."""
@@ -335,6 +367,13 @@ class Invoker(Model):
     extra_env: ExtraEnv = {}
     """Extra environment of every invoker; INVOKER_USE_RUNC here acts as use_runc."""
     action_network: ActionNetwork = ActionNetwork()
+
+    @field_validator("runc_state_dir", "docker_root")
+    @classmethod
+    def _host_directories(cls, value: str, info: ValidationInfo) -> str:
+        default = cls.model_fields[info.field_name].default
+        return host_directory(value, f"use the absolute directory on the invoker hosts, by default "
+                                     f"{default}")
 
     @property
     def runc(self) -> bool:
@@ -431,6 +470,20 @@ class ActivationStore(Model):
     index_pattern: str = "openwhisk-%s"
     """ElasticSearch index per namespace; `%s` becomes the namespace."""
 
+    @field_validator("index_pattern")
+    @classmethod
+    def _index_pattern(cls, value: str) -> str:
+        # The store formats the pattern with the namespace (String.format); ElasticSearch index
+        # names are lowercase, without spaces or \\ / * ? " < > | , #, and start with none of - _ +.
+        if value.count("%s") != 1 or "%" in value.replace("%s", ""):
+            raise _invalid("not an index pattern with exactly one %s where the namespace goes",
+                           "write it like openwhisk-%s")
+        if not re.fullmatch(r"[a-z0-9.-]*%s[a-z0-9._+-]*", value) or value[0] in "-_+.":
+            raise _invalid("not a valid ElasticSearch index name around %s: lowercase letters, "
+                           "digits, '.', '_', '+' and '-', not starting with '-', '_', '+' or '.'",
+                           "write it like openwhisk-%s")
+        return value
+
 
 class KafkaSasl(Model):
     """SASL authentication on the Kafka listener (SASL_PLAINTEXT: authenticated, not encrypted)."""
@@ -464,21 +517,44 @@ class CouchDB(Model):
     db_prefix: str = Field(default="whisk_", pattern=r"^[a-z][a-z0-9_]*$")
 
 
+def _image_ref(value: str) -> str:
+    if not re.fullmatch(IMAGE_REF, value):
+        raise _invalid("not an image reference",
+                       "write it as [registry/]repository:tag or ...@sha256:<digest>, e.g. "
+                       "nginx:1.30.4 (lowercase repository, no spaces or scheme)")
+    return value
+
+
+ImageRef = Annotated[str, AfterValidator(_image_ref)]
+
+
 class Images(Model):
     """Third-party images, each pinned by tag or digest (README: "Image pins" gives each reason)."""
 
-    couchdb: str = "apache/couchdb:3.5.2.1"
-    zookeeper: str = "zookeeper:3.9.5"
-    kafka: str = "wurstmeister/kafka:2.13-2.7.0"
-    etcd: str = "gcr.io/etcd-development/etcd:v3.5.33"
-    elasticsearch: str = "docker.elastic.co/elasticsearch/elasticsearch:6.8.23"
-    nginx: str = "nginx:1.30.4"
-    apigateway: str = "openwhisk/apigateway:1.0.0"
-    redis: str = "redis:7.2.16"
+    couchdb: ImageRef = "apache/couchdb:3.5.2.1"
+    zookeeper: ImageRef = "zookeeper:3.9.5"
+    kafka: ImageRef = "wurstmeister/kafka:2.13-2.7.0"
+    etcd: ImageRef = "gcr.io/etcd-development/etcd:v3.5.33"
+    elasticsearch: ImageRef = "docker.elastic.co/elasticsearch/elasticsearch:6.8.23"
+    nginx: ImageRef = "nginx:1.30.4"
+    apigateway: ImageRef = "openwhisk/apigateway:1.0.0"
+    redis: ImageRef = "redis:7.2.16"
 
 
 ImageKey = Literal["controller", "invoker", "scheduler", "couchdb", "zookeeper", "kafka", "etcd",
                    "elasticsearch", "nginx"]
+
+
+REGISTRY_USER = r"^[A-Za-z0-9._-]+$"
+PLATFORM = r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"
+
+
+def _pem_certificate(value: str) -> str:
+    if "-----BEGIN CERTIFICATE-----" not in value or "-----END CERTIFICATE-----" not in value:
+        raise _invalid("not a PEM certificate",
+                       "give the certificate's contents, not its file name: pulumi config set "
+                       "--path 'registry.ca_cert' -- \"$(cat ca.crt)\"")
+    return value
 
 
 class Registry(Model):
@@ -492,17 +568,17 @@ class Registry(Model):
     """`host[:port]` of an external registry; in deploy mode it is `<registry host address>:<port>`."""
     port: StrictInt = Field(default=5000, ge=1, le=65535)
     """Port of the deployed registry."""
-    username: str = Field(default="openwhisk", pattern=r"^[A-Za-z0-9._-]+$")
+    username: str = Field(default="openwhisk", pattern=REGISTRY_USER)
     build_host: str | None = None
     """Host whose Docker daemon pulls upstream images, builds and pushes; default: the registry
     host (deploy) or the host with the lowest id (external). Docker platform only."""
     builder: str | None = None
     """Kubernetes platform: the Docker endpoint (`unix:///path` or `ssh://user@host[:port]`) that
     pulls upstream images, builds and pushes, since there are no Docker hosts."""
-    ca_cert: str | None = None
+    ca_cert: Annotated[str, AfterValidator(_pem_certificate)] | None = None
     """PEM certificate of the CA that signed an external registry's certificate, when it is not
     publicly trusted; hosts are set up to trust it."""
-    image: str = "registry:2.8.3"
+    image: ImageRef = "registry:2.8.3"
     """Image of the deployed registry (pulled from upstream on its host)."""
 
     @field_validator("builder")
@@ -531,7 +607,7 @@ class Build(Model):
     """Dockerfile path relative to the context; default `Dockerfile`."""
     args: dict[str, str] = {}
     target: str | None = None
-    platform: str = "linux/amd64"
+    platform: str = Field(default="linux/amd64", pattern=PLATFORM)
 
 
 SSH_USER = r"^[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"
@@ -579,19 +655,7 @@ class Storage(Model):
     @field_validator("data_dir")
     @classmethod
     def _data_dir(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        if not value.startswith("/"):
-            raise _invalid("not an absolute path", DATA_DIR_FIX)
-        if not re.fullmatch(r"[A-Za-z0-9._/-]+", value):
-            raise _invalid("contains characters other than letters, digits, '.', '_', '-' and '/'",
-                           DATA_DIR_FIX)
-        parts = value.rstrip("/").split("/")[1:]
-        if not parts:
-            raise _invalid("the root directory cannot hold the data directories", DATA_DIR_FIX)
-        if any(p in ("", ".", "..") for p in parts):
-            raise _invalid("not a normalised path: it has an empty, '.' or '..' segment", DATA_DIR_FIX)
-        return value.rstrip("/")
+        return None if value is None else host_directory(value, DATA_DIR_FIX)
 
 
 #: Package directories of the pinned openwhisk-catalog release (components/assets/catalog/pins.json).
@@ -607,7 +671,7 @@ class Catalog(Model):
     enabled: StrictBool = True
     packages: tuple[CatalogPackage, ...] = CATALOG_PACKAGES  # type: ignore[assignment]
     """Package directories of the catalog release, installed in this order."""
-    image: str | None = Field(default=None, min_length=1)
+    image: ImageRef | None = None
     """A prebuilt installer image (air-gapped sites), used instead of building
     components/assets/catalog; it holds the catalog at /catalog/packages, route management at
     /routemgmt, and python3 with PyYAML."""
@@ -997,6 +1061,8 @@ _PATTERNS = {
     RELEASE: "expected a short DNS label: lowercase letters, digits or '-', starting with a letter",
     DNS_SUBDOMAIN: "expected a DNS name: lowercase letters, digits, '-' and '.'",
     QUANTITY: "expected a Kubernetes quantity such as 10Gi or 500Mi",
+    REGISTRY_USER: "expected a user name: letters, digits, '.', '_' or '-'",
+    PLATFORM: "expected a platform written os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8",
     NAMESPACE_NAME: "expected a namespace name: 5 to 64 letters, digits, '_', '.', '@' or '-', "
                     "starting with a letter or digit",
 }
@@ -1152,6 +1218,12 @@ def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
                        f"ignored (got a secret value); set edge.tls: provided to use it, or remove "
                        f"it (pulumi config rm {NAMESPACE}:{key})")
     out += _extra_env_checks(s, mode)
+    scheduler = s.get("scheduler")
+    if mode == "classic" and scheduler is not None:
+        out += [f"{NAMESPACE}:scheduler.{key}: used only in scheduler mode, but the stack runs in "
+                f"classic mode (got {_show(getattr(scheduler, key))}); remove it (pulumi config rm "
+                f"--path 'scheduler.{key}') or set version.mode: scheduler"
+                for key in sorted(scheduler.model_fields_set - {"extra_env"})]
     out += _namespace_checks(s.get("namespaces"), manifest, s.get("runtimes"))
     if platform == "kubernetes":
         return out + _kubernetes_checks(s, supplied, manifest, mode, factory, base_dir)
@@ -1368,6 +1440,11 @@ def _docker_only_checks(s: dict[str, Any], supplied: frozenset[str], factory: st
                        f"platform (got {_show(getattr(verify, key))}); "
                        f"{rm.format(f'verify.{key}')} and check a kubernetes stack with wsk (see "
                        f"the README, Kubernetes)")
+    logs = s.get("logs")
+    for key in sorted(logs.model_fields_set if logs is not None else ()):
+        out.append(f"{NAMESPACE}:logs.{key}: log bounds of Docker hosts; on kubernetes the kubelet "
+                   f"rotates container logs by its own settings (got "
+                   f"{_show(getattr(logs, key).model_dump())}); {rm.format(f'logs.{key}')}")
     for section, key in (("couchdb", "port"), ("controller", "http_port"),
                          ("scheduler", "http_port"), ("invoker", "http_port")):
         model = s.get(section)
@@ -1489,6 +1566,10 @@ def _version_checks(version: Version, images: Images | None,
                     "no tag means 'latest', a mutable tag"
                 out.append(f"{NAMESPACE}:{path}: {what} (got {ref!r}); pin a version tag or "
                            f"a digest, or set version.allow_mutable_tags: true")
+            elif tag is not None and FLOATING_TAG.fullmatch(tag):
+                out.append(f"{NAMESPACE}:{path}: the tag '{tag}' names a release line, which moves "
+                           f"to each new release (got {ref!r}); pin a full release tag (major.minor.patch) "
+                           f"or a digest, or set version.allow_mutable_tags: true")
     return out
 
 
@@ -1609,6 +1690,12 @@ def _host_checks(hosts: tuple[Host, ...], mode: str | None,
             else:
                 ids[h.id] = i
     out += _role_id_checks(hosts)
+    # Checked here, not on the field, so that a too-small override on one host does not hide the
+    # stem-cell rule's findings on the others (which needs the hosts section valid).
+    out += [f"{where}[{i}].user_memory_mb: must be at least {MIN_MEMORY_MB} (got {h.user_memory_mb}); "
+            f"set it with pulumi config set --path 'hosts[{i}].user_memory_mb' <integer>"
+            for i, h in enumerate(hosts)
+            if h.user_memory_mb is not None and h.user_memory_mb < MIN_MEMORY_MB]
     present = [r for r in get_args(Role) if any(r in h.roles for h in hosts)]
     needed = [(r, "every stack needs") for r in REQUIRED_ROLES]
     if mode == "scheduler":
@@ -1703,9 +1790,9 @@ def _memory_checks(hosts: tuple[Host, ...], invoker: Invoker, manifest: runtimes
     need = runtimes.stem_cell_memory_mb(manifest)
     short: dict[str, list[str]] = {}  # config path -> names of the invoker hosts it leaves short
     for i, h in enumerate(hosts):
-        have = h.user_memory_mb or invoker.user_memory_mb
-        if "invoker" in h.roles and need > have:
-            where = f"hosts[{i}].user_memory_mb" if h.user_memory_mb else "invoker.user_memory_mb"
+        have = invoker.user_memory_mb if h.user_memory_mb is None else h.user_memory_mb
+        if "invoker" in h.roles and need > have >= MIN_MEMORY_MB:
+            where = "invoker.user_memory_mb" if h.user_memory_mb is None else f"hosts[{i}].user_memory_mb"
             short.setdefault(where, []).append(h.name)
     out = []
     for where, names in short.items():

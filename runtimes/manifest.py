@@ -179,7 +179,9 @@ def load_manifest(path: str | Path, *, allow_mutable_tags: bool = False) -> Mani
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as err:
-        raise ManifestError([f"{where}: cannot read the file ({err.strerror}); fix the path"]) from None
+        raise ManifestError([f"{where}: cannot read the file: {err.strerror.lower()} (got '{where}'); "
+                             f"set runtimes.manifest to a manifest file relative to the project "
+                             f"directory, e.g. runtimes/default.json"]) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:

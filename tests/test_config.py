@@ -409,7 +409,7 @@ CASES = [
         f"openwhisk:storage.data_dir: not an absolute path (got 'srv/openwhisk'); {DATA_DIR_FIX}",
     ], id="data-dir-relative"),
     pytest.param(SINGLE, {"storage.data_dir": "/"}, [
-        f"openwhisk:storage.data_dir: the root directory cannot hold the data directories (got '/'); "
+        f"openwhisk:storage.data_dir: the root directory itself cannot be used (got '/'); "
         f"{DATA_DIR_FIX}",
     ], id="data-dir-root"),
     pytest.param(SINGLE, {"storage.data_dir": "/srv/../openwhisk"}, [
@@ -622,8 +622,9 @@ def test_manifest_mutable_tag_allowed(tmp_path):
 
 def test_manifest_missing_file(tmp_path):
     assert problems(change(SINGLE, {"runtimes.manifest": "nope.json"}), base_dir=tmp_path) == [
-        "openwhisk:runtimes.manifest: nope.json: cannot read the file (No such file or directory); fix "
-        "the path",
+        "openwhisk:runtimes.manifest: nope.json: cannot read the file: no such file or directory (got "
+        "'nope.json'); set runtimes.manifest to a manifest file relative to the project directory, "
+        "e.g. runtimes/default.json",
     ]
 
 
@@ -1064,4 +1065,35 @@ def test_host_ids_are_limited_only_where_a_role_turns_them_into_a_service_id():
         "openwhisk:hosts[2].id: host 'c' has the role 'kafka': the Kafka broker id is the host id, "
         "and Kafka refuses ids above reserved.broker.max.id (1000) (got 1001); give host 'c' a free "
         "id from 0 to 1000, e.g. 1",
+    ]
+
+
+def _patterns(model: type[config.Model], seen: set) -> set[str]:
+    """Every regex pattern a field of `model` or of a model nested in it is checked against."""
+    out: set[str] = set()
+    if model in seen:
+        return out
+    seen.add(model)
+    for field in model.model_fields.values():
+        out |= {m.pattern for m in field.metadata if getattr(m, "pattern", None)}
+        for arg in [field.annotation, *typing.get_args(field.annotation)]:
+            for inner in [arg, *typing.get_args(arg)]:
+                if isinstance(inner, type) and issubclass(inner, config.Model):
+                    out |= _patterns(inner, seen)
+    return out
+
+
+def test_every_pattern_a_field_is_checked_against_is_explained_in_words():
+    found = _patterns(config.StackConfig, set())
+    assert {config.PLATFORM, config.REGISTRY_USER, config.HOST_NAME} <= found
+    assert sorted(found - config._PATTERNS.keys()) == []
+
+
+def test_a_too_small_memory_override_and_the_stem_cell_rule_speak_in_the_same_run():
+    assert problems(change(MULTI, {"hosts[1].user_memory_mb": 100, "hosts[2].user_memory_mb": 300})) == [
+        "openwhisk:hosts[1].user_memory_mb: must be at least 256 (got 100); set it with pulumi config "
+        "set --path 'hosts[1].user_memory_mb' <integer>",
+        "openwhisk:hosts[2].user_memory_mb: less than the 512 MB that the stem cells of the runtime "
+        "manifest take when an invoker starts on host 'c' (got 300); raise it to at least 512 or "
+        "lower stemCells in runtimes/default.json",
     ]

@@ -12,6 +12,8 @@ from config import parse
 from tests.conftest import ROOT
 from tests.test_config import DELETE, LINE, SINGLE, change, problems
 
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
 #: The smallest valid Kubernetes stack: classic mode, the API host from an ingress.
 K8S: dict[str, Any] = {
     "platform": "kubernetes",
@@ -89,7 +91,7 @@ CASES = [
         "900); remove it (pulumi config rm --path 'verify.timeout_s') and check a kubernetes stack "
         "with wsk (see the README, Kubernetes)",
     ], id="verify-timeout"),
-    pytest.param(K8S, {"couchdb": {"port": 5985}, "controller": {"http_port": 10002},
+    pytest.param(K8S_SCHEDULER, {"couchdb": {"port": 5985}, "controller": {"http_port": 10002},
                        "scheduler": {"http_port": 14002}, "invoker": {"http_port": 12002}}, [
         f"openwhisk:couchdb.port: a port published on a Docker host; {PORT_FIX} (got 5985); remove it "
         f"(pulumi config rm --path 'couchdb.port')",
@@ -204,7 +206,7 @@ CASES = [
         "none",
     ], id="registry-deploy"),
     pytest.param(K8S, {"registry": {"mode": "external", "address": "reg.example.com:5000",
-                                    "build_host": "core-1", "ca_cert": "PEM"}}, [
+                                    "build_host": "core-1", "ca_cert": CA_PEM}}, [
         "openwhisk:registry_password: required with registry.mode: external (got none); set it with "
         "pulumi config set --secret registry_password",
         "openwhisk:registry.builder: required on kubernetes with mode external, to pull, build and "

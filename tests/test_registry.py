@@ -13,6 +13,8 @@ from planner.images import repo_path
 from planner.model import Digests, Secret
 from tests.conftest import ROOT, load_stack_file, parse_stack_file, run_program, unwrap
 
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
 CONTAINER = "docker:index/container:Container"
 PULL = "docker:index/remoteImage:RemoteImage"
 REMOTE = "command:remote:Command"
@@ -101,12 +103,12 @@ def test_external_registry_uses_its_address_and_ca():
     plain, _ = load_stack_file("prod")
     raw = {k.split(":", 1)[1]: v for k, v in plain.items() if k.startswith("openwhisk:")}
     raw |= {"hosts": hosts, "registry": {"mode": "external", "address": "reg.example.com",
-                                         "ca_cert": "PEM"}}
+                                         "ca_cert": CA_PEM}}
     st = config.parse(raw, base_dir=ROOT,
                       secret_keys=frozenset({"registry_password", "ssh_private_key"}))
     p = planner.plan(st)
     assert (p.registry.address, p.registry.build_host, p.registry.ca_cert, p.registry.deployed) == (
-        "reg.example.com", "core-1", "PEM", False)
+        "reg.example.com", "core-1", CA_PEM, False)
     assert not [s for s in p.services if s.name == "registry"]
     assert [s.name for s in p.secrets if s.name.startswith("registry")] == ["registry_password"]
     assert next(i for i in p.images if i.key == "couchdb").target == \

@@ -286,7 +286,10 @@ def test_stem_cell_problems(tmp_path):
 
 def test_missing_file(tmp_path):
     path = tmp_path / "nope.json"
-    assert problems_of(path) == [f"{path}: cannot read the file (No such file or directory); fix the path"]
+    assert problems_of(path) == [
+        f"{path}: cannot read the file: no such file or directory (got '{path}'); set "
+        f"runtimes.manifest to a manifest file relative to the project directory, e.g. "
+        f"runtimes/default.json"]
 
 
 def test_not_json(tmp_path):

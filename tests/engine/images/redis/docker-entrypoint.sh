@@ -1,7 +1,7 @@
 #!/bin/sh
 # The upstream redis image's entrypoint behaviour, with Debian's setpriv instead of gosu.
 set -e
-# `docker run owtest/redis:7 --appendonly yes` or `... /path/redis.conf`: run redis-server with it
+# `docker run owtest/redis:7-debian --appendonly yes` or `... /path/redis.conf`: run redis-server with it
 if [ "${1#-}" != "$1" ] || [ "${1%.conf}" != "$1" ]; then
 	set -- redis-server "$@"
 fi
