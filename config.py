@@ -776,6 +776,87 @@ class VolumeSizes(Model):
     """The API gateway's routes."""
 
 
+LABEL_KEY = rf"^([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_LABEL_NAME}$"
+LABEL_VALUE = rf"^({_LABEL_NAME})?$"
+_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+          "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18, "": 1}
+
+
+def cpu_cores(quantity: str) -> float:
+    """A CPU quantity matching CPU (`500m`, `1.5`) in cores."""
+    return int(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def quantity_mib(quantity: str) -> float:
+    """A memory quantity matching QUANTITY (`2Gi`, `1.5G`, `512Mi`) in MiB."""
+    number = re.match(r"[0-9.]+", quantity).group()  # type: ignore[union-attr]
+    return float(number) * _UNITS[quantity[len(number):]] / 2**20
+
+
+#: A CPU quantity: millicores (`500m`) or cores (`2`, `1.5`).
+CPU = r"^([1-9][0-9]*m|[1-9][0-9]*(\.[0-9]{1,3})?|0\.[0-9]{0,2}[1-9])$"
+
+
+class PodResources(Model):
+    """What each pod of a service asks for; an unset field keeps the planned default."""
+
+    cpu: str | None = Field(default=None, pattern=CPU)
+    """CPU requested (scheduling); no CPU limit unless `cpu_limit` is set."""
+    memory: Quantity | None = None
+    """Memory requested and limited (the same, so the pod is never evicted for memory pressure
+    before others); JVM heaps are half of it."""
+    cpu_limit: str | None = Field(default=None, pattern=CPU)
+    """CPU limit; None: no limit (throttling stalls JVM pauses and health checks)."""
+
+
+#: Each pod's CPU request and memory (request and limit) unless kubernetes.resources says
+#: otherwise; `steps` are the one-shot Jobs. The JVMs' heaps are half the memory (see
+#: planner.kubernetes.HEAP), which leaves the other half for metaspace, threads, direct buffers
+#: and the rest of the process.
+DEFAULT_POD_RESOURCES: dict[str, tuple[str, str]] = {
+    "couchdb": ("500m", "1Gi"), "zookeeper": ("250m", "1Gi"), "kafka": ("500m", "2Gi"),
+    "etcd": ("250m", "512Mi"), "elasticsearch": ("500m", "2Gi"), "controller": ("1", "2Gi"),
+    "scheduler": ("500m", "2Gi"), "invoker": ("500m", "1Gi"), "edge": ("100m", "128Mi"),
+    "apigateway": ("100m", "256Mi"), "redis": ("100m", "256Mi"), "steps": ("100m", "256Mi"),
+}
+
+
+class PodResourcesByService(Model):
+    """Per service: the resources of each of its pods; `steps` are the one-shot Jobs."""
+
+    couchdb: PodResources = PodResources()
+    zookeeper: PodResources = PodResources()
+    kafka: PodResources = PodResources()
+    etcd: PodResources = PodResources()
+    elasticsearch: PodResources = PodResources()
+    controller: PodResources = PodResources()
+    scheduler: PodResources = PodResources()
+    invoker: PodResources = PodResources()
+    edge: PodResources = PodResources()
+    apigateway: PodResources = PodResources()
+    redis: PodResources = PodResources()
+    steps: PodResources = PodResources()
+
+
+class Toleration(Model):
+    key: str | None = Field(default=None, pattern=LABEL_KEY)
+    """None with operator Exists: every taint."""
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: str | None = Field(default=None, pattern=LABEL_VALUE)
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    """None: every effect."""
+
+    @model_validator(mode="after")
+    def _operator(self) -> Toleration:
+        if self.operator == "Exists" and self.value is not None:
+            raise _invalid("operator Exists matches any value, so it takes none",
+                           "remove value, or use operator: Equal")
+        if self.operator == "Equal" and self.key is None:
+            raise _invalid("operator Equal needs a key", "give the taint's key, or use operator: "
+                           "Exists without a key to tolerate every taint")
+        return self
+
+
 INGRESS_HOST_FIX = ("use the DNS name wsk clients reach the ingress controller at, e.g. "
                     "openwhisk.example.com (lowercase letters, digits, '-' and '.')")
 
@@ -822,6 +903,23 @@ class Kubernetes(Model):
     ingress: Ingress | None = None
     invoker_node_label: str | None = None
     """`key=value` of the nodes for action pods (kubernetes factory) or invokers (docker factory)."""
+    resources: PodResourcesByService = PodResourcesByService()
+    node_selector: dict[str, str] = {}
+    """Labels every node running an OpenWhisk pod must have (action pods: invoker_node_label)."""
+    tolerations: tuple[Toleration, ...] = ()
+    """Taints every OpenWhisk pod tolerates, e.g. of nodes dedicated to OpenWhisk."""
+    anti_affinity: Literal["preferred", "required"] = "preferred"
+
+    @field_validator("node_selector")
+    @classmethod
+    def _node_selector(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, label in value.items():
+            if not _NODE_LABEL.fullmatch(f"{key}={label}"):
+                raise _invalid(f"{key}: {label!r} is not a node label",
+                               "give each label as key: value, e.g. node-role/openwhisk: 'true'")
+        return value
+    """Pods of one role on different nodes: `preferred` (the scheduler tries; a one-node cluster
+    still runs) or `required` (a pod stays Pending rather than share a node with its peer)."""
 
     @field_validator("invoker_node_label")
     @classmethod
@@ -1061,6 +1159,9 @@ _PATTERNS = {
     RELEASE: "expected a short DNS label: lowercase letters, digits or '-', starting with a letter",
     DNS_SUBDOMAIN: "expected a DNS name: lowercase letters, digits, '-' and '.'",
     QUANTITY: "expected a Kubernetes quantity such as 10Gi or 500Mi",
+    CPU: "expected a CPU quantity: millicores such as 500m, or cores such as 2 or 1.5",
+    LABEL_KEY: "expected a label key: [prefix/]name, up to 63 letters, digits, '-', '_' or '.'",
+    LABEL_VALUE: "expected a label value: up to 63 letters, digits, '-', '_' or '.'",
     REGISTRY_USER: "expected a user name: letters, digits, '.', '_' or '-'",
     PLATFORM: "expected a platform written os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8",
     NAMESPACE_NAME: "expected a namespace name: 5 to 64 letters, digits, '_', '.', '@' or '-', "
@@ -1318,6 +1419,7 @@ def _kubernetes_checks(s: dict[str, Any], supplied: frozenset[str],
         out += _seed_count_check(s.get("controller"), r.controller,
                                  "raise kubernetes.replicas.controller")
         out += _kubernetes_edge_checks(kube, s.get("edge"))
+        out += _kubernetes_resource_checks(kube, s)
         if mode is not None and factory is not None:
             out += _kubernetes_name_checks(kube, mode, es, factory, s.get("kafka"))
     out += _kubernetes_registry_checks(s.get("registry"), s.get("builds"), supplied, base_dir)
@@ -1330,6 +1432,35 @@ def _kubernetes_checks(s: dict[str, Any], supplied: frozenset[str],
                        f"cells of the runtime manifest take when an invoker starts (got "
                        f"{invoker.user_memory_mb}); raise it to at least {need} or lower stemCells "
                        f"in {s['runtimes'].manifest}")
+    return out
+
+
+#: Services whose heap the plan sets to half their memory (planner.kubernetes.HEAP).
+HEAP_SERVICES = ("controller", "scheduler", "invoker", "kafka", "zookeeper", "elasticsearch")
+#: The least memory of a service with a JVM: a heap of 256 MiB.
+MIN_JVM_MEMORY_MIB = 512
+
+
+def _kubernetes_resource_checks(kube: Kubernetes, s: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    where = f"{NAMESPACE}:kubernetes.resources"
+    for name in PodResourcesByService.model_fields:
+        r: PodResources = getattr(kube.resources, name)
+        if name in HEAP_SERVICES and r.memory is not None and quantity_mib(r.memory) < MIN_JVM_MEMORY_MIB:
+            out.append(f"{where}.{name}.memory: the heap is half of it, and a heap under 256 MiB "
+                       f"does not run {name} (got {r.memory!r}); give it at least 512Mi")
+        cpu = r.cpu or DEFAULT_POD_RESOURCES[name][0]
+        if r.cpu_limit is not None and cpu_cores(r.cpu_limit) < cpu_cores(cpu):
+            out.append(f"{where}.{name}.cpu_limit: below the CPU request {cpu!r}, which "
+                       f"Kubernetes refuses (got {r.cpu_limit!r}); raise it to at least {cpu!r}, "
+                       f"or lower {name}.cpu too")
+    for section in env_rules.SECTIONS:
+        model = s.get(section)
+        for key, field in env_rules.KUBERNETES_PLANNED.items():
+            if model is not None and key in model.extra_env:
+                out.append(f"{NAMESPACE}:{section}.extra_env.{key}: on kubernetes the plan sets "
+                           f"the heap to half the pod's memory (got {_show(model.extra_env[key])}); "
+                           f"remove it and set {field.format(section=section)} instead")
     return out
 
 

@@ -260,6 +260,11 @@ PLANNED: tuple[_Rule, ...] = (
 )
 
 
+#: Keys the plan sets only on Kubernetes, where the heap follows the pod's memory limit: refused
+#: in extra_env there (config.py), left to the operator on Docker hosts, where the plan sets none.
+KUBERNETES_PLANNED = {"JAVA_OPTS": "kubernetes.resources.{section}.memory"}
+
+
 def planned(section: str, key: str) -> _Rule | None:
     """The rule that makes `key` a planned key of `section`'s component, if any."""
     return next((r for r in PLANNED if section in r.sections and r.pattern.fullmatch(key)), None)

@@ -14,7 +14,7 @@ key -> workload).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -210,6 +210,53 @@ def readiness_probe(c: Container) -> dict[str, Any] | None:
     return None
 
 
+def liveness_check(c: Container) -> dict[str, Any] | None:
+    """What shows that the process itself still answers: GET /ping for the JVM components, else
+    the first port accepting connections. Never the readiness check, which may wait for other
+    services (a ZooKeeper member waiting for its quorum must not be restarted for it)."""
+    if c.one_shot:
+        return None
+    if c.health == jvm.PING:
+        return {"http_get": {"path": "/ping", "port": jvm.JVM_PORT}}
+    if c.ports:
+        return {"tcp_socket": {"port": c.ports[0].container}}
+    return None
+
+
+def liveness_probes(c: Container) -> dict[str, Any]:
+    """The liveness probe (restart after a minute without an answer) and the startup probe that
+    holds it off for up to ten minutes while the container starts (JVMs, a store replaying its
+    log)."""
+    check = liveness_check(c)
+    if check is None:
+        return {}
+    return {"startup_probe": {**check, "period_seconds": 10, "timeout_seconds": 5,
+                              "failure_threshold": 60},
+            "liveness_probe": {**check, "period_seconds": 20, "timeout_seconds": 5,
+                               "failure_threshold": 3}}
+
+
+def resources_spec(w: KubeWorkload) -> dict[str, Any] | None:
+    r = w.resources
+    if r is None:
+        return None
+    limits = {"memory": r.memory} | ({"cpu": r.cpu_limit} if r.cpu_limit else {})
+    return {"requests": {"cpu": r.cpu, "memory": r.memory}, "limits": limits}
+
+
+def affinity_spec(w: KubeWorkload) -> dict[str, Any] | None:
+    """Keeps the instances of a role on different nodes (by hostname), as a rule or a preference."""
+    if not w.spread:
+        return None
+    term = {"label_selector": {"match_labels": dict(w.spread)}, "topology_key": "kubernetes.io/hostname"}
+    if w.spread_required:
+        rule = {"required_during_scheduling_ignored_during_execution": [term]}
+    else:
+        rule = {"preferred_during_scheduling_ignored_during_execution": [
+            {"weight": 100, "pod_affinity_term": term}]}
+    return {"pod_anti_affinity": rule}
+
+
 def pod_spec(c: Container, w: KubeWorkload, args: KubernetesServiceArgs,
              secret: pulumi.Input[str] | None, files: pulumi.Input[str] | None) -> dict[str, Any]:
     volumes: list[dict[str, Any]] = []
@@ -237,6 +284,7 @@ def pod_spec(c: Container, w: KubeWorkload, args: KubernetesServiceArgs,
         "command": list(c.entrypoint) or None, "args": list(c.command) or None,
         "ports": [{"name": p.name, "container_port": p.container} for p in c.ports] or None,
         "volume_mounts": mounts or None, "readiness_probe": readiness_probe(c),
+        **liveness_probes(c), "resources": resources_spec(w),
         "security_context": {"privileged": True} if c.privileged else None,
     }
     spec: dict[str, Any] = {
@@ -248,6 +296,9 @@ def pod_spec(c: Container, w: KubeWorkload, args: KubernetesServiceArgs,
         "automount_service_account_token": w.service_account is not None,
         "host_pid": c.host_pid or None,
         "node_selector": dict(w.node_selector) or None,
+        "tolerations": [{k: v for k, v in asdict(t).items() if v is not None}
+                        for t in w.tolerations] or None,
+        "affinity": affinity_spec(w),
         "image_pull_secrets": [{"name": args.pull_secret}] if args.pull_secret else None,
     }
     if c.one_shot:

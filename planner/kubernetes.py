@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, replace
 from typing import Any
 
-from config import NAMESPACE, StackConfig
+from config import DEFAULT_POD_RESOURCES, NAMESPACE, StackConfig, quantity_mib
 from planner import apigateway as gw
 from planner import env as jvm
 from planner import hosts as hostplan
@@ -26,7 +26,8 @@ from planner import kube_names as names
 from planner import netpol
 from planner.model import (
     ConfigMapRef, Container, FieldRef, File, HostPlan, ImagePlan, IngressPlan, InvokerRbac,
-    KubeBudget, KubePort, KubernetesPlan, KubeService, KubeWorkload, Plan, Port, RbacRule,
+    KubeBudget, KubePort, KubernetesPlan, KubeResources, KubeService, KubeToleration, KubeWorkload,
+    Plan, Port, RbacRule,
     RegistryPlan, SecretSpec, Service, Value, VolumePlan,
 )
 from planner.placement import Placed
@@ -51,6 +52,15 @@ they start together and then roll one instance at a time."""
 ONE_AT_A_TIME = ("kafka", "controller", "scheduler", "invoker")
 """Services whose instance i waits for instance i-1 to be ready, on creation and on every update,
 so that a change rolls through them one instance at a time."""
+
+#: Service -> how its image takes a heap size in MiB: the controller's 1 GiB default is upstream's
+#: Kubernetes setting (-Xmx1024M), the invoker's 512 MiB the Helm chart's; Kafka and
+#: ElasticSearch keep their images' 1 GiB, ZooKeeper gets 512 MiB of its image's 1000.
+HEAP: dict[str, tuple[str, str]] = {
+    "controller": ("JAVA_OPTS", "-Xmx{}m"), "scheduler": ("JAVA_OPTS", "-Xmx{}m"),
+    "invoker": ("JAVA_OPTS", "-Xmx{}m"), "kafka": ("KAFKA_HEAP_OPTS", "-Xms{0}m -Xmx{0}m"),
+    "elasticsearch": ("ES_JAVA_OPTS", "-Xms{0}m -Xmx{0}m"), "zookeeper": ("ZK_SERVER_HEAP", "{}"),
+}
 
 #: Why the invoker's Role holds each right on pods; the KubernetesContainerFactory needs nothing
 #: else, and only in its own namespace.
@@ -187,6 +197,20 @@ def _job_inputs(c: Container, images: dict[str, ImagePlan],
             "secrets": {n: secrets[n].generation for n in c.secret_names() if n in secrets}}
 
 
+def resources(cfg: StackConfig, key: str) -> KubeResources:
+    """The pod resources of `key` (a service, or `steps`): config over DEFAULT_POD_RESOURCES."""
+    given = getattr(cfg.kube.resources, key)
+    cpu, memory = DEFAULT_POD_RESOURCES[key]
+    return KubeResources(given.cpu or cpu, given.memory or memory, given.cpu_limit)
+
+
+def with_heap(c: Container, service: str, memory: str) -> Container:
+    """The container with its heap set to half of `memory`, replacing any planned setting."""
+    key, form = HEAP[service]
+    value = form.format(int(quantity_mib(memory)) // 2)
+    return replace(c, env=tuple((k, v) for k, v in c.env if k != key) + ((key, value),))
+
+
 def _fs_group(volumes: list[VolumePlan]) -> int | None:
     """Images that write their data as a non-root user get their claims made writable for that
     user's group (the first non-zero of gid and uid: ElasticSearch writes as 1000:0)."""
@@ -209,6 +233,7 @@ def render(cfg: StackConfig, services: list[Service], images: tuple[ImagePlan, .
     kube_services: dict[str, tuple[KubeService, ...]] = {}
     budgets: dict[str, KubeBudget] = {}
     out: list[Service] = []
+    tolerations = tuple(KubeToleration(t.key, t.operator, t.value, t.effect) for t in k.tolerations)
     for s in services:
         volumes = {v.key: v for v in s.volumes}
         containers: list[Container] = []
@@ -239,6 +264,9 @@ def render(cfg: StackConfig, services: list[Service], images: tuple[ImagePlan, .
             renamed = [replace(v, host=None, name=v.key[len(c.key) + 1:],
                                size=getattr(k.volume_size, s.name)) for v in own]
             claims += renamed
+            res = resources(cfg, "steps" if kind == "Job" else s.name)
+            if kind != "Job" and s.name in HEAP:
+                c = with_heap(c, s.name, res.memory)
             containers.append(replace(c, name=name))
             workloads[c.key] = KubeWorkload(
                 key=c.key, kind=kind, name=name, component=role,  # type: ignore[arg-type]
@@ -247,10 +275,15 @@ def render(cfg: StackConfig, services: list[Service], images: tuple[ImagePlan, .
                 service_name=service_name,
                 service_account=names.service_name(rel, "invoker")
                 if s.name == "invoker" and cfg.container_factory == "kubernetes" else None,
-                node_selector=(k.node_label,) if kind == "DaemonSet" and k.node_label else (),
+                node_selector=tuple(k.node_selector.items())
+                + ((k.node_label,) if kind == "DaemonSet" and k.node_label else ()),
                 fs_group=_fs_group(own), pull_images=s.prepull if kind == "DaemonSet" else (),
                 node_sysctls=(("vm.max_map_count", hostplan.ES_MAX_MAP_COUNT),)
-                if s.name == "elasticsearch" else ())
+                if s.name == "elasticsearch" else (),
+                resources=res, tolerations=tolerations,
+                spread=tuple(names.selector(rel, s.name, role).items())
+                if kind == "StatefulSet" else (),
+                spread_required=kind == "StatefulSet" and k.anti_affinity == "required")
         out.append(replace(s, containers=tuple(containers), volumes=tuple(claims)))
         kube_services[s.name] = _services(cfg, s, stateful)
         if stateful:

@@ -345,6 +345,23 @@ WorkloadKind = Literal["StatefulSet", "Job", "Deployment", "DaemonSet"]
 
 
 @dataclass(frozen=True)
+class KubeResources:
+    cpu: str
+    """CPU requested."""
+    memory: str
+    """Memory requested and limited."""
+    cpu_limit: str | None = None
+
+
+@dataclass(frozen=True)
+class KubeToleration:
+    key: str | None
+    operator: str
+    value: str | None
+    effect: str | None
+
+
+@dataclass(frozen=True)
 class KubeWorkload:
     """The workload object that runs one planned container."""
 
@@ -372,6 +389,12 @@ class KubeWorkload:
     node_sysctls: tuple[tuple[str, int], ...] = ()
     """Kernel settings of the node that a privileged init container raises to at least the value
     (what host preparation does on Docker hosts), e.g. vm.max_map_count for ElasticSearch."""
+    resources: KubeResources | None = None
+    tolerations: tuple[KubeToleration, ...] = ()
+    spread: Labels = ()
+    """Pods with these labels (the other instances of the role) are kept off this pod's node."""
+    spread_required: bool = False
+    """The spread is a hard rule (the pod stays Pending) rather than a preference."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from components.kubernetes_service import readiness_probe
 from planner import env as jvm
 from planner.model import (
     ConfigMapRef, Container, Digests, FieldRef, File, Health, IngressPlan, InvokerRbac, KubeBudget,
-    KubePort, KubernetesPlan, KubeService, KubeWorkload, Mount, Port, RbacRule, Secret, Service,
+    KubePort, KubernetesPlan, KubeResources, KubeService, KubeToleration, KubeWorkload, Mount, Port,
+    RbacRule, Secret, Service,
     VolumePlan,
 )
 from tests.conftest import run_pulumi, unwrap
@@ -64,7 +65,12 @@ KUBE = KubernetesPlan(
         "kafka-0": KubeWorkload(key="kafka-0", kind="StatefulSet", name="ow-kafka-0",
                                 component="kafka", labels=L + (("openwhisk/replica", "0"),),
                                 selector=SELECT + (("openwhisk/replica", "0"),),
-                                service_name="ow-kafka", fs_group=1000),
+                                service_name="ow-kafka", fs_group=1000,
+                                node_selector=(("pool", "openwhisk"),),
+                                resources=KubeResources("500m", "2Gi", cpu_limit="2"),
+                                tolerations=(KubeToleration("dedicated", "Equal", "openwhisk",
+                                                            "NoSchedule"),),
+                                spread=SELECT),
     },
     services={"kafka": (KubeService("ow-kafka", None, (KubePort("kafka", 9092, 9092),), SELECT, L),)},
     budgets={"kafka": KubeBudget("ow-kafka", SELECT, L)},
@@ -121,6 +127,12 @@ def test_statefulset_of_an_instance():
         "enableServiceLinks": False, "automountServiceAccountToken": False,
         "imagePullSecrets": [{"name": "ow-registry"}],
         "securityContext": {"fsGroup": 1000.0, "fsGroupChangePolicy": "OnRootMismatch"},
+        "nodeSelector": {"pool": "openwhisk"},
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "openwhisk",
+                         "effect": "NoSchedule"}],
+        "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 100.0, "podAffinityTerm": {"labelSelector": {"matchLabels": dict(SELECT)},
+                                                "topologyKey": "kubernetes.io/hostname"}}]}},
     }
     assert c == {
         "name": "kafka", "image": "registry/kafka@sha256:abc", "args": ["start"],
@@ -141,6 +153,13 @@ def test_statefulset_of_an_instance():
             {"name": "data", "mountPath": "/kafka"}],
         "readinessProbe": {"exec": {"command": ["/bin/sh", "-c", "nc -z 127.0.0.1 9092"]},
                            "periodSeconds": 10.0, "timeoutSeconds": 5.0, "failureThreshold": 3.0},
+        # Liveness asks only whether the broker's port answers, never whether it is ready.
+        "startupProbe": {"tcpSocket": {"port": 9092.0}, "periodSeconds": 10.0, "timeoutSeconds": 5.0,
+                         "failureThreshold": 60.0},
+        "livenessProbe": {"tcpSocket": {"port": 9092.0}, "periodSeconds": 20.0, "timeoutSeconds": 5.0,
+                          "failureThreshold": 3.0},
+        "resources": {"requests": {"cpu": "500m", "memory": "2Gi"},
+                      "limits": {"memory": "2Gi", "cpu": "2"}},
     }
     data, is_secret = unwrap(secret["inputs"]["stringData"])
     assert is_secret and data == {"JAAS": "user=x password=s3cret", "jaas.conf": "s3cret"}

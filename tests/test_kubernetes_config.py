@@ -318,3 +318,43 @@ def test_one_node_port_cannot_serve_https_and_http():
     assert problems(raw) == [
         "openwhisk:edge.http_port: the same port as edge.https_port, and one node port cannot "
         "serve both (got 31001); give it another port, or null for no plain-HTTP redirect"]
+
+
+@pytest.mark.parametrize("changes,expected", [
+    pytest.param({"kubernetes.resources": {"controller": {"memory": "256Mi"}}},
+                 "openwhisk:kubernetes.resources.controller.memory: the heap is half of it, and a heap "
+                 "under 256 MiB does not run controller (got '256Mi'); give it at least 512Mi",
+                 id="jvm-memory-too-small"),
+    pytest.param({"kubernetes.resources": {"controller": {"cpu_limit": "250m"}}},
+                 "openwhisk:kubernetes.resources.controller.cpu_limit: below the CPU request '1', "
+                 "which Kubernetes refuses (got '250m'); raise it to at least '1', or lower "
+                 "controller.cpu too", id="cpu-limit-below-the-default-request"),
+    pytest.param({"controller": {"extra_env": {"JAVA_OPTS": "-Xmx4g"}}},
+                 "openwhisk:controller.extra_env.JAVA_OPTS: on kubernetes the plan sets the heap to "
+                 "half the pod's memory (got '-Xmx4g'); remove it and set "
+                 "kubernetes.resources.controller.memory instead", id="java-opts"),
+    pytest.param({"kubernetes.tolerations": [{"operator": "Exists", "value": "x"}]},
+                 "openwhisk:kubernetes.tolerations[0]: operator Exists matches any value, so it takes "
+                 "none (got {\"operator\": \"Exists\", \"value\": \"x\"}); remove value, or use "
+                 "operator: Equal", id="exists-with-a-value"),
+    pytest.param({"kubernetes.tolerations": [{"value": "x"}]},
+                 "openwhisk:kubernetes.tolerations[0]: operator Equal needs a key (got {\"value\": "
+                 "\"x\"}); give the taint's key, or use operator: Exists without a key to tolerate "
+                 "every taint", id="equal-without-a-key"),
+    pytest.param({"kubernetes.resources": {"edge": {"cpu": "0"}}},
+                 "openwhisk:kubernetes.resources.edge.cpu: expected a CPU quantity: millicores such as "
+                 "500m, or cores such as 2 or 1.5 (got '0'); set it with pulumi config set --path "
+                 "'kubernetes.resources.edge.cpu' <string>", id="zero-cpu"),
+    pytest.param({"kubernetes.node_selector": {"a b": "c"}},
+                 "openwhisk:kubernetes.node_selector: a b: 'c' is not a node label (got {\"a b\": "
+                 "\"c\"}); give each label as key: value, e.g. node-role/openwhisk: 'true'",
+                 id="node-selector-not-a-label"),
+])
+def test_each_pod_placement_and_resource_rule_reports_one_exact_line(changes, expected):
+    assert problems(change(K8S, changes)) == [expected]
+
+
+def test_the_config_and_the_planner_agree_on_which_services_get_a_heap():
+    from planner.kubernetes import HEAP
+    assert sorted(HEAP) == sorted(config.HEAP_SERVICES)
+    assert sorted(config.DEFAULT_POD_RESOURCES) == sorted(config.PodResourcesByService.model_fields)

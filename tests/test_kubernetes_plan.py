@@ -534,3 +534,57 @@ def test_without_a_registry_or_an_image_the_catalog_is_left_out_with_a_warning()
     p = plan_of(change(BASE, {"catalog": {"image": "registry.example.com/ow/catalog:1.0.0"}}))
     assert (p.image("catalog").ref, p.image("catalog").inline) == ("registry.example.com/ow/catalog:1.0.0", None)
     assert p.warnings == ()
+
+
+# -- resources, heaps, placement -------------------------------------------------------------------
+
+def test_every_pod_gets_its_services_resources_and_each_jvm_half_of_its_memory_as_heap():
+    plan = plan_of(SEED)
+    workloads = plan.kubernetes.workloads
+    assert {k: (w.resources.cpu, w.resources.memory, w.resources.cpu_limit)
+            for k, w in workloads.items()
+            if k in ("couchdb-0", "couchdb-init-0", "zookeeper-2", "kafka-1", "etcd-0", "controller-1",
+                     "scheduler-0", "invoker-1", "elasticsearch-0", "edge-0", "redis-0",
+                     "apigateway-0")} == {
+        "couchdb-0": ("500m", "1Gi", None), "couchdb-init-0": ("100m", "256Mi", None),
+        "zookeeper-2": ("250m", "1Gi", None), "kafka-1": ("500m", "2Gi", None),
+        "etcd-0": ("250m", "512Mi", None), "controller-1": ("1", "2Gi", None),
+        "scheduler-0": ("500m", "2Gi", None), "invoker-1": ("500m", "1Gi", None),
+        "elasticsearch-0": ("500m", "2Gi", None), "edge-0": ("100m", "128Mi", None),
+        "redis-0": ("100m", "256Mi", None), "apigateway-0": ("100m", "256Mi", None)}
+    assert all(w.resources is not None for w in workloads.values())
+    heaps = {k: {v for n, v in env(plan, k).items()
+                 if n in ("JAVA_OPTS", "KAFKA_HEAP_OPTS", "ES_JAVA_OPTS", "ZK_SERVER_HEAP")}
+             for k in ("controller-0", "scheduler-1", "invoker-0", "kafka-2", "elasticsearch-1",
+                       "zookeeper-0", "couchdb-0", "couchdb-init-0")}
+    assert heaps == {
+        "controller-0": {"-Xmx1024m"}, "scheduler-1": {"-Xmx1024m"}, "invoker-0": {"-Xmx512m"},
+        "kafka-2": {"-Xms1024m -Xmx1024m"}, "elasticsearch-1": {"-Xms1024m -Xmx1024m"},
+        "zookeeper-0": {"512"}, "couchdb-0": set(), "couchdb-init-0": set()}
+
+
+def test_resources_tolerations_node_selector_and_anti_affinity_from_config():
+    plan = plan_of(change(SEED, {
+        "kubernetes.resources": {"controller": {"memory": "3Gi", "cpu_limit": "2"},
+                                 "steps": {"cpu": "50m"}},
+        "kubernetes.node_selector": {"node-role.example.com/openwhisk": "true"},
+        "kubernetes.tolerations": [{"key": "dedicated", "value": "openwhisk", "effect": "NoSchedule"},
+                                   {"operator": "Exists"}],
+        "kubernetes.anti_affinity": "required"}))
+    w = plan.kubernetes.workloads
+    assert (w["controller-0"].resources.cpu, w["controller-0"].resources.memory,
+            w["controller-0"].resources.cpu_limit) == ("1", "3Gi", "2")
+    assert env(plan, "controller-0")["JAVA_OPTS"] == "-Xmx1536m"
+    assert (w["couchdb-init-0"].resources.cpu, w["couchdb-init-0"].resources.memory) == ("50m", "256Mi")
+    assert {k: (x.node_selector, [(t.key, t.operator, t.value, t.effect) for t in x.tolerations])
+            for k, x in w.items()} == {k: (
+                (("node-role.example.com/openwhisk", "true"),),
+                [("dedicated", "Equal", "openwhisk", "NoSchedule"), (None, "Exists", None, None)])
+        for k in w}
+    # Each StatefulSet keeps away from the other instances of its role; Jobs and the edge do not.
+    assert {k: (dict(x.spread), x.spread_required) for k, x in w.items()
+            if k in ("kafka-0", "kafka-2", "couchdb-init-0", "edge-0")} == {
+        "kafka-0": (dict(kube_names.selector("ow", "kafka", "kafka")), True),
+        "kafka-2": (dict(kube_names.selector("ow", "kafka", "kafka")), True),
+        "couchdb-init-0": ({}, False), "edge-0": ({}, False)}
+    assert kube_names.REPLICA_LABEL not in dict(w["kafka-0"].spread)
