@@ -24,9 +24,9 @@ Policies (all mandatory except `stateful-stores-flagged`, which is advisory):
 
 How policies see secrets: the engine sends secret properties wrapped, and pulumi-policy 1.21.0
 unwraps them to plain values before calling `validate`, so a policy cannot tell a secret from a
-plain value. `install_secret_markers()` (run when this module is imported) makes the pack's
-deserializer keep that one bit: every string inside a secret arrives as a `SecretStr`, which is a
-`str` in every other respect.
+plain value. `secret_markers.install_secret_markers()` (run when this module is imported) makes
+the pack's deserializer keep that one bit: every string inside a secret arrives as a `SecretStr`,
+which is a `str` in every other respect.
 """
 
 from __future__ import annotations
@@ -51,8 +51,14 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 from pulumi_policy import deserialize as _deserialize
-from pulumi_policy import policy as _policy_module
 from pulumi_policy.proxy import UnknownValueError
+
+if __package__:  # imported as policy.policies (the tests)
+    from .secret_markers import SecretStr, install_secret_markers
+else:  # the pack's own process, which runs from policy/
+    from secret_markers import SecretStr, install_secret_markers
+
+install_secret_markers()
 
 # Resource types.
 DOCKER_CONTAINER = "docker:index/container:Container"
@@ -97,69 +103,7 @@ def image_command_refs(resource_type: str, name: str, props: Any) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------------
-# Secret markers
-
-
-class SecretStr(str):
-    """A string that the engine sent as (part of) a secret."""
-
-    def __repr__(self) -> str:
-        return "SecretStr('[secret]')"
-
-
-def _mark(value: Any) -> Any:
-    if isinstance(value, str):
-        return SecretStr(value)
-    if isinstance(value, list):
-        return [_mark(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _mark(v) for k, v in value.items()}
-    return value  # numbers and booleans cannot carry the mark
-
-
-def _deserialize_marking(prop: Any) -> Any:
-    if isinstance(prop, list):
-        return [_deserialize_marking(e) for e in prop]
-    if isinstance(prop, dict):
-        sig = prop.get(_deserialize.SPECIAL_SIG_KEY)
-        if sig == _deserialize.SPECIAL_SECRET_SIG:
-            if "value" not in prop:
-                raise AssertionError("Invalid secret encountered when unmarshaling resource property")
-            return _mark(_deserialize_marking(prop["value"]))
-        if sig is not None:  # assets and archives
-            return _deserialize._deserialize_property(prop)  # noqa: SLF001
-        return {k: _deserialize_marking(v) for k, v in prop.items()}
-    return prop
-
-
-_ORIGINAL_DESERIALIZE = _deserialize.deserialize_properties
-
-
-def deserialize_marking_secrets(props: dict[str, Any], proxy_secrets: bool = False) -> Any:
-    """pulumi-policy's deserializer, except that strings inside secrets come back as `SecretStr`.
-
-    Remediations (`proxy_secrets=True`) keep the library's own secret proxies.
-    """
-    if proxy_secrets:
-        return _ORIGINAL_DESERIALIZE(props, True)
-    return {k: _deserialize_marking(v) for k, v in props.items()}
-
-
-def install_secret_markers() -> None:
-    """Make the pack's Analyze and AnalyzeStack handlers deserialize with secret markers."""
-    current = getattr(_policy_module, "deserialize_properties", None)
-    if current is deserialize_marking_secrets:
-        return
-    if current is not _ORIGINAL_DESERIALIZE:
-        raise RuntimeError(
-            "pulumi_policy.policy no longer deserializes properties through "
-            "pulumi_policy.deserialize.deserialize_properties, so the no-plain-secrets policy "
-            "cannot see which values are secret; this pack is written for pulumi-policy 1.21.0 "
-            "(policy/requirements.txt)")
-    _policy_module.deserialize_properties = deserialize_marking_secrets
-
-
-install_secret_markers()
+# Secret markers (secret_markers.py: the one place that reaches into pulumi-policy's internals)
 
 
 def is_secret(value: Any) -> bool:

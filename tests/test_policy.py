@@ -676,3 +676,36 @@ def test_the_pack_checks_the_stack_through_property_dependencies(analyzer):
     assert [(d.policyName, d.urn) for d in response.diagnostics] == [
         ("stateful-containers-keep-data", ctr.urn)]
     assert response.diagnostics[0].message == f"{stateful_containers_keep_data.description}\n{COUCHDB_LOST}"
+
+
+# --------------------------------------------------------------------------------------------------
+# secret_markers: the pack's one reach into pulumi-policy's internals, checked so that a new
+# pulumi-policy fails here, loudly, instead of letting secrets through unseen
+
+
+def test_the_internals_secret_markers_relies_on_are_still_there():
+    from pulumi_policy import deserialize
+
+    from policy import secret_markers
+    assert policy_module.deserialize_properties is secret_markers.deserialize_marking_secrets
+    assert secret_markers._ORIGINAL_DESERIALIZE is deserialize.deserialize_properties
+    assert (deserialize.SPECIAL_SIG_KEY, deserialize.SPECIAL_SECRET_SIG) == (
+        "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
+    assert callable(deserialize._deserialize_property)
+
+
+def test_strings_inside_a_secret_come_back_marked_and_nothing_else_does():
+    from policy import secret_markers
+    wrapped = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+               "value": {"user": "admin", "ports": [1, "2"]}}
+    out = secret_markers.deserialize_marking_secrets({"env": ["A=1"], "auth": wrapped})
+    assert out == {"env": ["A=1"], "auth": {"user": "admin", "ports": [1, "2"]}}
+    assert [type(v).__name__ for v in (out["env"][0], out["auth"]["user"], out["auth"]["ports"][1])] \
+        == ["str", "SecretStr", "SecretStr"]
+
+
+def test_installing_refuses_when_pulumi_policy_deserializes_another_way(monkeypatch):
+    from policy import secret_markers
+    monkeypatch.setattr(policy_module, "deserialize_properties", lambda props, proxy=False: props)
+    with pytest.raises(RuntimeError, match="no longer deserializes properties through"):
+        secret_markers.install_secret_markers()
