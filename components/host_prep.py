@@ -4,7 +4,8 @@ Creates a pulumi-command provider and one command per step, in plan order, each 
 previous one: a `remote.Command` over ssh (user, port and the secret private key of the plan's
 ssh target) for ssh hosts, a `local.Command` for hosts whose Docker socket is local. The script
 is both `create` and `update`, so a changed script runs again as an update and nothing is ever
-replaced; a step's `delete` script, if any, runs when the step leaves the plan. A secret a step
+replaced; a step's `delete` script, if any, runs when the step leaves the plan, and before its
+replacement when the ssh connection changes. A secret a step
 needs reaches it on stdin, never on the command line. DockerHost and DockerService take the
 component itself as `ready`: depending on a component waits for all of its commands.
 """
@@ -49,7 +50,11 @@ class HostPrep(pulumi.ComponentResource):
             cmd = host_command(
                 f"{name}-{step.name}", host, args.secrets, script=step.script, update=True,
                 stdin=stdin, delete=step.delete,
-                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=previous))
+                # A step that removes what it made must remove it before its replacement makes it
+                # again (a new host key replaces every step): the default order would install
+                # first and then run the old step's delete, undoing the install.
+                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=previous,
+                                            delete_before_replace=step.delete is not None or None))
             self.steps[step.name] = cmd
             previous = [cmd]
         self.register_outputs({"steps": list(self.steps)})

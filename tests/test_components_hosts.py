@@ -178,3 +178,16 @@ def test_host_prep_pins_the_host_key_when_planned():
     unpinned = run_pulumi(lambda: HostPrep("h1", HostPrepArgs(host=SSH_HOST, secrets=secrets())))
     assert all("hostKey" not in unwrap(r["inputs"]["connection"])[0]
                for r in unpinned.mocks.of_type(REMOTE))
+
+
+def test_a_step_with_a_delete_script_is_removed_before_its_replacement_is_made():
+    """A replaced step (a new host key changes every step's connection) must not run the old
+    step's delete after the new one installed: that would undo the install."""
+    firewall = PrepStep("action-network", "set -eu\necho up\n", delete="set -eu\necho down\n")
+    host = HostPlan("h1", "10.0.0.5", "ssh://ops@10.0.0.5:2222", ssh=SSH, ssh_opts=OPTS,
+                    prep=(STEPS[0], firewall))
+    run = run_pulumi(lambda: HostPrep("h1", HostPrepArgs(host=host, secrets=secrets())))
+    assert run.mocks.named("h1-action-network", REMOTE)["inputs"]["delete"] == firewall.delete
+    assert {n: run.monitor.opts(REMOTE, n)["delete_before_replace"]
+            for n in ("h1-vm-max-map-count", "h1-action-network")} == {
+        "h1-vm-max-map-count": False, "h1-action-network": True}

@@ -575,6 +575,18 @@ def test_the_action_firewall_survives_a_daemon_restart(prod: Project, fleet):
     prod.expect_no_changes()
 
 
+def test_a_replaced_action_network_step_leaves_the_firewall_in_place(prod: Project, fleet):
+    """A replacement (a new host key replaces every step of the host) removes the old step's
+    network and rules before the new step makes them, not after."""
+    inv = next(h for h in fleet[0] if h.name == "invoker-1")
+    before = firewall_of(inv)
+    [urn] = [u for u in prod.urns() if u.endswith(f"::{inv.name}-action-network")]
+    prod.up("--replace", urn)
+    assert firewall_of(inv) == before
+    assert on(inv, "network", "ls", "-q", "--filter", "name=ow-actions") != ""
+    prod.expect_no_changes()
+
+
 def test_the_action_network_leaves_with_the_invoker_role(prod: Project, fleet):
     hosts = fleet[0]
     spare = next(h for h in hosts if h.name == SPARE)
