@@ -12,7 +12,7 @@ import ipaddress
 import json
 from dataclasses import asdict, replace
 
-import extra_env as env_rules
+from config import extra_env as env_rules
 from config import Stack, StackConfig, docker_endpoint, namespace_secret
 from planner import env as jvm
 from planner import firewall

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-import extra_env as env_rules
+from config import extra_env as env_rules
 from config import StackConfig
 from planner import kafka
 from planner.model import Container, File, Health, Mount, Secret, Service, Value

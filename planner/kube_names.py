@@ -77,7 +77,7 @@ def expected_names(release: str, replicas: dict[str, int], *, jobs: tuple[str, .
                    deployments: tuple[str, ...], daemonsets: tuple[str, ...],
                    extra_services: tuple[str, ...]) -> list[tuple[str, str]]:
     """(kind, name) of every named object a config would produce, for the length check in
-    config.py; `replicas` maps each StatefulSet-backed service to its instance count."""
+    config/rules.py; `replicas` maps each StatefulSet-backed service to its instance count."""
     out: list[tuple[str, str]] = []
     for service, n in replicas.items():
         out.append(("Service", service_name(release, service)))

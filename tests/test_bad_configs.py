@@ -1,7 +1,7 @@
 """Bad configs a new user writes from README alone: each is refused before anything is declared,
 and the first problem line names the config path, the value found and a fix.
 
-The cases were written from the config reference without reading config.py, the way a new user
+The cases were written from the config reference without reading config/, the way a new user
 would get things wrong: typos, wrong types, values out of range, settings that contradict each
 other, and keys of the other platform. `test_config.py` pins the exact text of each rule; this
 file pins that no such config goes through, and which path the message names.

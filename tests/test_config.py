@@ -1,4 +1,4 @@
-"""Tests for config.py: defaults, every rule and the exact problem line each one reports."""
+"""Tests for the config package: defaults, every rule and the exact problem line each one reports."""
 
 from __future__ import annotations
 

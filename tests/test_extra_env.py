@@ -8,7 +8,7 @@ import re
 import pytest
 
 import config
-import extra_env
+from config import extra_env
 import planner
 from planner.model import Mount
 from tests.conftest import ROOT, load_stack_file, parse_stack_file, run_program, unwrap

@@ -1,5 +1,5 @@
-"""config.py on platform: kubernetes: defaults, the Kubernetes-only rules and the Docker rules
-that apply unchanged, each with its exact problem line."""
+"""The config package on platform: kubernetes: defaults, the Kubernetes-only rules and the Docker
+rules that apply unchanged, each with its exact problem line."""
 
 from __future__ import annotations
 

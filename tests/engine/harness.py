@@ -24,8 +24,8 @@ from tests.changes import short
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "engine-tier-passphrase"
 #: What the program needs at run time; tests, docs, CI files and tools stay behind.
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "config.py", "extra_env.py", "requirements.txt")
-PROJECT_DIRS = ("components", "planner", "runtimes", "policy", "tests/engine/images")
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "requirements.txt")
+PROJECT_DIRS = ("components", "config", "planner", "runtimes", "policy", "tests/engine/images")
 
 
 class PulumiError(AssertionError):

@@ -15,7 +15,7 @@ application.conf. It refuses, with the reason and the fix:
 `INVOKER_USE_RUNC` in `invoker.extra_env` is the one stale key that is translated instead of
 refused: it acts as `invoker.use_runc`, and the plan carries a warning.
 
-Pure: no Pulumi and no pydantic. config.py turns each `Finding` into a problem line.
+Pure: no Pulumi and no pydantic. config/rules.py turns each `Finding` into a problem line.
 """
 
 from __future__ import annotations
@@ -261,7 +261,7 @@ PLANNED: tuple[_Rule, ...] = (
 
 
 #: Keys the plan sets only on Kubernetes, where the heap follows the pod's memory limit: refused
-#: in extra_env there (config.py), left to the operator on Docker hosts, where the plan sets none.
+#: in extra_env there (config/rules.py), left to the operator on Docker hosts, where the plan sets none.
 KUBERNETES_PLANNED = {"JAVA_OPTS": "kubernetes.resources.{section}.memory"}
 
 
