@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 
 from config import extra_env as env_rules
 from config import Stack, StackConfig, docker_endpoint, namespace_secret
+from runtimes import Manifest
 from planner import env as jvm
 from planner import firewall
 from planner import hosts as hostplan
@@ -25,7 +26,7 @@ from planner import tenants
 from planner.images import manifest_value, plan_images
 from planner.model import (
     Container, File, Health, HostPlan, ImagePlan, Mount, Plan, Port, RegistryPlan, Secret,
-    SecretSpec, Service, TlsPlan, VolumePlan,
+    SecretSpec, Service, TlsPlan, Value, VolumePlan,
 )
 from planner.nginx import nginx_conf
 from planner.couchdb_init import couchdb_init_files
@@ -79,36 +80,94 @@ def _label_secrets(service: Service, secrets: tuple[SecretSpec, ...]) -> Service
     return replace(service, containers=tuple(containers))
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Stage 1: where each instance runs (a host on Docker, a replica on Kubernetes), with its id
+    and the address the others reach it at."""
+
+    couch: Placed
+    zks: list[Placed]
+    brokers: list[Placed]
+    etcds: list[Placed]
+    ess: list[Placed]
+    controllers: list[Placed]
+    schedulers: list[Placed]
+    invokers: list[Placed]
+    edge: Placed
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """The addresses the components give each other, from the placement."""
+
+    couch_url: str
+    couch_port: int
+    kafka_hosts: str
+    """Every broker."""
+    kafka_bootstrap: str
+    """The brokers clients bootstrap from: the first ones only, chosen like seed nodes, so that
+    adding a broker changes no client's configuration (they learn every broker from the cluster)."""
+    zk_hosts: str
+    etcd_hosts: str
+    es_hosts: str
+    api_host: str
+    https_port: int
+
+
 def plan(stack: Stack) -> Plan:
-    """Compute the whole deployment from a validated stack."""
+    """Compute the whole deployment from a validated stack, in four stages: place the instances,
+    plan the images, plan the services (and the secrets they read), render them for the
+    platform."""
     cfg, manifest = stack.config, stack.manifest
-    on_k8s = cfg.platform == "kubernetes"
+    where = place(cfg)
+    wiring = wire(cfg, where)
+    registry = _registry(cfg)
+    images, installer, manifest_json = plan_all_images(cfg, manifest, registry)
+    services = plan_services(cfg, where, wiring, registry, images, installer, manifest_json)
+    secrets = _secrets(cfg, db_users(cfg), cfg.activation_store.backend == "elasticsearch",
+                       _tls(wiring.api_host, where.edge.address), registry)
+    return render(cfg, where, wiring, registry, images, manifest_json, services, secrets)
+
+
+def db_users(cfg: StackConfig) -> list[str]:
+    """The components that get a CouchDB user of their own."""
+    return ["controller", "invoker"] + (["scheduler"] if cfg.mode == "scheduler" else [])
+
+
+def place(cfg: StackConfig) -> Placement:
+    """Stage 1: every instance of every role in use, ordered by id."""
     scheduler_mode = cfg.mode == "scheduler"
     es_store = cfg.activation_store.backend == "elasticsearch"
-    db_users = ["controller", "invoker"] + (["scheduler"] if scheduler_mode else [])
+    return Placement(
+        couch=_placed(cfg, "couchdb")[0], zks=_placed(cfg, "zookeeper"),
+        brokers=_placed(cfg, "kafka"), etcds=_placed(cfg, "etcd") if scheduler_mode else [],
+        ess=_placed(cfg, "elasticsearch") if es_store else [],
+        controllers=_placed(cfg, "controller"),
+        schedulers=_placed(cfg, "scheduler") if scheduler_mode else [],
+        invokers=_invokers(cfg), edge=_placed(cfg, "edge")[0])
 
-    couch = _placed(cfg, "couchdb")[0]
-    zks, brokers = _placed(cfg, "zookeeper"), _placed(cfg, "kafka")
-    etcds = _placed(cfg, "etcd") if scheduler_mode else []
-    ess = _placed(cfg, "elasticsearch") if es_store else []
-    controllers = _placed(cfg, "controller")
-    schedulers = _placed(cfg, "scheduler") if scheduler_mode else []
-    invokers = _invokers(cfg)
-    edge = _placed(cfg, "edge")[0]
 
+def wire(cfg: StackConfig, where: Placement) -> Wiring:
     couch_port = reach_port(cfg, 5984, cfg.couchdb.port)
-    couch_url = f"http://{couch.address}:{couch_port}"
-    broker_addresses = [f"{b.address}:{cfg.kafka.port}" for b in brokers]
-    kafka_hosts = ",".join(broker_addresses)
-    # Clients bootstrap from the first brokers only, chosen like seed nodes, so that adding a
-    # broker changes no client's configuration (they learn every broker from the cluster).
-    kafka_bootstrap = ",".join(broker_addresses[:BOOTSTRAP_BROKERS])
-    zk_hosts = ",".join(f"{z.address}:2181" for z in zks)
-    etcd_hosts = ",".join(f"{e.address}:2379" for e in etcds)
-    es_hosts = ",".join(f"{e.address}:9200" for e in ess)
-    api_host = kube.api_host(cfg) if on_k8s else cfg.edge.api_host or edge.address
-    https_port = 443 if on_k8s and cfg.kube.ingress else cfg.edge.https_port
-    registry = _registry(cfg)
+    brokers = [f"{b.address}:{cfg.kafka.port}" for b in where.brokers]
+    on_k8s = cfg.platform == "kubernetes"
+    return Wiring(
+        couch_url=f"http://{where.couch.address}:{couch_port}", couch_port=couch_port,
+        kafka_hosts=",".join(brokers), kafka_bootstrap=",".join(brokers[:BOOTSTRAP_BROKERS]),
+        zk_hosts=",".join(f"{z.address}:2181" for z in where.zks),
+        etcd_hosts=",".join(f"{e.address}:2379" for e in where.etcds),
+        es_hosts=",".join(f"{e.address}:9200" for e in where.ess),
+        api_host=kube.api_host(cfg) if on_k8s else cfg.edge.api_host or where.edge.address,
+        https_port=443 if on_k8s and cfg.kube.ingress else cfg.edge.https_port)
+
+
+def plan_all_images(cfg: StackConfig, manifest: Manifest, registry: RegistryPlan | None
+                    ) -> tuple[tuple[ImagePlan, ...], ImagePlan | None, Value]:
+    """Stage 2: every image in use (components, stores, runtimes, the catalog installer and the
+    deployed registry), and the runtime manifest as the invokers read it (by digest with a
+    registry)."""
+    scheduler_mode = cfg.mode == "scheduler"
+    es_store = cfg.activation_store.backend == "elasticsearch"
     image_keys = ["controller", "invoker"] + (["scheduler"] if scheduler_mode else []) \
         + ["couchdb", "zookeeper", "kafka"] + (["etcd"] if scheduler_mode else []) \
         + (["elasticsearch"] if es_store else []) + ["nginx"] \
@@ -118,51 +177,61 @@ def plan(stack: Stack) -> Plan:
     if installer is not None:
         images += (installer,)
     manifest_json = manifest_value(manifest, images, registry and registry.address)
+    if registry is not None and registry.deployed:
+        images += (ImagePlan("registry", cfg.registry.image, "service"),)
+    return images, installer, manifest_json
 
+
+def plan_services(cfg: StackConfig, where: Placement, wiring: Wiring, registry: RegistryPlan | None,
+                  images: tuple[ImagePlan, ...], installer: ImagePlan | None,
+                  manifest_json: Value) -> list[Service]:
+    """Stage 3: the services with their containers, in start order, the same on both platforms
+    (Kubernetes only changes how the invokers run)."""
+    on_k8s = cfg.platform == "kubernetes"
+    w, api_host, https_port = where, wiring.api_host, wiring.https_port
     ctx = jvm.Context(
         cfg=cfg, manifest_json=kube.MANIFEST_REF if on_k8s else manifest_json,
-        couch=(couch.address, couch_port), kafka_hosts=kafka_bootstrap, zk_hosts=zk_hosts,
-        etcd_hosts=etcd_hosts, es_hosts=es_hosts,
+        couch=(w.couch.address, wiring.couch_port), kafka_hosts=wiring.kafka_bootstrap,
+        zk_hosts=wiring.zk_hosts, etcd_hosts=wiring.etcd_hosts, es_hosts=wiring.es_hosts,
         runtimes_registry=f"{registry.address}/" if registry else None,
     )
 
     services: list[Service] = []
     if registry is not None and registry.deployed:
         services.append(_registry_service(cfg, _placed(cfg, "registry")[0]))
-        images += (ImagePlan("registry", cfg.registry.image, "service"),)
-    init_key = f"couchdb-init-{couch.name}"
-    services.append(_couchdb(cfg, couch, db_users, init_key, couch_url))
-    services.append(_zookeeper(zks))
-    services.append(kafka.service(cfg, brokers, zks, zk_hosts))
-    if etcds:
-        services.append(_etcd(etcds))
-    if ess:
-        services.append(_elasticsearch(ess))
-    stores = [init_key] + [f"kafka-{b.name}" for b in brokers] \
-        + [f"etcd-{e.name}" for e in etcds] + [f"elasticsearch-{e.name}" for e in ess]
+    init_key = f"couchdb-init-{w.couch.name}"
+    services.append(_couchdb(cfg, w.couch, db_users(cfg), init_key, wiring.couch_url))
+    services.append(_zookeeper(w.zks))
+    services.append(kafka.service(cfg, w.brokers, w.zks, wiring.zk_hosts))
+    if w.etcds:
+        services.append(_etcd(w.etcds))
+    if w.ess:
+        services.append(_elasticsearch(w.ess))
+    stores = [init_key] + [f"kafka-{b.name}" for b in w.brokers] \
+        + [f"etcd-{e.name}" for e in w.etcds] + [f"elasticsearch-{e.name}" for e in w.ess]
 
-    seed_count = cfg.controller.seed_count or len(controllers)
-    controller_seeds = [(c.address, cfg.controller.remoting_port) for c in controllers[:seed_count]] \
-        if len(controllers) > 1 else []
+    seed_count = cfg.controller.seed_count or len(w.controllers)
+    controller_seeds = [(c.address, cfg.controller.remoting_port) for c in w.controllers[:seed_count]] \
+        if len(w.controllers) > 1 else []
     services.append(Service("controller", tuple(
         _jvm_container(
             cfg, "controller", c, cfg.controller.http_port, cfg.controller.remoting_port,
             env=jvm.controller_env(ctx, c.address, controller_seeds),
             command=("/init.sh", str(c.id)), depends_on=tuple(stores))
-        for c in controllers)))
-    controller_keys = tuple(f"controller-{c.name}" for c in controllers)
+        for c in w.controllers)))
+    controller_keys = tuple(f"controller-{c.name}" for c in w.controllers)
 
-    if schedulers:
-        sched_seeds = [(s.address, cfg.scheduler.remoting_port) for s in schedulers] \
-            if len(schedulers) > 1 else []
+    if w.schedulers:
+        sched_seeds = [(s.address, cfg.scheduler.remoting_port) for s in w.schedulers] \
+            if len(w.schedulers) > 1 else []
         services.append(Service("scheduler", tuple(
             _jvm_container(
                 cfg, "scheduler", s, cfg.scheduler.http_port, cfg.scheduler.remoting_port,
                 env=jvm.scheduler_env(ctx, s.address, sched_seeds),
                 command=("/init.sh", str(s.id)), depends_on=tuple(stores),
                 extra_ports=(Port(cfg.scheduler.rpc_port, cfg.scheduler.rpc_port, "rpc"),))
-            for s in schedulers)))
-    scheduler_keys = tuple(f"scheduler-{s.name}" for s in schedulers)
+            for s in w.schedulers)))
+    scheduler_keys = tuple(f"scheduler-{s.name}" for s in w.schedulers)
 
     # The invoker never pulls managed runtime images itself: pre-pull them where it runs actions
     # with Docker (its hosts, or the DaemonSet's nodes). Action pods are pulled by their kubelet.
@@ -171,38 +240,47 @@ def plan(stack: Stack) -> Plan:
     if on_k8s and cfg.container_factory == "kubernetes":
         services.append(Service("invoker", tuple(
             kube.invoker(cfg, ctx, i, api_host, https_port, registry, invoker_deps)
-            for i in invokers)))
+            for i in w.invokers)))
     elif on_k8s:
         services.append(Service("invoker", (
             kube.node_invoker(cfg, ctx, api_host, https_port, invoker_deps),), prepull=runtime_images))
     else:
         services.append(Service("invoker", tuple(
             _invoker(cfg, ctx, i, api_host, depends_on=invoker_deps)
-            for i in invokers), prepull=runtime_images))
+            for i in w.invokers), prepull=runtime_images))
     upstreams = [(kube.controller_api(cfg), JVM_PORT)] if on_k8s else \
-        [(c.address, cfg.controller.http_port) for c in controllers]
+        [(c.address, cfg.controller.http_port) for c in w.controllers]
     gateway_keys: tuple[str, ...] = ()
     if cfg.apigateway.enabled:
         gateway_services = gw.services(cfg, api_host, https_port)
         services += gateway_services
         gateway_keys = (gateway_services[-1].containers[0].key,)
-    services.append(_edge(cfg, edge, upstreams, controller_keys + gateway_keys))
-    controller_port = reach_port(cfg, JVM_PORT, cfg.controller.http_port)
+    services.append(_edge(cfg, w.edge, upstreams, controller_keys + gateway_keys))
     if installer is not None:
         api = f"http://{kube.controller_api(cfg)}:{JVM_PORT}" if on_k8s else \
-            f"http://{controllers[0].address}:{controller_port}"
+            f"http://{w.controllers[0].address}:{reach_port(cfg, JVM_PORT, cfg.controller.http_port)}"
         routes = cfg.apigateway.enabled and not catalog.routemgmt_missing(cfg)
         services.append(Service("catalog", (catalog.container(
-            cfg, edge, api, gw.management_url(cfg) if routes else None,
+            cfg, w.edge, api, gw.management_url(cfg) if routes else None,
             controller_keys + gateway_keys),)))
+    return [jvm.secrets_file(s) for s in services]
 
-    services = [jvm.secrets_file(s) for s in services]
+
+def render(cfg: StackConfig, where: Placement, wiring: Wiring, registry: RegistryPlan | None,
+           images: tuple[ImagePlan, ...], manifest_json: Value, services: list[Service],
+           secrets: tuple[SecretSpec, ...]) -> Plan:
+    """Stage 4: the services on the platform (data directories, rolling order and secret labels
+    on Docker hosts; Kubernetes objects), the hosts' preparation, and the Plan."""
+    on_k8s = cfg.platform == "kubernetes"
+    scheduler_mode = cfg.mode == "scheduler"
+    w, api_host, https_port = where, wiring.api_host, wiring.https_port
     volumes = [v for s in services for v in s.volumes]
     if cfg.storage.data_dir is not None:
         services = [hostplan.bind_data_dirs(s, cfg.storage.data_dir) for s in services]
+    controller_port = reach_port(cfg, JVM_PORT, cfg.controller.http_port)
     api_url = f"https://{api_host}" + ("" if https_port == 443 else f":{https_port}")
-    controller_urls = [f"http://{c.address}:{controller_port}" for c in controllers]
-    secrets = _secrets(cfg, db_users, es_store, _tls(api_host, edge.address), registry)
+    controller_urls = [f"http://{c.address}:{controller_port}" for c in w.controllers]
+    controller_keys = [f"controller-{c.name}" for c in w.controllers]
     kube_plan = None
     if on_k8s:
         services, kube_plan = kube.render(cfg, services, images, secrets, manifest_json, registry)
@@ -219,34 +297,36 @@ def plan(stack: Stack) -> Plan:
         api_host=api_host if https_port == 443 else f"{api_host}:{https_port}",
         endpoints={
             "apiHost": api_url,
-            "couchdb": couch_url,
-            "kafka": kafka_hosts,
-            "zookeeper": zk_hosts,
+            "couchdb": wiring.couch_url,
+            "kafka": wiring.kafka_hosts,
+            "zookeeper": wiring.zk_hosts,
             "controllers": controller_urls,
             "invokers": [f"http://{i.address}:{reach_port(cfg, JVM_PORT, cfg.invoker.http_port + i.id)}"
-                         for i in invokers],
-            **({"etcd": etcd_hosts,
+                         for i in w.invokers],
+            **({"etcd": wiring.etcd_hosts,
                 "schedulers": [f"http://{s.address}:{reach_port(cfg, JVM_PORT, cfg.scheduler.http_port)}"
-                               for s in schedulers]}
+                               for s in w.schedulers]}
                if scheduler_mode else {}),
-            **({"elasticsearch": f"http://{es_hosts.split(',')[0]}"} if es_store else {}),
+            **({"elasticsearch": f"http://{wiring.es_hosts.split(',')[0]}"} if w.ess else {}),
             **({"apigateway": gw.management_address(cfg)}
                if cfg.apigateway.enabled else {}),
         },
         insecure_tls=insecure_tls,
         registry=registry,
-        warnings=_warnings(cfg) + tuple(w for w in (
-            catalog.skipped(cfg, registry and registry.address), catalog.routemgmt_missing(cfg)) if w),
+        warnings=_warnings(cfg) + tuple(m for m in (
+            catalog.skipped(cfg, registry and registry.address), catalog.routemgmt_missing(cfg)) if m),
         verify=None if on_k8s else verify_plan(
             cfg, api_url=api_url,
             controllers=[(url, by_key[k]) for url, k in zip(controller_urls, controller_keys)],
-            invokers=[(i.id, by_key[f"invoker-{i.id}"]) for i in invokers],
-            edge=by_key[f"edge-{edge.name}"], insecure_tls=insecure_tls),
+            invokers=[(i.id, by_key[f"invoker-{i.id}"]) for i in w.invokers],
+            edge=by_key[f"edge-{w.edge.name}"], insecure_tls=insecure_tls),
         kubernetes=kube_plan,
         namespaces=tuple((ns.name, namespace_secret(ns.name)) for ns in cfg.namespaces),
         log_options=() if on_k8s else (("max-file", str(cfg.logs.containers.max_files)),
                                        ("max-size", f"{cfg.logs.containers.max_size_mb}m")),
     )
+
+
 
 
 # --------------------------------------------------------------------------------------------
