@@ -66,8 +66,11 @@ class Secrets(pulumi.ComponentResource):
         if spec.kind == "htpasswd":
             return pulumi.Output.concat(spec.user, ":", self._passwords[spec.source].bcrypt_hash)
         if spec.kind == "tls_key":
+            # A key has no keepers; the generation replaces it through the engine instead (a
+            # trigger that was never set replaces nothing, so existing keys stay).
             return tls.PrivateKey(spec.name, algorithm="ECDSA", ecdsa_curve="P256",
-                                  opts=self._child).private_key_pem
+                                  opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(
+                                      replacement_trigger=str(spec.generation)))).private_key_pem
         assert spec.tls is not None and spec.key is not None, spec
         subject = tls.SelfSignedCertSubjectArgs(common_name=spec.tls.common_name,
                                                 organization="OpenWhisk")

@@ -36,7 +36,10 @@ class Diff:
 def graph(run: Run) -> dict[str, dict[str, Any]]:
     """URN -> inputs of every resource a run registered (providers and components included)."""
     inputs = {f"{r['type']}::{r['name']}": r["inputs"] for r in run.mocks.resources}
-    return {o["urn"]: inputs.get(key, {}) for key, o in run.monitor.options.items()}
+    # A changed replacement trigger replaces the resource like a changed input does.
+    return {o["urn"]: inputs.get(key, {}) | ({"(replacement trigger)": o["replacement_trigger"]}
+                                             if o.get("replacement_trigger") is not None else {})
+            for key, o in run.monitor.options.items()}
 
 
 def short(urn: str) -> str:

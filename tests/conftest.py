@@ -11,6 +11,7 @@ from typing import Any
 
 import pulumi
 import pytest
+from google.protobuf import json_format
 import yaml
 from pulumi.runtime.mocks import MockMonitor
 
@@ -113,7 +114,9 @@ class RecordingMonitor(MockMonitor):
             retain_on_delete=request.retainOnDelete, dependencies=list(request.dependencies),
             replace_on_changes=list(request.replaceOnChanges),
             ignore_changes=list(request.ignoreChanges), provider=request.provider,
-            urn=response.urn, aliases=list(request.aliases))
+            urn=response.urn, aliases=list(request.aliases),
+            replacement_trigger=json_format.MessageToDict(request.replacement_trigger)
+            if request.HasField("replacement_trigger") else None)
         return response
 
     def opts(self, typ: str, name: str) -> dict[str, Any]:

@@ -316,20 +316,27 @@ def test_docs_table_is_current(golden):
 def test_the_engine_tier_pins_what_the_mocks_predict():
     """Each change the engine tier applies (tests/engine/changes.py, steps of the real preview)
     touches exactly what the program under mocks predicts for the same stack: the created set is
-    the same, and the changed set too once the one thing mocks cannot show is added: a command
+    the same, and the changed set too once the two things mocks cannot show are added: a command
     whose triggers hold a container's id (a step's `-run`, `verify-check`) is replaced with it,
-    since a replaced container gets a new id."""
+    since a replaced container gets a new id, and a certificate made from a replaced key is
+    replaced with it."""
     config = yaml.safe_load((ROOT / "tests/engine/Pulumi.e2e.yaml").read_text())["config"]
     before = graph(run_program(config, {}, stack="e2e"))
     for change in engine_changes.CHANGES:
         changed = copy.deepcopy(config)
         change.apply(changed)
-        after = graph(run_program(changed, {}, stack="e2e"))
+        run = run_program(changed, {}, stack="e2e")
+        after = graph(run)
         created = {short(u) for u in after.keys() - before.keys()}
         modified = {short(u) for u in after.keys() & before.keys() if after[u] != before[u]}
         replaced = {k.split("::")[1] for k in modified if k.startswith(C)}
         by_id = {V} if replaced else set()
         by_id |= {f"command:local:Command::{n}-run" for n in replaced} & {short(u) for u in after}
+        # Nor a certificate made from a replaced key: the mocks give the new key the old PEM.
+        keys = {o["urn"] for o in run.monitor.options.values()
+                if short(o["urn"]) in modified and ":PrivateKey::" in o["urn"]}
+        by_id |= {short(o["urn"]) for o in run.monitor.options.values()
+                  if short(o["urn"]).startswith("tls:") and set(o["dependencies"]) & keys}
         assert not before.keys() - after.keys(), change.name
         assert (sorted(k for k, op in change.steps.items() if op == "create"),
                 sorted(k for k, op in change.steps.items() if op != "create")) == (

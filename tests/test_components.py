@@ -259,6 +259,9 @@ def test_secrets_generates_what_is_not_supplied():
     assert run.mocks.named("db_password")["inputs"] == {
         "length": 32, "special": False, "keepers": {"generation": "2"}}
     assert run.mocks.named("guest_auth-key")["inputs"]["length"] == 64
+    # A key has no keepers: its generation replaces it as the engine's replacement trigger.
+    assert run.monitor.opts("tls:index/privateKey:PrivateKey", "edge_tls_key")[
+        "replacement_trigger"] == "0"
     cert = run.mocks.named("edge_tls_cert")["inputs"]
     assert (cert["subject"], cert["dnsNames"], cert["ipAddresses"]) == (
         {"commonName": "ow.example.com", "organization": "OpenWhisk"}, ["ow.example.com"],

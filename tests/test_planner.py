@@ -314,9 +314,10 @@ def test_secrets_never_appear_in_plain_values():
 
 
 def test_rotation_generation_reaches_the_secret_spec():
-    p = planner.plan(stack(rotate={"guest_auth": 2}))
-    assert {s.name: s.generation for s in p.secrets}["guest_auth"] == 2
-    assert {s.name: s.generation for s in p.secrets}["system_auth"] == 0
+    p = planner.plan(stack(rotate={"guest_auth": 2, "edge_tls_key": 1, "couchdb_erlang_cookie": 3}))
+    generations = {s.name: s.generation for s in p.secrets}
+    assert (generations["guest_auth"], generations["system_auth"], generations["edge_tls_key"],
+            generations["edge_tls_cert"], generations["couchdb_erlang_cookie"]) == (2, 0, 1, 0, 3)
 
 
 def secrets_labels(p) -> dict[str, str]:

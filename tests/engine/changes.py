@@ -61,6 +61,12 @@ CHANGES = [
         "random:index/randomUuid:RandomUuid::guest_auth-uuid": "replace",
         f"{C}::couchdb-init-e2e": "replace", f"{RUN}::couchdb-init-e2e-run": "replace",
         VERIFY: "replace"}),
+    # The edge's new key and certificate are unknown at preview; the secrets label shows the
+    # edge's replacement. The key has no keepers: its generation replaces it as an engine trigger.
+    Change("rotate the edge certificate key", set_key("rotate.edge_tls_key", 1), {
+        "tls:index/privateKey:PrivateKey::edge_tls_key": "replace",
+        "tls:index/selfSignedCert:SelfSignedCert::edge_tls_cert": "replace",
+        EDGE: "replace", VERIFY: "replace"}),
     Change("enable Kafka SASL (SCRAM)", set_key("kafka.sasl", {"mechanism": "SCRAM-SHA-256"}), {
         "random:index/randomPassword:RandomPassword::kafka_admin_password": "create",
         "random:index/randomPassword:RandomPassword::kafka_client_password": "create",

@@ -13,6 +13,7 @@ import copy
 import json
 import os
 import re
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -151,6 +152,7 @@ def test_up_from_empty(stack: Project) -> None:
     assert outputs["quorumMembers"] == ["zookeeper-e2e"] and outputs["couchdbAdmin"] == "[secret]"
     assert (outputs["apiHost"], outputs["wskInsecure"]) == ("https://172.17.0.1", True)
     assert outputs["guestAuth"] == "[secret]" and outputs["wskprops"] == "[secret]"
+    SEEN["edge certificate"] = outputs["edgeCertificate"]
     secret = stack.outputs(secrets=True)
     assert secret["guestAuth"] == f"{guest['namespaces'][0]['uuid']}:{guest['namespaces'][0]['key']}"
     assert f"AUTH={secret['guestAuth']}" in secret["wskprops"]
@@ -238,6 +240,21 @@ def test_change(stack: Project, change: Change) -> None:
     stack.write_config(config)
     assert stack.preview_steps() == change.steps
     converges(stack)
+
+
+def test_the_rotated_edge_key_serves_a_new_certificate(stack: Project) -> None:
+    # The "rotate the edge certificate key" change ran: a new key, so a new certificate, which
+    # the edge serves (the "API port" change moved it: apiHost says where).
+    outputs = stack.outputs()
+    new, edge = outputs["edgeCertificate"], outputs["apiHost"]
+    assert new != SEEN["edge certificate"]
+    host, _, port = edge.removeprefix("https://").partition(":")
+    served = ssl.get_server_certificate((host, int(port or 443)))
+    assert x509_der(served) == x509_der(new)
+
+
+def x509_der(pem: str) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(pem.strip() + "\n")
 
 
 def test_a_rotated_namespace_key_replaces_the_old_one(stack: Project) -> None:
