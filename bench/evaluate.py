@@ -12,7 +12,7 @@ its own id and address and the prod file's SSH settings.
 The floor declares the resources a program run declared (`--save`: type, name and parent of each,
 in registration order) directly through their SDK classes, with only their required inputs and no
 dependencies, under the same recording mocks and harness, and with the collector set as the
-program sets it (FULL_GC_AFTER): the same resources without the program.
+program sets it (components.sdk_tuning.FULL_GC_AFTER): the same resources without the program.
 """
 
 from __future__ import annotations
@@ -31,9 +31,7 @@ PER_HOST = 4
 
 STACK = "prod"
 
-FULL_GC_AFTER = 1000
-"""What __main__.py sets as the collector's third threshold; the floor sets it too
-(tests/test_bench.py checks they agree)."""
+from components.sdk_tuning import FULL_GC_AFTER  # noqa: E402 - the program's setting, which the floor uses too
 
 
 def config_for(invokers: int) -> tuple[dict, dict]:

@@ -1,15 +1,15 @@
-"""__main__.linear_cycle_check: the SDK's dependency-cycle check, same answers, linear cost."""
+"""components.sdk_tuning.linear_cycle_check: the SDK's dependency-cycle check, same answers,
+linear cost."""
 
 from __future__ import annotations
 
 import random
-import runpy
 import sys
 
 import pytest
 from pulumi.runtime import resource_cycle_breaker as breaker
 
-from tests.conftest import ROOT
+from components import sdk_tuning
 
 
 class Node:
@@ -35,7 +35,7 @@ def sdk_reachable(start: Node, target: Node) -> bool:
 
 @pytest.fixture(scope="module", autouse=True)
 def patched():
-    runpy.run_path(str(ROOT / "__main__.py"), run_name="program")["linear_cycle_check"]()
+    sdk_tuning.linear_cycle_check()
     assert getattr(breaker._add_dep, "marks", False)
 
 
