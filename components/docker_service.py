@@ -11,6 +11,9 @@ the plan builds on the hosts that run it (no registry) is built there by a comma
 one retained `docker.Volume` per planned data volume and one `docker.Container` per planned
 container, on the provider of the container's host and after the host's preparation.
 Containers run the pulled image ID, so a new digest replaces exactly the containers that use it.
+A container with a live config (the edge's nginx.conf) gets a config volume and a
+command on its host (`<key>-config`) that writes the files there and reloads the container, so a
+changed file is an update of the command instead of a replacement (planner.live_config).
 Containers have fixed names and ports, so they are replaced delete-first, and are stopped with
 their service's grace period before they are removed. Each logs to a bounded json-file log
 (`log_options`). A container that waits for its health check and did not become healthy is
@@ -37,6 +40,7 @@ import pulumi_docker as docker
 from components._commands import host_command
 from components._values import env_list, go_duration, resolve, rolling
 from components.docker_host import DockerHost
+from planner import live_config
 from planner.images import build_script, pull_script
 from planner.model import Container, ImagePlan, Service
 
@@ -84,6 +88,8 @@ class DockerService(pulumi.ComponentResource):
             host = args.hosts[c.host]
             deps = [self.ready.get(k) or args.after[k] for k in c.depends_on]
             deps += [host.ready] if host.ready else []
+            if c.live_config is not None:
+                deps.append(self._live_config(c, host, args, deps))
             ctr = self._container(c, args, volumes, rolling(c, deps, self.ready, args.deployed))
             self.containers[c.key] = ctr
             self.ready[c.key] = self._run(c, ctr, host, args) if c.one_shot else ctr
@@ -131,6 +137,9 @@ class DockerService(pulumi.ComponentResource):
                                        read_only=m.read_only or None)
             for m in c.mounts
         ]
+        if c.live_config is not None:
+            mounts.append(docker.ContainerVolumeArgs(container_path=c.live_config.target,
+                                                     volume_name=c.live_config.volume, read_only=True))
         health = c.health and docker.ContainerHealthcheckArgs(
             tests=list(c.health.test), interval=go_duration(c.health.interval_s),
             timeout=go_duration(c.health.timeout_s), retries=c.health.retries,
@@ -175,6 +184,22 @@ class DockerService(pulumi.ComponentResource):
                 if health else None,
             ),
         )
+
+    def _live_config(self, c: Container, host: DockerHost, args: DockerServiceArgs,
+                     deps: list[pulumi.Resource]) -> pulumi.Resource:
+        """The command that writes a container's live config onto its volume (which Docker
+        creates on first use; it holds nothing that is not in the plan) and reloads the running
+        container: it runs after what the container waits for (a new controller is up before the
+        edge is told about it), before the container is created, and again, as an update,
+        whenever the files change."""
+        live = c.live_config
+        assert live is not None
+        script = self.image_ids[c.host, c.image].apply(
+            lambda image: live_config.script(host.host.docker_cli, c.name, image, live))
+        return host_command(
+            f"{c.key}-config", host.host, args.secrets, script=script, update=True,
+            opts=pulumi.ResourceOptions(parent=self, provider=self._command_provider(c.host, args),
+                                        depends_on=deps or None))
 
     def _run(self, c: Container, ctr: docker.Container, host: DockerHost,
              args: DockerServiceArgs) -> pulumi.Resource:

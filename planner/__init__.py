@@ -19,13 +19,14 @@ from planner import env as jvm
 from planner import firewall
 from planner import hosts as hostplan
 from planner import kafka
+from planner import live_config
 from planner import apigateway as gw
 from planner import catalog
 from planner import kubernetes as kube
 from planner import tenants
 from planner.images import manifest_value, plan_images
 from planner.model import (
-    Container, File, Health, HostPlan, ImagePlan, Mount, Plan, Port, RegistryPlan, Secret,
+    Container, File, Health, HostPlan, ImagePlan, LiveConfig, Mount, Plan, Port, RegistryPlan, Secret,
     SecretSpec, Service, TlsPlan, Value, VolumePlan,
 )
 from planner.nginx import nginx_conf
@@ -329,6 +330,10 @@ def render(cfg: StackConfig, where: Placement, wiring: Wiring, registry: Registr
 
 
 
+EDGE_CONFIG_DIR = "/etc/nginx/ow"
+"""Where the edge's live nginx.conf is mounted (Docker hosts)."""
+
+
 # --------------------------------------------------------------------------------------------
 # Stores
 
@@ -540,14 +545,24 @@ def _edge(cfg: StackConfig, p: Placed, upstreams: list[tuple[str, int]],
                       redirect=cfg.edge.http_port is not None,
                       plain_port=kube.EDGE_PLAIN_PORT if ingress else None,
                       gateway=gw.api_upstream(cfg) if cfg.apigateway.enabled else None)
-    return Service("edge", (Container(
+    tls = (File("/etc/nginx/tls/cert.pem", Secret.of("edge_tls_cert")),
+           File("/etc/nginx/tls/key.pem", Secret.of("edge_tls_key")))
+    edge = Container(
         key=f"edge-{p.name}", service="edge", host=p.host_name, name=f"{PREFIX}-edge",
-        image="nginx", ports=tuple(ports),
-        files=(File("/etc/nginx/nginx.conf", conf),
-               File("/etc/nginx/tls/cert.pem", Secret.of("edge_tls_cert")),
-               File("/etc/nginx/tls/key.pem", Secret.of("edge_tls_key"))),
-        depends_on=controller_keys,
-    ),))
+        image="nginx", ports=tuple(ports), files=(File("/etc/nginx/nginx.conf", conf), *tls),
+        depends_on=controller_keys)
+    if cfg.platform == "docker":
+        # The single edge cannot be replaced without a gap (its host ports exist once), so a new
+        # nginx.conf (a controller added or removed, the gateway, a port) is reloaded in place.
+        # On Kubernetes the Deployment rolls a changed ConfigMap without one.
+        live = f"{EDGE_CONFIG_DIR}/nginx.conf"
+        edge = replace(
+            edge, files=tls, command=("nginx", "-c", live, "-g", "daemon off;"),
+            live_config=LiveConfig(
+                volume=f"{PREFIX}-edge-config", target=EDGE_CONFIG_DIR, files=(("nginx.conf", conf),),
+                check=("nginx", "-t", "-q", "-c", f"{live}{live_config.NEXT}"),
+                reload=("nginx", "-s", "reload", "-c", live)))
+    return Service("edge", (edge,))
 
 
 # --------------------------------------------------------------------------------------------

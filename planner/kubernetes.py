@@ -189,10 +189,11 @@ def _job_inputs(c: Container, images: dict[str, ImagePlan],
     """What a one-shot step's Job is versioned by: everything it runs with that the plan knows,
     including the generation of every secret it reads (so rotating one runs the step again)."""
     image = images[c.image]
-    # Docker labels are not rendered on Kubernetes, and a Job is never a quorum member (its
-    # rolls_after is always None); leaving them out keeps Job names stable.
+    # Docker labels are not rendered on Kubernetes, a Job is never a quorum member (its
+    # rolls_after is always None) and has no live config (Docker hosts only); leaving them out
+    # keeps Job names stable.
     container = {k: v for k, v in asdict(replace(c, name="")).items()
-                 if k not in ("labels", "rolls_after")}
+                 if k not in ("labels", "rolls_after", "live_config")}
     return {"container": container, "image": [image.ref, image.target],
             "secrets": {n: secrets[n].generation for n in c.secret_names() if n in secrets}}
 

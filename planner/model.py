@@ -103,6 +103,24 @@ class Health:
 
 
 @dataclass(frozen=True)
+class LiveConfig:
+    """Config files a running container re-reads in place (Docker hosts). They live on the
+    volume `volume`, mounted read-only at `target`; a command on the host writes them before the
+    container first starts and again whenever they change, checking the new files with `check`
+    in the running container before they go live and then running `reload` there. A change is
+    an update of that command, never a replacement of the container, so nothing stops serving."""
+
+    volume: str
+    """Docker volume name, e.g. `ow-edge-config`."""
+    target: str
+    files: tuple[tuple[str, str], ...]
+    """(file name in `target`, content)."""
+    check: tuple[str, ...]
+    """Run in the container with `{dir}` replaced by the directory of the new files."""
+    reload: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Container:
     """One container (Docker) or one pod replica's main container (Kubernetes)."""
 
@@ -141,6 +159,7 @@ class Container:
     ulimits: tuple[tuple[str, int, int], ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
     """Docker labels (never secret)."""
+    live_config: LiveConfig | None = None
 
     def env_dict(self) -> dict[str, Value]:
         return dict(self.env)

@@ -130,9 +130,10 @@ CASES = [
     Case("add a controller", lambda c: host(c, "invoker-1")["roles"].append("controller"),
          created=[*containers("controller-invoker-1"), *pulls("invoker-1-controller"),
                   steps("controller", "invoker-1")], deleted=[],
-         changed=[*containers("edge-core-2"), V],
-         why="the edge gains an upstream; seed nodes are fixed by seed_count",
-         waves="controller-invoker-1 > edge-core-2"),
+         changed=["command:remote:Command::edge-core-2-config", V],
+         why="the edge gains an upstream, reloaded in place once the controller is up (no "
+             "replacement, so no gap); seed nodes are fixed by seed_count",
+         waves="controller-invoker-1"),
     Case("change the seed count", set_key("controller.seed_count", 3),
          created=[], deleted=[],
          changed=containers("controller-core-1", "controller-core-2", "controller-core-3"),

@@ -354,7 +354,15 @@ def test_the_label_changes_exactly_where_a_secret_value_will(change, relabelled)
 def test_edge_routes_to_every_controller_and_redirects():
     p = planner.plan(cluster(edge={"api_host": "openwhisk.example.com", "https_port": 8443}))
     edge = next(c for c in p.containers() if c.service == "edge")
-    conf = edge.files[0].content
+    # The config is reloaded in place from its volume; only the certificate and key are uploads.
+    live = edge.live_config
+    [(name, conf)] = live.files
+    assert (name, live.volume, live.target, live.check, live.reload, edge.command) == (
+        "nginx.conf", "ow-edge-config", "/etc/nginx/ow",
+        ("nginx", "-t", "-q", "-c", "/etc/nginx/ow/nginx.conf.next"),
+        ("nginx", "-s", "reload", "-c", "/etc/nginx/ow/nginx.conf"),
+        ("nginx", "-c", "/etc/nginx/ow/nginx.conf", "-g", "daemon off;"))
+    assert [f.path for f in edge.files] == ["/etc/nginx/tls/cert.pem", "/etc/nginx/tls/key.pem"]
     assert [line.strip() for line in conf.splitlines() if line.strip().startswith("server 10.")] == [
         "server 10.0.0.11:10001 max_fails=1 fail_timeout=5s;", "server 10.0.0.12:10001 max_fails=1 fail_timeout=5s;",
         "server 10.0.0.13:10001 max_fails=1 fail_timeout=5s;",

@@ -134,7 +134,7 @@ def test_without_the_gateway_there_is_no_redis_no_route_and_no_route_management(
     p = planner.plan(stack(apigateway={"enabled": False}))
     assert {s.name for s in p.services} & {"redis", "apigateway"} == set()
     assert "redis_password" not in {s.name for s in p.secrets}
-    conf = container(p, "edge-dev").files[0].content
+    [(_, conf)] = container(p, "edge-dev").live_config.files
     assert "apigateway" not in conf and "location /api/" not in conf
     assert container(p, "catalog-dev").env_dict()["OW_APIGW_URL"] == ""
     assert container(p, "catalog-dev").depends_on == ("controller-dev",)

@@ -69,7 +69,12 @@ def test_dev_stack_ordering_follows_real_dependencies():
     # Dependents of the init step wait for its command: the step ran and exited 0.
     assert deps("controller-dev") == ["couchdb-init-dev-run", *host, "kafka-dev"]
     assert deps("invoker-0") == ["controller-dev", "couchdb-init-dev-run", *host]
-    assert deps("edge-dev") == ["apigateway-dev", "controller-dev", *host]
+    # The edge waits for its config command, which waits for what the edge needs: a controller
+    # is up before the edge is told about it.
+    assert deps("edge-dev") == ["apigateway-dev", "controller-dev", *host, "edge-dev-config"]
+    config = run.monitor.opts("command:local:Command", "edge-dev-config")["dependencies"]
+    assert sorted(d.split("::")[-1] for d in config if "container:Container" in d or ":Command" in d) \
+        == ["apigateway-dev", "controller-dev", *host]
     assert deps("couchdb-tenants-dev") == ["couchdb-init-dev-run", *host]
     assert deps("apigateway-dev") == [*host, "redis-dev"]
     # The catalog goes in through a running controller, and route management needs the gateway.

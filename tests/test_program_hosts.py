@@ -104,7 +104,11 @@ def test_ssh_stack_prepares_hosts_with_the_secret_key_before_pulls_and_container
     pulls = sorted(n for n in steps if n.endswith("-pull"))
     assert sorted(steps) == sorted(["core-data-dirs", "core-vm-max-map-count", "inv-action-network",
                                     "couchdb-init-core-run", "couchdb-tenants-core-run",
-                                    "catalog-core-run", "core-catalog-build", *pulls])
+                                    "catalog-core-run", "core-catalog-build", "edge-core-config",
+                                    *pulls])
+    # The edge's config is written through the pulled nginx image, before the edge starts.
+    assert "--entrypoint sh -v ow-edge-config:/live sha256:" in steps["edge-core-config"]["create"]
+    assert steps["edge-core-config"]["update"] == steps["edge-core-config"]["create"]
     assert steps["core-catalog-build"]["create"].startswith(
         "set -eu\nif ! docker image inspect openwhisk-pulumi/catalog:1.0.0-")
     assert pulls == [

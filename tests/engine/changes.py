@@ -51,10 +51,13 @@ CHANGES = [
            {INVOKER: "replace", VERIFY: "replace"}),
     Change("use_runc", set_key("invoker.use_runc", True), {INVOKER: "replace", VERIFY: "replace"}),
     # The gateway's public port is the API's: the URLs `wsk api create` prints name it. The
-    # action network's firewall lets actions reach the new port (an update of its step).
+    # action network's firewall lets actions reach the new port (an update of its step), and the
+    # edge's config redirects to it (written and reloaded before the edge is replaced for its
+    # published port).
     Change("API port", set_key("edge.https_port", 8443),
            {EDGE: "replace", INVOKER: "replace", GATEWAY: "replace", VERIFY: "replace",
-            "command:local:Command::e2e-action-network": "update"}),
+            "command:local:Command::e2e-action-network": "update",
+            f"{RUN}::edge-e2e-config": "update"}),
     # The new key is unknown at preview; the secrets label shows the init step's replacement.
     Change("rotate the guest key", set_key("rotate.guest_auth", 1), {
         "random:index/randomPassword:RandomPassword::guest_auth-key": "replace",

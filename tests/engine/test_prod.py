@@ -403,6 +403,11 @@ ROLLING = [
      lambda c, _h: next(h for h in _hosts_cfg(c) if h["name"] == "invoker-1")["roles"].append("kafka")),
     ("add an invoker host", lambda c, hosts: _hosts_cfg(c).append(host_entry(
         next(h for h in hosts if h.name == SPARE), ["invoker"], invoker_ids=[1]))),
+    # The edge learns of the new controller by reloading its config in place, once the
+    # controller is up: the edge container itself stays (checked below).
+    ("add a controller",
+     lambda c, _h: next(h for h in _hosts_cfg(c) if h["name"] == "invoker-1")["roles"].append(
+         "controller")),
 ]
 #: Change -> (seconds of its `pulumi up`, requests sent), for the summary at the end.
 DURATIONS: dict[str, tuple[float, int]] = {}
@@ -415,6 +420,8 @@ def test_a_change_rolls_without_a_failed_request(prod: Project, fleet, name, cha
     cfg = prod.read_config()
     change(cfg, hosts)
     prod.write_config(cfg)
+    edge = next(h for h in hosts if h.name == "core-2")
+    edge_id = on(edge, "inspect", "-f", "{{.Id}}", "ow-edge")
     prober = Prober(prod.outputs()["apiHost"])
     prober.start()
     time.sleep(1)
@@ -429,6 +436,11 @@ def test_a_change_rolls_without_a_failed_request(prod: Project, fleet, name, cha
           f"{len(prober.failures)} failed")
     assert prober.failures == []
     assert prober.sent > 5 * result.seconds  # the prober ran the whole time
+    if name == "add a controller":  # reloaded in place, and it routes to the new controller
+        assert on(edge, "inspect", "-f", "{{.Id}}", "ow-edge") == edge_id
+        new = next(h for h in hosts if h.name == "invoker-1")
+        conf = on(edge, "exec", "ow-edge", "cat", "/etc/nginx/ow/nginx.conf")
+        assert f"server {new.address}:10001 " in conf
     if name == "ZooKeeper image":  # the deployed members were replaced one after the other
         members = [f"zookeeper-core-{i}" for i in (1, 2, 3)]
         spans = step_spans(events, members)
