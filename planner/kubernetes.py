@@ -14,6 +14,7 @@ static address, see planner/placement.py); `render` then maps them onto Kubernet
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, replace
 from typing import Any
@@ -101,8 +102,8 @@ def controller_api(cfg: StackConfig) -> str:
 
 def kubernetes_factory_env(cfg: StackConfig, registry: RegistryPlan | None) -> dict[str, Value]:
     """The keys the KubernetesContainerFactory reads: the release label it puts on action pods
-    and cleans up by, where action pods may run and, with a private registry, the base pod that
-    carries the pull secret."""
+    and cleans up by, where action pods may run and, with a private registry or tolerations, the
+    base pod that carries them (pod_template)."""
     env: dict[str, Value] = {
         "CONFIG_whisk_spi_ContainerFactoryProvider": jvm.KUBERNETES_FACTORY,
         "CONFIG_whisk_helm_release": cfg.kube.release,
@@ -117,14 +118,24 @@ def kubernetes_factory_env(cfg: StackConfig, registry: RegistryPlan | None) -> d
     if label is not None:
         env["CONFIG_whisk_kubernetes_userPodNodeAffinity_key"] = label[0]
         env["CONFIG_whisk_kubernetes_userPodNodeAffinity_value"] = label[1]
-    if registry is not None:
+    if pod_template(cfg, registry) is not None:
         env["CONFIG_whisk_kubernetes_podTemplate"] = f"file:{POD_TEMPLATE}"
     return env
 
 
-def pod_template(pull_secret: str) -> str:
-    return ("apiVersion: v1\nkind: Pod\nmetadata: {}\nspec:\n  imagePullSecrets:\n"
-            f"    - name: {pull_secret}\n")
+def pod_template(cfg: StackConfig, registry: RegistryPlan | None) -> str | None:
+    """The base of every action pod, which the factory edits (WhiskPodBuilder starts from it at
+    ef725a6 and 1fae641 alike): the registry's pull secret and kubernetes.tolerations, so that
+    action pods can run on the tainted nodes dedicated to OpenWhisk. Where they run is
+    kubernetes.invoker_node_label's (node affinity), not kubernetes.node_selector's. None when
+    there is nothing to add."""
+    spec = ""
+    if registry is not None:
+        spec += f"  imagePullSecrets:\n    - name: {pull_secret_name(cfg)}\n"
+    if cfg.kube.tolerations:
+        spec += "  tolerations:\n" + "".join(
+            f"    - {json.dumps(t.model_dump(exclude_none=True))}\n" for t in cfg.kube.tolerations)
+    return f"apiVersion: v1\nkind: Pod\nmetadata: {{}}\nspec:\n{spec}" if spec else None
 
 
 def pull_secret_name(cfg: StackConfig) -> str:
@@ -138,7 +149,8 @@ def invoker(cfg: StackConfig, ctx: jvm.Context, p: Placed, api_host: str, api_po
     """An invoker with the kubernetes factory: no Docker socket, not privileged, no runc."""
     env = jvm.invoker_env(ctx, api_host, cfg.invoker.user_memory_mb,
                           kubernetes_factory_env(cfg, registry), api_port=api_port)
-    files = (File(POD_TEMPLATE, pod_template(pull_secret_name(cfg))),) if registry else ()
+    template = pod_template(cfg, registry)
+    files = (File(POD_TEMPLATE, template),) if template is not None else ()
     return Container(
         key=f"invoker-{p.name}", service="invoker", host=None, name=f"invoker-{p.name}",
         image="invoker", env=tuple(sorted(env.items())),

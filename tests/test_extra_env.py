@@ -292,8 +292,9 @@ PLANNED = [
      "kubernetes.release instead, the label the invokers find their action pods by"),
     ("invoker", "CONFIG_whisk_kubernetes_userPodNodeAffinity_enabled", " from "
      "kubernetes.invoker_node_label (got '9000'); set kubernetes.invoker_node_label instead"),
-    ("invoker", "CONFIG_whisk_kubernetes_podTemplate", " from registry.mode (got '9000'); set "
-     "registry.mode instead, whose pod template gives action pods the registry's pull secret"),
+    ("invoker", "CONFIG_whisk_kubernetes_podTemplate", " from registry.mode or kubernetes.tolerations "
+     "(got '9000'); set registry.mode or kubernetes.tolerations instead, which make the action "
+     "pods' template (the registry's pull secret, tolerations)"),
     ("invoker", "NODE_NAME", ": the name of the node a DaemonSet invoker runs on, its --uniqueName "
      "(got '9000'); remove it"),
     ("scheduler", "WHISK_SCHEDULER_ENDPOINTS_HOST", f" from the scheduler host's address (got '9000'); "

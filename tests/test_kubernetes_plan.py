@@ -588,3 +588,19 @@ def test_resources_tolerations_node_selector_and_anti_affinity_from_config():
         "kafka-2": (dict(kube_names.selector("ow", "kafka", "kafka")), True),
         "couchdb-init-0": ({}, False), "edge-0": ({}, False)}
     assert kube_names.REPLICA_LABEL not in dict(w["kafka-0"].spread)
+
+
+def test_action_pods_tolerate_the_configured_taints_through_their_pod_template():
+    tolerations = [{"key": "dedicated", "value": "openwhisk", "effect": "NoSchedule"},
+                   {"operator": "Exists", "effect": "NoExecute"}]
+    p = plan_of(change(BASE, {"kubernetes.tolerations": tolerations}))
+    c = container(p, "invoker-0")
+    assert c.env_dict()["CONFIG_whisk_kubernetes_podTemplate"] == "file:/ow-invoker/pod-template.yaml"
+    assert dict((f.path, f.content) for f in c.files)["/ow-invoker/pod-template.yaml"] == (
+        "apiVersion: v1\nkind: Pod\nmetadata: {}\nspec:\n  tolerations:\n"
+        '    - {"key": "dedicated", "operator": "Equal", "value": "openwhisk", "effect": "NoSchedule"}\n'
+        '    - {"operator": "Exists", "effect": "NoExecute"}\n')
+    # Without a registry or tolerations there is no template, and the factory builds pods alone.
+    plain = container(plan_of(BASE), "invoker-0")
+    assert "CONFIG_whisk_kubernetes_podTemplate" not in plain.env_dict()
+    assert "/ow-invoker/pod-template.yaml" not in [f.path for f in plain.files]

@@ -39,8 +39,14 @@ def _stacks() -> dict[str, list[dict[str, Any]]]:
     plain, secret = load_stack_file("k8s")
     docker_factory = dict(plain)
     docker_factory["openwhisk:invoker"] = {"container_factory": "docker"}
+    # With every placement and resource setting, so that their rendering is checked too.
     docker_factory["openwhisk:kubernetes"] = {**plain["openwhisk:kubernetes"], "replicas": {
-        k: v for k, v in plain["openwhisk:kubernetes"].get("replicas", {}).items() if k != "invoker"}}
+        k: v for k, v in plain["openwhisk:kubernetes"].get("replicas", {}).items() if k != "invoker"},
+        "node_selector": {"node-role.example.com/openwhisk": "true"},
+        "tolerations": [{"key": "dedicated", "value": "openwhisk", "effect": "NoSchedule"},
+                        {"operator": "Exists"}],
+        "anti_affinity": "required",
+        "resources": {"controller": {"cpu": "2", "memory": "4Gi", "cpu_limit": "4"}}}
     return {
         "k8s": objects(run_program(plain, secret, stack="k8s")),
         "seed-001": objects(seed_run()),
