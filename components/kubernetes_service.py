@@ -194,20 +194,22 @@ def env_entries(c: Container, secret: pulumi.Input[str] | None,
     return out
 
 
+PING_CHECK = {"http_get": {"path": "/ping", "port": jvm.JVM_PORT}}
+"""The JVM components' probe: their HTTP port answers GET /ping."""
+
+
 def readiness_probe(c: Container) -> dict[str, Any] | None:
     """The planned health check as a readiness probe: JVM components answer GET /ping; other
     checks run as they do on Docker; without one, the first port must accept connections."""
     timing = {"period_seconds": 10, "timeout_seconds": 5, "failure_threshold": 3}
     health: Health | None = c.health
-    if health == jvm.PING:
-        return {"http_get": {"path": "/ping", "port": jvm.JVM_PORT}, **timing}
-    if health is not None:
+    if health is not None and health != jvm.PING:
         kind, *cmd = health.test
         command = ["/bin/sh", "-c", cmd[0]] if kind == "CMD-SHELL" else cmd
         return {"exec": {"command": command}, **timing}
-    if c.ports and not c.one_shot:
-        return {"tcp_socket": {"port": c.ports[0].container}, **timing}
-    return None
+    check = PING_CHECK if health == jvm.PING else liveness_check(c)
+    return None if check is None else {**check, **timing}
+
 
 
 def liveness_check(c: Container) -> dict[str, Any] | None:
@@ -217,7 +219,7 @@ def liveness_check(c: Container) -> dict[str, Any] | None:
     if c.one_shot:
         return None
     if c.health == jvm.PING:
-        return {"http_get": {"path": "/ping", "port": jvm.JVM_PORT}}
+        return PING_CHECK
     if c.ports:
         return {"tcp_socket": {"port": c.ports[0].container}}
     return None

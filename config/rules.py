@@ -192,8 +192,9 @@ def _kubernetes_resource_checks(kube: Kubernetes, s: dict[str, Any]) -> list[str
     for name in PodResourcesByService.model_fields:
         r: PodResources = getattr(kube.resources, name)
         if name in HEAP_SERVICES and r.memory is not None and quantity_mib(r.memory) < MIN_JVM_MEMORY_MIB:
-            out.append(f"{where}.{name}.memory: the heap is half of it, and a heap under 256 MiB "
-                       f"does not run {name} (got {r.memory!r}); give it at least 512Mi")
+            out.append(f"{where}.{name}.memory: the heap is half of it, and a heap under "
+                       f"{MIN_JVM_MEMORY_MIB // 2} MiB does not run {name} (got {r.memory!r}); give "
+                       f"it at least {MIN_JVM_MEMORY_MIB}Mi")
         cpu = r.cpu or DEFAULT_POD_RESOURCES[name][0]
         if r.cpu_limit is not None and cpu_cores(r.cpu_limit) < cpu_cores(cpu):
             out.append(f"{where}.{name}.cpu_limit: below the CPU request {cpu!r}, which "
@@ -623,8 +624,8 @@ def _role_id_checks(hosts: tuple[Host, ...]) -> list[str]:
     for i, h in enumerate(hosts):
         for role, (most, why) in ROLE_ID_LIMITS.items():
             if role in h.roles and h.id is not None and h.id > most:
-                free = next((n for n in range(most + 1) if n not in taken), None)
-                fix = (f"give host {h.name!r} a free id from 0 to {most}, e.g. {free}" if free is not None
+                free = next(_free_ids(taken))
+                fix = (f"give host {h.name!r} a free id from 0 to {most}, e.g. {free}" if free <= most
                        else f"move the role {role!r} to a host with an id from 0 to {most}")
                 out.append(f"{NAMESPACE}:hosts[{i}].id: host {h.name!r} has the role {role!r}: "
                            f"{why} (got {h.id}); {fix}")

@@ -100,10 +100,10 @@ def controller_api(cfg: StackConfig) -> str:
 # Invokers
 
 
-def kubernetes_factory_env(cfg: StackConfig, registry: RegistryPlan | None) -> dict[str, Value]:
+def kubernetes_factory_env(cfg: StackConfig, template: str | None) -> dict[str, Value]:
     """The keys the KubernetesContainerFactory reads: the release label it puts on action pods
-    and cleans up by, where action pods may run and, with a private registry or tolerations, the
-    base pod that carries them (pod_template)."""
+    and cleans up by, where action pods may run and, with a `template` (pod_template), the base
+    pod it builds them from."""
     env: dict[str, Value] = {
         "CONFIG_whisk_spi_ContainerFactoryProvider": jvm.KUBERNETES_FACTORY,
         "CONFIG_whisk_helm_release": cfg.kube.release,
@@ -118,7 +118,7 @@ def kubernetes_factory_env(cfg: StackConfig, registry: RegistryPlan | None) -> d
     if label is not None:
         env["CONFIG_whisk_kubernetes_userPodNodeAffinity_key"] = label[0]
         env["CONFIG_whisk_kubernetes_userPodNodeAffinity_value"] = label[1]
-    if pod_template(cfg, registry) is not None:
+    if template is not None:
         env["CONFIG_whisk_kubernetes_podTemplate"] = f"file:{POD_TEMPLATE}"
     return env
 
@@ -147,9 +147,9 @@ def pull_secret_name(cfg: StackConfig) -> str:
 def invoker(cfg: StackConfig, ctx: jvm.Context, p: Placed, api_host: str, api_port: int,
             registry: RegistryPlan | None, depends_on: tuple[str, ...]) -> Container:
     """An invoker with the kubernetes factory: no Docker socket, not privileged, no runc."""
-    env = jvm.invoker_env(ctx, api_host, cfg.invoker.user_memory_mb,
-                          kubernetes_factory_env(cfg, registry), api_port=api_port)
     template = pod_template(cfg, registry)
+    env = jvm.invoker_env(ctx, api_host, cfg.invoker.user_memory_mb,
+                          kubernetes_factory_env(cfg, template), api_port=api_port)
     files = (File(POD_TEMPLATE, template),) if template is not None else ()
     return Container(
         key=f"invoker-{p.name}", service="invoker", host=None, name=f"invoker-{p.name}",

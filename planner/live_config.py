@@ -29,12 +29,8 @@ def script(docker: str, container: str, image: str, live: LiveConfig) -> str:
     running = (f'running=$({docker} inspect -f "{{{{.State.Running}}}}" {q(container)} 2>/dev/null '
                f'|| true)')
     moves = " && ".join(f"mv /live/{name}{NEXT} /live/{name}" for name, _ in live.files)
-    lines += [
-        running,
-        f'if [ "$running" = true ]; then {docker} exec {q(container)} '
-        f'{" ".join(map(q, live.check))}; fi',
-        f"{run} {q(moves)} </dev/null",
-        f'if [ "$running" = true ]; then {docker} exec {q(container)} '
-        f'{" ".join(map(q, live.reload))}; fi',
-    ]
+
+    def if_running(args: tuple[str, ...]) -> str:
+        return f'if [ "$running" = true ]; then {docker} exec {q(container)} {" ".join(map(q, args))}; fi'
+    lines += [running, if_running(live.check), f"{run} {q(moves)} </dev/null", if_running(live.reload)]
     return "\n".join(lines) + "\n"

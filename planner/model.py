@@ -116,7 +116,8 @@ class LiveConfig:
     files: tuple[tuple[str, str], ...]
     """(file name in `target`, content)."""
     check: tuple[str, ...]
-    """Run in the container with `{dir}` replaced by the directory of the new files."""
+    """Run in the running container while the new files are at `<name>.next` in `target` (see
+    planner.live_config.NEXT), before they go live."""
     reload: tuple[str, ...]
 
 
