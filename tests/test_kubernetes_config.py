@@ -345,6 +345,14 @@ def test_one_node_port_cannot_serve_https_and_http():
                  "openwhisk:kubernetes.resources.edge.cpu: expected a CPU quantity: millicores such as "
                  "500m, or cores such as 2 or 1.5 (got '0'); set it with pulumi config set --path "
                  "'kubernetes.resources.edge.cpu' <string>", id="zero-cpu"),
+    pytest.param({"kubernetes.anti_affinity": "soft"},
+                 "openwhisk:kubernetes.anti_affinity: expected 'preferred' or 'required' (got "
+                 "'soft'); set it with pulumi config set --path 'kubernetes.anti_affinity' <value>",
+                 id="anti-affinity-unknown"),
+    pytest.param({"kubernetes.tolerations": [{"key": "a", "effect": "Never"}]},
+                 "openwhisk:kubernetes.tolerations[0].effect: expected 'NoSchedule', "
+                 "'PreferNoSchedule' or 'NoExecute' (got 'Never'); set it with pulumi config set "
+                 "--path 'kubernetes.tolerations[0].effect' <value>", id="toleration-effect-unknown"),
     pytest.param({"kubernetes.node_selector": {"a b": "c"}},
                  "openwhisk:kubernetes.node_selector: a b: 'c' is not a node label (got {\"a b\": "
                  "\"c\"}); give each label as key: value, e.g. node-role/openwhisk: 'true'",
