@@ -2,7 +2,8 @@
 command that writes and applies them. Pure text, no Pulumi.
 
 The files go onto the container's config volume through a throwaway container of the service's
-own image (no host directory, no root on the host): first as `<name>.next`, which `check` tests
+own image (no host directory, no root on the host; root in that container, as images that run
+as another user cannot write a new volume): first as `<name>.next`, which `check` tests
 in the running container; only then are they moved into place and `reload` runs. A failed check
 fails `pulumi up` with its output and leaves the running config as it was. Before the container
 first exists the files are simply written.
@@ -21,7 +22,7 @@ NEXT = ".next"
 
 def script(docker: str, container: str, image: str, live: LiveConfig) -> str:
     q = shlex.quote
-    run = f"{docker} run --rm -i --network none --entrypoint sh -v {q(live.volume)}:/live {q(image)} -c"
+    run = f"{docker} run --rm -i --network none --user 0:0 --entrypoint sh -v {q(live.volume)}:/live {q(image)} -c"
     lines = ["set -eu"]
     for name, content in live.files:
         encoded = base64.b64encode(content.encode()).decode()

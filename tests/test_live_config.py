@@ -45,7 +45,7 @@ def test_before_the_container_exists_the_files_are_only_written(tmp_path):
     assert (volume / "nginx.conf").read_text() == "a 'b'\n$c\n"
     assert not (volume / "nginx.conf.next").exists()
     assert [c.split(" ")[0:2] for c in calls] == [["run", "--rm"], ["inspect", "-f"], ["run", "--rm"]]
-    assert calls[0].startswith("run --rm -i --network none --entrypoint sh -v ow-edge-config:/live "
+    assert calls[0].startswith("run --rm -i --network none --user 0:0 --entrypoint sh -v ow-edge-config:/live "
                                "sha256:abc -c ")
 
 
