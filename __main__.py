@@ -53,6 +53,8 @@ def main() -> None:
     pulumi.export("systemAuth", ow.system_auth)
     pulumi.export("couchdbAdmin", ow.couchdb_admin)
     pulumi.export("namespaces", ow.namespaces)
+    if ow.grafana is not None:
+        pulumi.export("grafana", ow.grafana)
     pulumi.export("edgeCertificate", ow.edge_certificate)
     pulumi.export("endpoints", ow.endpoints)
     pulumi.export("images", ow.images)

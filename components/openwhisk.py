@@ -81,6 +81,11 @@ class OpenWhisk(pulumi.ComponentResource):
         self.couchdb_admin = pulumi.Output.secret({
             "url": plan.endpoints["couchdb"], "username": COUCHDB_ADMIN_USER,
             "password": secrets.values["couchdb_admin_password"]})
+        # Monitoring (when on): Grafana's URL and its generated admin login, secret as a whole.
+        self.grafana = pulumi.Output.secret({
+            "url": plan.endpoints["grafana"], "username": "admin",
+            "password": secrets.values["grafana_admin_password"]}) \
+            if "grafana" in plan.endpoints else None
         self.edge_certificate = pulumi.Output.unsecret(secrets.values["edge_tls_cert"])
         self.endpoints = plan.endpoints
         note = (f"# OpenWhisk stack {args.stack}: the edge certificate is self-signed, so run wsk "
@@ -99,7 +104,7 @@ class OpenWhisk(pulumi.ComponentResource):
         self.register_outputs({
             "api_host": self.api_host, "wskprops": self.wskprops, "guest_auth": self.guest_auth,
             "system_auth": self.system_auth, "couchdb_admin": self.couchdb_admin,
-            "namespaces": self.namespaces,
+            "namespaces": self.namespaces, "grafana": self.grafana,
             "edge_certificate": self.edge_certificate,
             "endpoints": self.endpoints, "images": self.images,
         })

@@ -231,6 +231,10 @@ PLANNED: tuple[_Rule, ...] = (
            also=", which make the action pods' template (the registry's pull secret, tolerations)"),
     _fixed("NODE_NAME", "the name of the node a DaemonSet invoker runs on, its --uniqueName",
            sections=("invoker",)),
+    # Metrics (monitoring.enabled): Kamon with its Prometheus reporter, and user events.
+    _field("METRICS_KAMON(_TAGS)?|CONFIG_whisk_metrics_prometheusEnabled|"
+           "CONFIG_whisk_userEvents_enabled", "monitoring.enabled"),
+    _field("CONFIG_kamon_metric_tickInterval", "monitoring.scrape_interval_s"),
     _field("WHISK_API_HOST_NAME", "edge.api_host"),
     _field("WHISK_API_HOST_PORT", "edge.https_port"),
     _fixed("WHISK_API_HOST_PROTO", "the edge serves HTTPS only"),

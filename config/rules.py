@@ -13,7 +13,7 @@ from config import extra_env as env_rules
 from config.messages import _show
 from config.schema import (
     DEFAULT_POD_RESOURCES, KNOWN_TAGS, MIN_MEMORY_MB, NAMESPACE, ActivationStore, Build, Catalog,
-    Controller, Edge, Host, Images, Invoker, Kafka, Kubernetes, Namespace, PodResources,
+    Controller, Edge, Host, Images, Invoker, Kafka, Kubernetes, Monitoring, Namespace, PodResources,
     PodResourcesByService, Registry, Role, Runtimes, Ssh, Version, cpu_cores, docker_endpoint,
     namespace_secret, quantity_mib,
 )
@@ -37,7 +37,10 @@ def _cross_checks(s: dict[str, Any], supplied: frozenset[str],
     version: Version | None = s.get("version")
     mode = None
     if version is not None:
-        out += _version_checks(version, s.get("images"), s.get("registry"), s.get("catalog"))
+        out += _version_checks(version, s.get("images"), s.get("registry"), s.get("catalog"),
+                               s.get("monitoring"))
+        out += _monitoring_checks(s.get("monitoring"), version, s.get("platform"),
+                                  s.get("registry"))
         known = version.known
         mode = version.mode or (known.default_mode if known else None)
 
@@ -181,7 +184,8 @@ def _kubernetes_checks(s: dict[str, Any], supplied: frozenset[str],
 
 
 #: Services whose heap the plan sets to half their memory (planner.kubernetes.HEAP).
-HEAP_SERVICES = ("controller", "scheduler", "invoker", "kafka", "zookeeper", "elasticsearch")
+HEAP_SERVICES = ("controller", "scheduler", "invoker", "kafka", "zookeeper", "elasticsearch",
+                 "user_events")
 #: The least memory of a service with a JVM: a heap of 256 MiB.
 MIN_JVM_MEMORY_MIB = 512
 
@@ -408,8 +412,31 @@ def _ssh_key_checks(hosts: tuple[Host, ...], ssh: Ssh | None, supplied: frozense
             if h.ssh_host_key and not docker_endpoint(h, ssh).startswith("ssh://")]
 
 
+def _monitoring_checks(monitoring: Monitoring | None, version: Version, platform: str | None,
+                       registry: Registry | None) -> list[str]:
+    """Grafana's image is built with the dashboards of the tag's commit: it needs a pin for
+    the tag and, on Kubernetes, a registry to push it to, unless a prebuilt one is given."""
+    if monitoring is None or not monitoring.enabled or monitoring.grafana_image is not None:
+        return []
+    out: list[str] = []
+    if version.known is None and "DASHBOARDS_URL" not in monitoring.build_args:
+        out.append(f"{NAMESPACE}:monitoring.build_args: the OpenWhisk dashboards are pinned for "
+                   f"the known tags only, and version.tag is not one (got {version.tag!r}); set "
+                   f"DASHBOARDS_URL, DASHBOARDS_DIGEST and DASHBOARDS_COMMIT to the archive of "
+                   f"that OpenWhisk commit and its content digest (components/assets/catalog/"
+                   f"tree_digest.py), or monitoring.grafana_image to a prebuilt image")
+    if platform == "kubernetes" and (registry is None or registry.mode == "none"):
+        out.append(f"{NAMESPACE}:monitoring.grafana_image: on kubernetes the Grafana image with "
+                   f"the dashboards is built on registry.builder and pushed for the cluster to "
+                   f"pull, and this stack has no registry (got none); set registry (mode "
+                   f"external, with builder), or monitoring.grafana_image to a prebuilt image "
+                   f"that holds them at /etc/grafana/dashboards/openwhisk")
+    return out
+
+
 def _version_checks(version: Version, images: Images | None,
-                    registry: Registry | None, catalog: Catalog | None = None) -> list[str]:
+                    registry: Registry | None, catalog: Catalog | None = None,
+                    monitoring: Monitoring | None = None) -> list[str]:
     out: list[str] = []
     known = version.known
     if version.tag in MUTABLE_TAGS and not version.allow_mutable_tags:
@@ -435,6 +462,8 @@ def _version_checks(version: Version, images: Images | None,
         refs["registry.image"] = registry.image
     if catalog is not None and catalog.image is not None:
         refs["catalog.image"] = catalog.image
+    if monitoring is not None and monitoring.grafana_image is not None:
+        refs["monitoring.grafana_image"] = monitoring.grafana_image
     if not version.allow_mutable_tags:
         for path, ref in refs.items():
             tag = _tag_of(ref)

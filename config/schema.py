@@ -44,7 +44,7 @@ Rotatable = Literal[
     "couchdb_scheduler_password", "guest_auth", "system_auth", "controller_admin_password",
     "invoker_admin_password", "scheduler_admin_password", "elasticsearch_password",
     "registry_password", "kafka_admin_password", "kafka_client_password", "redis_password",
-    "couchdb_erlang_cookie", "edge_tls_key",
+    "couchdb_erlang_cookie", "edge_tls_key", "grafana_admin_password",
 ]
 #: Generated secrets that `openwhisk:rotate` can rotate.
 ROTATABLE: tuple[str, ...] = get_args(Rotatable)
@@ -518,6 +518,8 @@ class Images(Model):
     nginx: ImageRef = "nginx:1.30.4"
     apigateway: ImageRef = "openwhisk/apigateway:1.0.0"
     redis: ImageRef = "redis:7.2.16"
+    prometheus: ImageRef = "prom/prometheus:v3.5.0"
+    grafana: ImageRef = "grafana/grafana:12.0.2"
 
 
 ImageKey = Literal["controller", "invoker", "scheduler", "couchdb", "zookeeper", "kafka", "etcd",
@@ -688,6 +690,44 @@ class ApiGateway(Model):
         return self
 
 
+GrafanaBuildArg = Literal["BASE", "FETCH_BASE", "DASHBOARDS_URL", "DASHBOARDS_DIGEST",
+                          "DASHBOARDS_COMMIT"]
+
+
+class Monitoring(Model):
+    """Metrics (opt-in): openwhisk/user-events, Prometheus and Grafana with the OpenWhisk
+    dashboards, next to the edge; the controllers, invokers and schedulers report through Kamon."""
+
+    enabled: StrictBool = False
+    scrape_interval_s: StrictInt = Field(default=15, ge=5, le=300)
+    """How often Prometheus scrapes every component (and Kamon's tick interval)."""
+    retention_days: StrictInt = Field(default=15, ge=1, le=3650)
+    """How long Prometheus keeps samples on its retained volume."""
+    user_events_port: StrictInt = Field(default=9095, ge=1, le=65535)
+    """Host port of user-events (container port 9095), which Prometheus scrapes."""
+    prometheus_port: StrictInt = Field(default=9090, ge=1, le=65535)
+    """Host port of Prometheus (container port 9090)."""
+    grafana_port: StrictInt = Field(default=3000, ge=1, le=65535)
+    """Host port of Grafana (container port 3000)."""
+    grafana_image: ImageRef | None = None
+    """A prebuilt Grafana image holding the dashboards at /etc/grafana/dashboards/openwhisk
+    (air-gapped sites), used instead of building components/assets/grafana."""
+    build_args: dict[GrafanaBuildArg, str] = {}
+    """Overrides of the Grafana Dockerfile's build args (e.g. DASHBOARDS_URL of a local mirror
+    with the same content digest)."""
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> Monitoring:
+        ports = {"user_events_port": self.user_events_port,
+                 "prometheus_port": self.prometheus_port, "grafana_port": self.grafana_port}
+        for name, value in ports.items():
+            same = [n for n, v in ports.items() if v == value and n != name]
+            if same:
+                raise _invalid(f"{name} and {same[0]} are both {value}, on the edge's host",
+                               "give user-events, Prometheus and Grafana three different host ports")
+        return self
+
+
 class Verify(Model):
     """The post-deploy check that runs after every `pulumi up` that changed a container."""
 
@@ -753,6 +793,8 @@ class VolumeSizes(Model):
     elasticsearch: Quantity = "10Gi"
     redis: Quantity = "1Gi"
     """The API gateway's routes."""
+    prometheus: Quantity = "10Gi"
+    grafana: Quantity = "1Gi"
 
 
 LABEL_KEY = rf"^([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_LABEL_NAME}$"
@@ -797,6 +839,7 @@ DEFAULT_POD_RESOURCES: dict[str, tuple[str, str]] = {
     "etcd": ("250m", "512Mi"), "elasticsearch": ("500m", "2Gi"), "controller": ("1", "2Gi"),
     "scheduler": ("500m", "2Gi"), "invoker": ("500m", "1Gi"), "edge": ("100m", "128Mi"),
     "apigateway": ("100m", "256Mi"), "redis": ("100m", "256Mi"), "steps": ("100m", "256Mi"),
+    "user_events": ("250m", "1Gi"), "prometheus": ("250m", "1Gi"), "grafana": ("100m", "256Mi"),
 }
 
 
@@ -814,6 +857,9 @@ class PodResourcesByService(Model):
     edge: PodResources = PodResources()
     apigateway: PodResources = PodResources()
     redis: PodResources = PodResources()
+    user_events: PodResources = PodResources()
+    prometheus: PodResources = PodResources()
+    grafana: PodResources = PodResources()
     steps: PodResources = PodResources()
 
 
@@ -946,6 +992,7 @@ class StackConfig(Model):
     logs: Logs = Logs()
     catalog: Catalog = Catalog()
     apigateway: ApiGateway = ApiGateway()
+    monitoring: Monitoring = Monitoring()
     namespaces: tuple[Namespace, ...] = ()
     """Tenants: each gets a subject, a generated key and optional limits; a namespace removed
     from this list is blocked (its key stops working) and none of its entities is deleted."""

@@ -21,6 +21,7 @@ from planner import hosts as hostplan
 from planner import kafka
 from planner import live_config
 from planner import apigateway as gw
+from planner import monitoring
 from planner import catalog
 from planner import kubernetes as kube
 from planner import tenants
@@ -172,8 +173,11 @@ def plan_all_images(cfg: StackConfig, manifest: Manifest, registry: RegistryPlan
     image_keys = ["controller", "invoker"] + (["scheduler"] if scheduler_mode else []) \
         + ["couchdb", "zookeeper", "kafka"] + (["etcd"] if scheduler_mode else []) \
         + (["elasticsearch"] if es_store else []) + ["nginx"] \
-        + (["redis", "apigateway"] if cfg.apigateway.enabled else [])
+        + (["redis", "apigateway"] if cfg.apigateway.enabled else []) \
+        + (["user-events"] if cfg.monitoring.enabled else [])
     images = plan_images(cfg, manifest, image_keys, registry and registry.address)
+    if cfg.monitoring.enabled:
+        images += monitoring.images(cfg, registry and registry.address)
     installer = catalog.image(cfg, registry and registry.address)
     if installer is not None:
         images += (installer,)
@@ -264,6 +268,11 @@ def plan_services(cfg: StackConfig, where: Placement, wiring: Wiring, registry: 
         services.append(Service("catalog", (catalog.container(
             cfg, w.edge, api, gw.management_url(cfg) if routes else None,
             controller_keys + gateway_keys),)))
+    if cfg.monitoring.enabled:
+        services += monitoring.services(
+            cfg, wiring.kafka_bootstrap, kafka.consumer_env(cfg.kafka.sasl, cfg.actor_system),
+            {"controller": w.controllers, "invoker": w.invokers, "scheduler": w.schedulers},
+            depends_on=tuple(f"kafka-{b.name}" for b in w.brokers))
     return [jvm.secrets_file(s) for s in services]
 
 
@@ -311,6 +320,8 @@ def render(cfg: StackConfig, where: Placement, wiring: Wiring, registry: Registr
             **({"elasticsearch": f"http://{wiring.es_hosts.split(',')[0]}"} if w.ess else {}),
             **({"apigateway": gw.management_address(cfg)}
                if cfg.apigateway.enabled else {}),
+            **({"prometheus": monitoring.prometheus_url(cfg), "grafana": monitoring.grafana_url(cfg)}
+               if cfg.monitoring.enabled else {}),
         },
         insecure_tls=insecure_tls,
         registry=registry,
@@ -606,6 +617,8 @@ def _secrets(cfg: StackConfig, db_users: list[str], es_store: bool, edge_tls: Tl
         specs.append(SecretSpec("elasticsearch_password", "password"))
     if cfg.apigateway.enabled:
         specs.append(SecretSpec("redis_password", "password"))
+    if cfg.monitoring.enabled:
+        specs.append(SecretSpec("grafana_admin_password", "password"))
     specs += [SecretSpec(n, "password") for n in kafka.secret_names(cfg.kafka.sasl)]
     specs += [SecretSpec("edge_tls_key", "tls_key"),
               SecretSpec("edge_tls_cert", "tls_cert", key="edge_tls_key", tls=edge_tls)]

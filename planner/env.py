@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 
 from config import extra_env as env_rules
 from config import StackConfig
-from planner import kafka
+from planner import kafka, monitoring
 from planner.model import Container, File, Health, Mount, Secret, Service, Value
 
-JVM_SERVICES = ("controller", "scheduler", "invoker")
+JVM_SERVICES = ("controller", "scheduler", "invoker", "user-events")
 SECRETS_FILE = "/openwhisk-pulumi/secrets.conf"
 """Where a JVM component's secrets document is mounted; `CONFIG_config_file` names it."""
 JVM_PORT = 8080
@@ -94,6 +94,8 @@ def _common(ctx: Context, db_user: str) -> dict[str, Value]:
     # Every Kafka client needs the same security keys; a component without them cannot even
     # create its topics and crash-loops.
     env |= kafka.client_env(cfg.kafka.sasl)
+    if cfg.monitoring.enabled:
+        env |= monitoring.kamon_env(cfg)
     if ctx.scheduler_mode:
         env |= {
             "CONFIG_whisk_cluster_name": "whisk",

@@ -17,6 +17,8 @@ from config import StackConfig
 from planner.model import BuildPlan, Digests, ImagePlan, Value
 
 DIGEST_MARK = "@@digest-of:"
+#: OpenWhisk's own images: `<version.image_prefix>/<key>:<version.tag>`.
+CORE = ("controller", "invoker", "scheduler", "user-events")
 
 
 def ident(key: str) -> str:
@@ -38,11 +40,11 @@ def plan_images(cfg: StackConfig, manifest: runtimes.Manifest, keys: list[str],
                 registry: str | None) -> tuple[ImagePlan, ...]:
     """Every image in use: core and service images by key, then each runtime image."""
     v = cfg.version
-    upstream = {k: f"{v.image_prefix}/{k}:{v.tag}" for k in ("controller", "invoker", "scheduler")}
+    upstream = {k: f"{v.image_prefix}/{k}:{v.tag}" for k in CORE}
     upstream |= cfg.images.model_dump()
     out: list[ImagePlan] = []
     for key in keys:
-        kind = "core" if key in ("controller", "invoker", "scheduler") else "service"
+        kind = "core" if key in CORE else "service"
         build = cfg.builds.get(key)  # type: ignore[call-overload]
         if registry is None:
             out.append(ImagePlan(key, upstream[key], kind))

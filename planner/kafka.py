@@ -62,6 +62,20 @@ def client_env(sasl: KafkaSasl | None) -> dict[str, Value]:
     }
 
 
+def consumer_env(sasl: KafkaSasl | None, actor_system: str) -> dict[str, Value]:
+    """The same security settings in the keys of user-events' consumer: raw kafka-clients
+    properties of the akka/pekko Kafka connector, which it reads with its bootstrap servers."""
+    if sasl is None:
+        return {}
+    common = client_env(sasl)
+    prefix = f"CONFIG_{actor_system}_kafka_consumer_kafkaClients_"
+    return {
+        f"{prefix}security_protocol": common["CONFIG_whisk_kafka_common_securityProtocol"],
+        f"{prefix}sasl_mechanism": common["CONFIG_whisk_kafka_common_saslMechanism"],
+        f"{prefix}sasl_jaas_config": common["CONFIG_whisk_kafka_common_saslJaasConfig"],
+    }
+
+
 def broker_jaas(sasl: KafkaSasl) -> Secret:
     """The broker's JAAS file: its own credentials for inter-broker connections, and with PLAIN
     also the user table it checks clients against (SCRAM keeps that table in ZooKeeper)."""

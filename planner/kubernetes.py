@@ -61,6 +61,7 @@ HEAP: dict[str, tuple[str, str]] = {
     "controller": ("JAVA_OPTS", "-Xmx{}m"), "scheduler": ("JAVA_OPTS", "-Xmx{}m"),
     "invoker": ("JAVA_OPTS", "-Xmx{}m"), "kafka": ("KAFKA_HEAP_OPTS", "-Xms{0}m -Xmx{0}m"),
     "elasticsearch": ("ES_JAVA_OPTS", "-Xms{0}m -Xmx{0}m"), "zookeeper": ("ZK_SERVER_HEAP", "{}"),
+    "user-events": ("JAVA_OPTS", "-Xmx{}m"),
 }
 
 #: Why the invoker's Role holds each right on pods; the KubernetesContainerFactory needs nothing
@@ -212,8 +213,9 @@ def _job_inputs(c: Container, images: dict[str, ImagePlan],
 
 def resources(cfg: StackConfig, key: str) -> KubeResources:
     """The pod resources of `key` (a service, or `steps`): config over DEFAULT_POD_RESOURCES."""
-    given = getattr(cfg.kube.resources, key)
-    cpu, memory = DEFAULT_POD_RESOURCES[key]
+    attr = key.replace("-", "_")
+    given = getattr(cfg.kube.resources, attr)
+    cpu, memory = DEFAULT_POD_RESOURCES[attr]
     return KubeResources(given.cpu or cpu, given.memory or memory, given.cpu_limit)
 
 
@@ -326,6 +328,11 @@ def _services(cfg: StackConfig, s: Service, stateful: list[Container]) -> tuple[
                  for c in stateful for p in c.ports}
         out.append(KubeService(names.service_name(rel, s.name), None, tuple(ports.values()),
                                select, labels))
+    if s.name == "invoker" and not stateful and cfg.monitoring.enabled:
+        # Docker-factory invokers are a DaemonSet: Prometheus finds its pods through this
+        # headless Service's DNS records (planner.monitoring.scrape_config).
+        out.append(KubeService(names.service_name(rel, "invoker"), None,
+                               (KubePort("http", jvm.JVM_PORT, jvm.JVM_PORT),), select, labels))
     if s.name == "controller":
         out.append(KubeService(names.service_name(rel, "controller-api"), "ClusterIP",
                                (KubePort("http", jvm.JVM_PORT, jvm.JVM_PORT),), select, labels,

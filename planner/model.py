@@ -181,7 +181,7 @@ class Container:
 #: actor cluster (invokers also remove their action containers), nginx finishes its requests.
 STOP_GRACE_S = {"couchdb": 60, "zookeeper": 30, "kafka": 120, "etcd": 30, "elasticsearch": 60,
                 "registry": 30, "controller": 30, "scheduler": 60, "invoker": 60, "edge": 10,
-                "redis": 30, "apigateway": 10}
+                "redis": 30, "apigateway": 10, "user-events": 30, "prometheus": 60, "grafana": 30}
 ONE_SHOT_STOP_GRACE_S = 10
 
 

@@ -22,14 +22,16 @@ ACTIONS = "actions"
 CLIENTS: dict[str, tuple[str, ...]] = {
     "couchdb": ("couchdb", "controller", "invoker", "scheduler"),
     "zookeeper": ("zookeeper", "kafka", "invoker", "scheduler"),
-    "kafka": ("kafka", "controller", "invoker", "scheduler"),
+    "kafka": ("kafka", "controller", "invoker", "scheduler", "user-events"),
     "etcd": ("etcd", "controller", "invoker", "scheduler"),
     "elasticsearch": ("elasticsearch", "controller", "invoker", "scheduler"),
     "redis": ("apigateway",),
-    "controller": ("controller", "scheduler", "invoker", "edge", "catalog"),
-    "scheduler": ("scheduler", "controller", "invoker"),
-    "invoker": ("controller", "scheduler"),
+    "controller": ("controller", "scheduler", "invoker", "edge", "catalog", "prometheus"),
+    "scheduler": ("scheduler", "controller", "invoker", "prometheus"),
+    "invoker": ("controller", "scheduler", "prometheus"),
     "apigateway": ("edge", "catalog", ACTIONS),
+    "user-events": ("prometheus",),
+    "prometheus": ("grafana",),
 }
 #: The action proxy's port inside an action pod, which the invoker calls.
 ACTION_PORT = 8080

@@ -17,7 +17,7 @@ from planner import kube_names
 PREFIX = "ow"
 """Prefix of every container and volume name on Docker hosts (Kubernetes: kubernetes.release)."""
 
-_SINGLE = ("couchdb", "edge", "redis", "apigateway")
+_SINGLE = ("couchdb", "edge", "redis", "apigateway", "user-events", "prometheus", "grafana")
 """Roles with exactly one instance."""
 _SERVICE_ADDRESS = ("edge",)
 """Roles reached through a Service address rather than a pod's (a Deployment's pods come and go)."""

@@ -19,6 +19,8 @@ SETTINGS = {
     ("edge", "https"): "edge.https_port", ("edge", "http"): "edge.http_port",
     ("registry", "https"): "registry.port", ("redis", "redis"): "apigateway.redis_port",
     ("apigateway", "api"): "apigateway.port", ("apigateway", "management"): "apigateway.management_port",
+    ("user-events", "http"): "monitoring.user_events_port",
+    ("prometheus", "http"): "monitoring.prometheus_port", ("grafana", "http"): "monitoring.grafana_port",
 }
 
 

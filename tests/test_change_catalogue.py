@@ -63,6 +63,10 @@ def invoker_host(name: str, invoker_id: int) -> list[str]:
             steps("invoker", name), *containers(f"invoker-{invoker_id}")]
 
 
+#: Prometheus's live config on the edge host: it lists every controller, invoker and scheduler.
+SCRAPE = f"{P}::prometheus-core-2-config"
+
+
 def firewalls(*names: str) -> list[str]:
     """The action network steps of invoker hosts: their firewalls list every host's address."""
     return [f"{P}::{n}-action-network" for n in names]
@@ -115,13 +119,16 @@ CASES = [
          lambda c: hosts(c).append({"name": "invoker-3", "id": 13, "address": "10.20.0.23",
                                     "roles": ["invoker"], "invoker_ids": [2]}),
          created=invoker_host("invoker-3", 2), deleted=[],
-         changed=[V, *firewalls("invoker-1", "invoker-2")],
-         why="the new host; other invokers keep their ids, their firewalls block its address",
+         changed=[V, *firewalls("invoker-1", "invoker-2"), SCRAPE],
+         why="the new host; other invokers keep their ids, their firewalls block its address; "
+             "Prometheus scrapes it (its config reloaded in place)",
          waves="invoker-2"),
     Case("remove an invoker host",
          lambda c: hosts(c).remove(host(c, "invoker-2")),
-         created=[], deleted=invoker_host("invoker-2", 1), changed=[V, *firewalls("invoker-1")],
-         why="that host; invoker-0 keeps its id, its firewall forgets the address",
+         created=[], deleted=invoker_host("invoker-2", 1),
+         changed=[V, *firewalls("invoker-1"), SCRAPE],
+         why="that host; invoker-0 keeps its id, its firewall forgets the address, Prometheus "
+             "stops scraping it",
          waves=""),
     Case("flip one invoker host's use_runc", lambda c: host(c, "invoker-2").update(use_runc=True),
          created=[], deleted=[], changed=containers("invoker-1"),
@@ -130,8 +137,8 @@ CASES = [
     Case("add a controller", lambda c: host(c, "invoker-1")["roles"].append("controller"),
          created=[*containers("controller-invoker-1"), *pulls("invoker-1-controller"),
                   steps("controller", "invoker-1")], deleted=[],
-         changed=["command:remote:Command::edge-core-2-config", V],
-         why="the edge gains an upstream, reloaded in place once the controller is up (no "
+         changed=["command:remote:Command::edge-core-2-config", V, SCRAPE],
+         why="the edge gains an upstream and Prometheus a target, both reloaded in place (no "
              "replacement, so no gap); seed nodes are fixed by seed_count",
          waves="controller-invoker-1"),
     Case("change the seed count", set_key("controller.seed_count", 3),
@@ -142,14 +149,18 @@ CASES = [
     Case("bump the OpenWhisk tag", set_key("version.tag", "7538ced"),
          created=[], deleted=[],
          changed=[*mirror("controller"), *mirror("invoker"), *mirror("scheduler"),
+                  *mirror("user-events"),
                   *pulls(*(f"{h}-{k}" for h in ("core-1", "core-2", "core-3")
                            for k in ("controller", "scheduler")),
-                         "invoker-1-invoker", "invoker-2-invoker", "core-2-catalog"),
-                  *containers(*JVM), *catalog_build()],
-         why="the three core images everywhere they run, and the catalog installer, whose route "
-             "management comes from the new tag; stores and the edge stay",
-         waves="controller-core-1 scheduler-core-1 > controller-core-2 scheduler-core-2 > "
-               "controller-core-3 scheduler-core-3 > catalog-core-2 invoker-0 > invoker-1"),
+                         "invoker-1-invoker", "invoker-2-invoker", "core-2-catalog",
+                         "core-2-user-events"),
+                  *containers(*JVM, "user-events-core-2"), *catalog_build()],
+         why="the four OpenWhisk images everywhere they run, and the catalog installer, whose "
+             "route management comes from the new tag; stores, the edge and Grafana (the same "
+             "dashboards) stay",
+         waves="controller-core-1 scheduler-core-1 user-events-core-2 > controller-core-2 "
+               "scheduler-core-2 > controller-core-3 scheduler-core-3 > catalog-core-2 invoker-0 > "
+               "invoker-1"),
     Case("rebuild one image", _build("2"), base=_build("1"),
          created=[], deleted=[],
          changed=["docker:index/image:Image::build-invoker",
@@ -172,9 +183,12 @@ CASES = [
                   "command:remote:Command::kafka-scram-users-core-1-run",
                   "random:index/randomPassword:RandomPassword::kafka_admin_password",
                   "random:index/randomPassword:RandomPassword::kafka_client_password"],
-         deleted=[], changed=[*containers("kafka-core-1", "kafka-core-2", "kafka-core-3", *JVM), V],
-         why="brokers and every Kafka client, the scheduler included",
-         waves=f"kafka-scram-users-core-1 > kafka-core-1 > kafka-core-2 > kafka-core-3 > {ROLL}"),
+         deleted=[], changed=[*containers("kafka-core-1", "kafka-core-2", "kafka-core-3", *JVM,
+                                          "user-events-core-2"), V],
+         why="brokers and every Kafka client, the scheduler and user-events included",
+         waves="kafka-scram-users-core-1 > kafka-core-1 > kafka-core-2 > kafka-core-3 > "
+               "controller-core-1 scheduler-core-1 user-events-core-2 > controller-core-2 "
+               "scheduler-core-2 > controller-core-3 scheduler-core-3 > invoker-0 > invoker-1"),
     Case("switch the activation store to ElasticSearch",
          lambda c: c.update({"openwhisk:activation_store": {"backend": "elasticsearch"}})
          or host(c, "core-3")["roles"].append("elasticsearch"), base=_couchdb_store,

@@ -40,7 +40,8 @@ def test_defaults_of_a_kubernetes_stack():
     assert kube.replicas.model_dump() == {"controller": 1, "invoker": 1, "kafka": 1, "zookeeper": 1,
                                           "etcd": 1, "scheduler": 1, "elasticsearch": 1}
     assert kube.volume_size.model_dump() == {"couchdb": "10Gi", "kafka": "10Gi", "zookeeper": "2Gi",
-                                             "etcd": "2Gi", "elasticsearch": "10Gi", "redis": "1Gi"}
+                                             "etcd": "2Gi", "elasticsearch": "10Gi", "redis": "1Gi",
+                                             "prometheus": "10Gi", "grafana": "1Gi"}
     assert kube.ingress == config.Ingress(host="openwhisk.example.com", class_name=None)
     assert kube.node_label is None
 
@@ -364,5 +365,5 @@ def test_each_pod_placement_and_resource_rule_reports_one_exact_line(changes, ex
 
 def test_the_config_and_the_planner_agree_on_which_services_get_a_heap():
     from planner.kubernetes import HEAP
-    assert sorted(HEAP) == sorted(config.HEAP_SERVICES)
+    assert sorted(k.replace("-", "_") for k in HEAP) == sorted(config.HEAP_SERVICES)
     assert sorted(config.DEFAULT_POD_RESOURCES) == sorted(config.PodResourcesByService.model_fields)

@@ -47,6 +47,9 @@ def _stacks() -> dict[str, list[dict[str, Any]]]:
                         {"operator": "Exists"}],
         "anti_affinity": "required",
         "resources": {"controller": {"cpu": "2", "memory": "4Gi", "cpu_limit": "4"}}}
+    # Monitoring too: user-events, Prometheus, Grafana and the invokers' headless Service.
+    docker_factory["openwhisk:monitoring"] = {"enabled": True,
+                                              "grafana_image": "ops/grafana:12.0.2-ow"}
     return {
         "k8s": objects(run_program(plain, secret, stack="k8s")),
         "seed-001": objects(seed_run()),
