@@ -19,7 +19,7 @@ from pathlib import Path
 from planner import firewall
 from tests.engine import hosts
 from tests.engine.images.build import IMAGES, PREFIX
-from tests.engine.test_lifecycle import CONTAINERS, VOLUMES
+from tests.engine.test_lifecycle import CONFIG_VOLUMES, CONTAINERS, VOLUMES
 from tests.engine.test_prod import ROLES, SPARE, WORKDIR_PREFIX
 
 
@@ -42,7 +42,7 @@ def main() -> int:
                   if image.startswith(f"{PREFIX}/") or name in names]
     if containers:
         docker("rm", "-f", *containers)
-    volumes = [v for v in VOLUMES if docker("volume", "inspect", "-f", "{{.Name}}", v)]
+    volumes = [v for v in (*VOLUMES, *CONFIG_VOLUMES) if docker("volume", "inspect", "-f", "{{.Name}}", v)]
     if volumes:
         docker("volume", "rm", "-f", *volumes)
     # The dev-shaped stack's invoker host is this machine: its action network and firewall.

@@ -34,11 +34,13 @@ MARKER = ".engine-tier-marker"
 
 #: The long-running containers of the dev shape.
 CONTAINERS = ("ow-couchdb", "ow-zookeeper", "ow-kafka", "ow-controller", "ow-invoker0", "ow-edge",
-              "ow-redis", "ow-apigateway")
+              "ow-redis", "ow-apigateway", "ow-user-events", "ow-prometheus", "ow-grafana")
 #: Its one-shot steps.
 STEPS = ("ow-couchdb-init", "ow-couchdb-tenants", "ow-kafka-scram-users", "ow-catalog")
 VOLUMES = ("ow-couchdb-data", "ow-zookeeper-data", "ow-zookeeper-datalog", "ow-kafka-data",
-           "ow-redis-data")
+           "ow-redis-data", "ow-prometheus-data", "ow-grafana-data")
+#: The live configs' volumes (the edge's nginx.conf, Prometheus's targets).
+CONFIG_VOLUMES = ("ow-edge-config", "ow-prometheus-config")
 EDGE_URL = "https://172.17.0.1"
 GATEWAY_MANAGEMENT = "http://172.17.0.1:9000"
 #: Keys seen in earlier tests, for the ones after (the tests share one stack, in file order).
@@ -129,7 +131,7 @@ def stack(engine_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         for name in (*CONTAINERS, *STEPS):
             docker("rm", "-f", name, check=False)
         docker("rmi", CATALOG_NEXT, check=False)
-        for volume in VOLUMES:
+        for volume in (*VOLUMES, *CONFIG_VOLUMES):
             docker("volume", "rm", "-f", volume, check=False)
 
 
@@ -145,9 +147,10 @@ def test_up_from_empty(stack: Project) -> None:
     guest = couch("GET", "/whisk_subjects/guest")
     assert guest["subject"] == "guest"
     outputs = stack.outputs()
-    assert sorted(outputs) == ["apiHost", "couchdbAdmin", "edgeCertificate", "endpoints",
+    assert sorted(outputs) == ["apiHost", "couchdbAdmin", "edgeCertificate", "endpoints", "grafana",
                                "guestAuth", "images", "namespaces", "quorumMembers", "systemAuth",
                                "topology", "wskInsecure", "wskprops"]
+    assert outputs["grafana"] == "[secret]"
     assert outputs["namespaces"] == "[secret]"
     assert outputs["quorumMembers"] == ["zookeeper-e2e"] and outputs["couchdbAdmin"] == "[secret]"
     assert (outputs["apiHost"], outputs["wskInsecure"]) == ("https://172.17.0.1", True)
@@ -220,6 +223,57 @@ def test_a_namespace_key_works_and_carries_its_limits(stack: Project) -> None:
     SEEN["team-alpha"] = team["auth"]
 
 
+def get_json(url: str, auth: str | None = None) -> tuple[int, Any]:
+    args = ["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", url] + (["-u", auth] if auth else [])
+    text, _, status = subprocess.run(args, capture_output=True, text=True, timeout=30) \
+        .stdout.rpartition("\n")
+    try:
+        return int(status), json.loads(text)
+    except ValueError:
+        return int(status), text
+
+
+def test_prometheus_scrapes_every_planned_target_and_grafana_serves_the_dashboards(
+        stack: Project) -> None:
+    # The real Prometheus, with the plan's targets: every one answers /metrics (the stand-ins
+    # serve it only when the plan turned Kamon's Prometheus reporter on).
+    wanted = {("prometheus", "http://127.0.0.1:9090/metrics"),
+              ("controller", "http://172.17.0.1:10001/metrics"),
+              ("invoker", "http://172.17.0.1:12001/metrics"),
+              ("user-events", "http://172.17.0.1:9095/metrics")}
+    deadline = time.monotonic() + 90
+    while True:
+        status, body = get_json("http://172.17.0.1:9090/api/v1/targets")
+        assert status == 200, body
+        active = {(t["labels"]["job"], t["scrapeUrl"]): t["health"]
+                  for t in body["data"]["activeTargets"]}
+        if set(active) == wanted and set(active.values()) == {"up"} or \
+                time.monotonic() > deadline:
+            break
+        time.sleep(3)
+    assert active == dict.fromkeys(wanted, "up"), active
+    print(f"\nmonitoring: {len(active)} of {len(wanted)} planned targets scraped and up")
+    assert "openwhisk_action_activations_total" in get_json("http://172.17.0.1:9095/metrics")[1]
+
+    # Grafana: the generated login (only from the file the plan wrote), the provisioned
+    # datasource reaching Prometheus, the dashboards of its image.
+    login = stack.outputs(secrets=True)["grafana"]
+    assert login["url"] == "http://172.17.0.1:3000" and login["username"] == "admin"
+    auth = f"admin:{login['password']}"
+    assert get_json(f"{login['url']}/api/search", "admin:admin")[0] == 401
+    status, found = get_json(f"{login['url']}/api/search", auth)
+    assert status == 200 and len(found) >= 1, found
+    status, sources = get_json(f"{login['url']}/api/datasources", auth)
+    assert [(d["name"], d["url"], d["isDefault"]) for d in sources] == [
+        ("Prometheus", "http://172.17.0.1:9090", True)]
+    assert get_json(f"{login['url']}/api/datasources/uid/{sources[0]['uid']}/health", auth) == (
+        200, {"status": "OK", "message": "Successfully queried the Prometheus API."})
+    env = container_env("ow-grafana")
+    assert env["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/etc/grafana/secrets/admin_password"
+    assert login["password"] not in json.dumps(env)
+    SEEN["grafana password"] = login["password"]
+
+
 def test_the_edge_routes_api_gateway_paths_to_the_gateway(stack: Project) -> None:
     doc = {"basePath": "/hello", "paths": {"/ping": {"get": {
         "x-openwhisk": {"url": "http://172.17.0.1:10001/ping"}}}}}
@@ -257,6 +311,16 @@ def x509_der(pem: str) -> bytes:
     return ssl.PEM_cert_to_DER_cert(pem.strip() + "\n")
 
 
+def test_the_rotated_grafana_password_replaces_the_old_one_on_the_same_database(
+        stack: Project) -> None:
+    login = stack.outputs(secrets=True)["grafana"]
+    assert login["password"] != SEEN["grafana password"]
+    assert get_json(f"{login['url']}/api/search", f"admin:{login['password']}")[0] == 200
+    assert get_json(f"{login['url']}/api/search", f"admin:{SEEN['grafana password']}")[0] == 401
+    db = json.loads(docker("exec", "ow-grafana", "cat", "/var/lib/grafana/grafana.db"))
+    assert db["starts"] >= 2  # the database on the retained volume, not a new one
+
+
 def test_a_rotated_namespace_key_replaces_the_old_one(stack: Project) -> None:
     # The "rotate a namespace key" change ran: only the new key works. (The "API port" change
     # moved the edge: apiHost says where.)
@@ -289,7 +353,8 @@ def test_no_generated_secret_is_in_plaintext(stack: Project) -> None:
     values += [v.split(":", 1)[1] for v in values]
     values.append(container_env("ow-couchdb")["COUCHDB_PASSWORD"])
     values.append(container_env("ow-apigateway")["REDIS_PASS"])
-    assert len(values) == 8 and all(len(v) >= 16 for v in values)
+    values.append(secret["grafana"]["password"])
+    assert len(values) == 9 and all(len(v) >= 16 for v in values)
     texts = {"stack export": stack.export()} | {
         " ".join(r.args[:2]) + f" #{i}": r.output for i, r in enumerate(stack.log)
         if "--show-secrets" not in r.args}
@@ -305,6 +370,7 @@ def test_no_secret_in_labels_commands_or_any_command_line(stack: Project) -> Non
     secret = stack.outputs(secrets=True)
     values = {secret["guestAuth"], secret["systemAuth"], secret["namespaces"]["team-alpha"]["auth"]}
     values |= {v.split(":", 1)[1] for v in set(values)}
+    values.add(secret["grafana"]["password"])
     names = [*CONTAINERS, *STEPS]
     for name in names:
         values |= {v for k, v in container_env(name).items()

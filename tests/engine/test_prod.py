@@ -46,7 +46,8 @@ ROLES = {
 SPARE = "invoker-2"
 UPSTREAM = sorted({*(v for k, v in STACK_IMAGES.items() if k.startswith("images.")),
                    STACK_IMAGES["registry.image"], STACK_IMAGES["catalog.image"],
-                   *(f"owtest/{c}:{t}" for c in ("controller", "invoker", "scheduler")
+                   STACK_IMAGES["monitoring.grafana_image"],
+                   *(f"owtest/{c}:{t}" for c in ("controller", "invoker", "scheduler", "user-events")
                      for t in (TAG, NEXT_TAG, THIRD_TAG)),
                    "owtest/action-nodejs-v20:standin", "owtest/action-python-v3.11:standin"})
 #: Runtime kinds added to the first deploy's manifest, as at a site that offers many language
@@ -86,6 +87,7 @@ def stack_config(hosts: list[H.TestHost], manifest: Path) -> dict[str, Any]:
     values["openwhisk:version"]["tag"] = TAG
     values["openwhisk:registry"] |= {"mode": "deploy"}
     values["openwhisk:runtimes"]["manifest"] = str(manifest)
+    values["openwhisk:monitoring"]["enabled"] = True
     return {
         "pulumi:disable-default-providers": ["docker", "kubernetes", "command"],
         **values,
@@ -409,6 +411,19 @@ ROLLING = [
      lambda c, _h: next(h for h in _hosts_cfg(c) if h["name"] == "invoker-1")["roles"].append(
          "controller")),
 ]
+def scraped(edge: H.TestHost, url: str, timeout_s: float = 90) -> str | None:
+    """The health Prometheus (on the edge host) reports for the target `url`, once it is up or
+    at the timeout; None if Prometheus does not have it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        body = json.loads(on(edge, "exec", "ow-prometheus", "wget", "-qO-",
+                             "http://127.0.0.1:9090/api/v1/targets"))
+        health = {t["scrapeUrl"]: t["health"] for t in body["data"]["activeTargets"]}.get(url)
+        if health == "up" or time.monotonic() > deadline:
+            return health
+        time.sleep(3)
+
+
 #: Change -> (seconds of its `pulumi up`, requests sent), for the summary at the end.
 DURATIONS: dict[str, tuple[float, int]] = {}
 
@@ -422,6 +437,7 @@ def test_a_change_rolls_without_a_failed_request(prod: Project, fleet, name, cha
     prod.write_config(cfg)
     edge = next(h for h in hosts if h.name == "core-2")
     edge_id = on(edge, "inspect", "-f", "{{.Id}}", "ow-edge")
+    prometheus_id = on(edge, "inspect", "-f", "{{.Id}}", "ow-prometheus")
     prober = Prober(prod.outputs()["apiHost"])
     prober.start()
     time.sleep(1)
@@ -441,6 +457,14 @@ def test_a_change_rolls_without_a_failed_request(prod: Project, fleet, name, cha
         new = next(h for h in hosts if h.name == "invoker-1")
         conf = on(edge, "exec", "ow-edge", "cat", "/etc/nginx/ow/nginx.conf")
         assert f"server {new.address}:10001 " in conf
+    if name in ("add an invoker host", "add a controller"):
+        # Prometheus scrapes the new instance, from the plan alone, and was reloaded in place.
+        assert on(edge, "inspect", "-f", "{{.Id}}", "ow-prometheus") == prometheus_id
+        new = next(h for h in hosts if h.name == (SPARE if name == "add an invoker host"
+                                                    else "invoker-1"))
+        port = 12001 + 1 if name == "add an invoker host" else 10001
+        wanted = f"http://{new.address}:{port}/metrics"
+        assert scraped(edge, wanted) == "up", wanted
     if name == "ZooKeeper image":  # the deployed members were replaced one after the other
         members = [f"zookeeper-core-{i}" for i in (1, 2, 3)]
         spans = step_spans(events, members)

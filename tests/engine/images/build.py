@@ -40,15 +40,18 @@ BASE_LABEL = "org.openwhisk-pulumi.base-key"
 STANDIN_LABEL = "org.openwhisk-pulumi.stand-in"
 
 # Installed into the debootstrap rootfs. The stand-ins need python3 (+ kazoo for ZooKeeper, redis
-# for the API gateway's store, yaml for the catalog installer), the planned health checks need
-# curl, bash and net-tools (netstat), the rest is the real software.
+# for the API gateway's store, yaml for the catalog installer and Grafana's provisioning), the
+# planned health checks need curl, wget (Prometheus, Grafana), bash and net-tools (netstat), the
+# rest is the real software.
 BASE_PACKAGES = (
     # tools every image and health check uses
     "bash", "ca-certificates", "curl", "iproute2", "net-tools", "netcat-openbsd", "procps",
-    "python3", "python3-kazoo", "openssl",
+    "python3", "python3-kazoo", "openssl", "wget",
     # real software
     "nginx", "zookeeper", "etcd-server", "etcd-client", "docker-registry", "redis-server",
-    # the API gateway stand-in stores APIs in the real Redis; the catalog installer reads manifests
+    "prometheus",
+    # the API gateway stand-in stores APIs in the real Redis; the catalog installer and the Grafana
+    # stand-in read YAML
     "python3-redis", "python3-yaml",
     # runs the code of nodejs actions in the stand-in action runtime
     "nodejs",
@@ -85,6 +88,8 @@ def _images() -> list[Image]:
         Image("redis", f"{PREFIX}/redis:7-debian", "redis", shared=()),
         Image("apigateway", f"{PREFIX}/apigateway:standin", "apigateway"),
         Image("catalog", f"{PREFIX}/catalog:standin", "catalog", shared=()),
+        Image("prometheus", f"{PREFIX}/prometheus:2.42-debian", "prometheus", shared=()),
+        Image("grafana", f"{PREFIX}/grafana:standin", "grafana"),
         Image("runtime-action-nodejs-v20", f"{PREFIX}/action-nodejs-v20:standin", "runtime",
               (("FAMILY", "nodejs"),)),
         Image("runtime-action-python-v3.11", f"{PREFIX}/action-python-v3.11:standin", "runtime",
@@ -95,6 +100,8 @@ def _images() -> list[Image]:
             key = component if tag == CORE_TAGS[0] else f"{component}@{tag}"
             out.append(Image(key, f"{PREFIX}/{component}:{tag}", "openwhisk",
                              (("COMPONENT", component), ("TAG", tag))))
+        key = "user-events" if tag == CORE_TAGS[0] else f"user-events@{tag}"
+        out.append(Image(key, f"{PREFIX}/user-events:{tag}", "user-events", (("TAG", tag),)))
     return out
 
 
@@ -112,6 +119,8 @@ STACK_IMAGES: dict[str, object] = {
     "images.redis": f"{PREFIX}/redis:7-debian",
     "images.apigateway": f"{PREFIX}/apigateway:standin",
     "catalog.image": f"{PREFIX}/catalog:standin",
+    "images.prometheus": f"{PREFIX}/prometheus:2.42-debian",
+    "monitoring.grafana_image": f"{PREFIX}/grafana:standin",
     # The package directories the stand-in catalog tree has (the release has more).
     "catalog.packages": ["utils", "samples", "websocket"],
     "runtimes.manifest": str(HERE / "manifest.json"),

@@ -40,6 +40,37 @@ def die(msg: str, code: int = 1) -> None:
     os._exit(code)
 
 
+def _config_document(text: str) -> dict[str, str]:
+    """The `path = "json string"` lines of the HOCON file -Dconfig.file names, as CONFIG_
+    variables.
+    Without upstream's `include classpath("application.conf")` the real images would lose every
+    default, so the stand-in refuses such a document."""
+    if not text:
+        return {}
+    if 'include classpath("application.conf")' not in text.splitlines():
+        die('the config file lacks include classpath("application.conf"): the real image would '
+            "start without its defaults")
+    out = {}
+    for line in text.splitlines()[1:]:
+        m = re.fullmatch(r'([\w.-]+) = (".*")', line.strip())
+        if not m:
+            die(f"the config file: a line the stand-in cannot read: {line[:40]}")
+        segments = (re.sub(r"-([a-z0-9])", lambda x: x[1].upper(), s) for s in m[1].split("."))
+        out["CONFIG_" + "_".join(segments)] = json.loads(m[2])
+    return out
+
+
+def configured_environment() -> dict[str, str]:
+    """The environment as an OpenWhisk JVM image reads it: its variables, and the keys of the
+    HOCON file that CONFIG_config_file names (-Dconfig.file) as CONFIG_ variables."""
+    env = dict(os.environ)
+    path = env.get("CONFIG_config_file")
+    if path and not os.path.isfile(path):
+        die(f"-Dconfig.file={path}: no such file")
+    env.update(_config_document(open(path).read() if path else ""))
+    return env
+
+
 def exit_on_signal() -> None:
     """PID 1 ignores signals it has no handler for: exit on TERM and INT like a JVM would."""
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -130,7 +161,14 @@ def serve_http(port: int, handle: Handler, host: str = "0.0.0.0") -> ThreadingHT
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = _do
 
-    server = ThreadingHTTPServer((host, port), _H)
+    class _Server(ThreadingHTTPServer):
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            # A client that closes its keep-alive connection early (curl -f on an error status,
+            # a health check timing out) is not a stand-in error worth a traceback.
+            if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+                super().handle_error(request, client_address)
+
+    server = _Server((host, port), _H)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server

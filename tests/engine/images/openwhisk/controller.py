@@ -16,6 +16,8 @@ actor-system remoting port and HTTP on PORT (8080). Serves:
 A key of namespace X may use /namespaces/_/ and /namespaces/X/; any valid key may GET a public
 (`publish`) package of another namespace, and GET or invoke the actions in it.
   GET /standin/joined  200 once every other seed node's remoting port has been reached, else 503
+  GET /metrics  Prometheus text (no auth) only with METRICS_KAMON and
+                CONFIG_whisk_metrics_prometheusEnabled true, as on every component (whisk.py)
 
 Invokes go over the Kafka stand-in: to `invoker<N>` (classic: invokers known from the `health`
 topic) or to `scheduler<N>` (FPC: schedulers and invokers known from etcd); results come back on
@@ -35,6 +37,7 @@ sys.path.insert(0, "/standin")
 from standin import Bus, BusError, Etcd, Reply, Request, die, exit_on_signal, log, serve_http  # noqa: E402
 from whisk import (  # noqa: E402
     ENV, TAG, Activations, Couch, Manifest, Remoting, common_keys, fpc, now_ms, require, wait_until,
+    with_metrics,
 )
 
 NOT_FOUND = Reply(404, {"error": "The requested resource does not exist."})
@@ -74,7 +77,7 @@ class Controller:
         self.bus.consume(f"completed{self.id}", f"completed{self.id}", self._completed)
         if not self.fpc:
             self.bus.consume("health", f"health-controller{self.id}", self._ping)
-        serve_http(int(ENV.get("PORT") or 8080), self.handle)
+        serve_http(int(ENV.get("PORT") or 8080), with_metrics("controller", self.handle))
         log(f"controller{self.id} ({TAG}, {'FPC' if self.fpc else 'classic'} load balancer) serves "
             f"HTTP on {ENV.get('PORT') or 8080}; kinds {self.manifest.kinds()}")
 

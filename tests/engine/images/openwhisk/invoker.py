@@ -6,12 +6,13 @@ among them), rejects a bare positional id, takes its id from ZooKeeper when only
 given, needs the Docker daemon behind /var/run/docker.sock, removes its own leftover action
 containers (`wsk<uniqueName><id>_*`), and never pulls runtime images.
 
-Then it serves GET /ping (pong) on PORT, reports its health (classic: pings on the Kafka stand-in's
-`health` topic; FPC: its key in etcd) as `up`, or `unhealthy` while the image of the manifest's
-nodejs:default kind is missing locally, and runs the activations sent to topic `invoker<id>`: one
-fresh container of the kind's runtime image per activation (POST /init, POST /run on 8080, on the
-network named by CONFIG_whisk_containerFactory_containerArgs_network), recording the activation in
-the activation store and answering on `completed<controller>`.
+Then it serves GET /ping (pong) and, with Kamon's Prometheus endpoint on, GET /metrics on PORT,
+reports its health (classic: pings on the Kafka stand-in's `health` topic; FPC: its key in etcd) as
+`up`, or `unhealthy` while the image of the manifest's nodejs:default kind is missing locally, and
+runs the activations sent to topic `invoker<id>`: one fresh container of the kind's runtime image
+per activation (POST /init, POST /run on 8080, on the network named by
+CONFIG_whisk_containerFactory_containerArgs_network), recording the activation in the activation
+store and answering on `completed<controller>`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ sys.path.insert(0, "/standin")
 from standin import Bus, Docker, Etcd, Reply, Request, die, exit_on_signal, http_call, log, serve_http  # noqa: E402
 from whisk import (  # noqa: E402
     ENV, ETCD, TAG, VERSION, Activations, Couch, Manifest, common_keys, now_ms, require, spi,
-    wait_until,
+    wait_until, with_metrics,
 )
 
 STATUS = {0: "success", 1: "application error", 2: "action developer error", 3: "whisk internal error"}
@@ -110,7 +111,7 @@ class Invoker:
                    lambda: self.bus.create_topic(f"invoker{self.id}") or True, timeout=120)
         self.bus.consume(f"invoker{self.id}", f"invoker{self.id}", self.run)
         threading.Thread(target=self.report_health, daemon=True).start()
-        serve_http(int(ENV.get("PORT") or 8080), self.handle)
+        serve_http(int(ENV.get("PORT") or 8080), with_metrics("invoker", self.handle))
         log(f"{self.name} ({TAG}, {'FPC' if self.fpc else 'classic'}) up; actions on network "
             f"{self.network}, API host {self.api_host}")
 

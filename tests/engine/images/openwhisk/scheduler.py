@@ -2,10 +2,10 @@
 
 `/init.sh <scheduler id>` as the plan runs it. Exits at startup without the keys the real scheduler
 of its tag requires (whisk.py; §2.7 of the reference). Then binds HTTP on PORT (GET /ping -> pong,
-GET /standin/joined as on the controller), its gRPC port WHISK_SCHEDULER_ENDPOINTS_RPCPORT and its
-remoting port, registers its endpoints in etcd under `<cluster>/scheduler/<id>` every 2 s, and
-forwards each activation the controllers send to topic `scheduler<id>` to an invoker that etcd
-shows up.
+GET /standin/joined as on the controller, GET /metrics when Kamon's Prometheus endpoint is on), its
+gRPC port WHISK_SCHEDULER_ENDPOINTS_RPCPORT and its remoting port, registers its endpoints in etcd
+under `<cluster>/scheduler/<id>` every 2 s, and forwards each activation the controllers send to
+topic `scheduler<id>` to an invoker that etcd shows up.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ sys.path.insert(0, "/standin")
 from standin import Bus, Etcd, Reply, Request, die, exit_on_signal, listen_tcp, log, serve_http  # noqa: E402
 from whisk import (  # noqa: E402
     ENV, ES_KEYS, ETCD, P, TAG, VERSION, Remoting, common_keys, now_ms, require, spi, wait_until,
+    with_metrics,
 )
 
 ES_DURATION = "org.apache.openwhisk.core.scheduler.queue.ElasticSearchDurationCheckerProvider"
@@ -48,7 +49,7 @@ class Scheduler:
                    timeout=120)
         self.bus.consume(f"scheduler{self.id}", f"scheduler{self.id}", self.forward)
         threading.Thread(target=self.keep_registered, daemon=True).start()
-        serve_http(int(ENV.get("PORT") or 8080), self.handle)
+        serve_http(int(ENV.get("PORT") or 8080), with_metrics("scheduler", self.handle))
         log(f"scheduler{self.id} ({TAG}) up, endpoints {self.endpoint}")
 
     def register(self) -> bool:

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 sys.path.insert(0, "/standin")
-from standin import die, http_call, listen_tcp, log, tcp_open  # noqa: E402
+from standin import (  # noqa: E402
+    Handler, Reply, Request, configured_environment, die, http_call, listen_tcp, log, tcp_open,
+)
 
 
 
@@ -41,31 +43,7 @@ if os.environ.get("OW_STANDIN_PROPS") != "1":
 sys.argv = [sys.argv[0], *(a for a in sys.argv[1:] if not a.startswith("-D"))]
 
 
-def _config_document(text: str) -> dict[str, str]:
-    """The `path = "json string"` lines of the HOCON file -Dconfig.file names, as CONFIG_
-    variables.
-    Without upstream's `include classpath("application.conf")` the real images would lose every
-    default, so the stand-in refuses such a document."""
-    if not text:
-        return {}
-    if 'include classpath("application.conf")' not in text.splitlines():
-        die('the config file lacks include classpath("application.conf"): the real image would '
-            "start without its defaults")
-    out = {}
-    for line in text.splitlines()[1:]:
-        m = re.fullmatch(r'([\w.-]+) = (".*")', line.strip())
-        if not m:
-            die(f"the config file: a line the stand-in cannot read: {line[:40]}")
-        segments = (re.sub(r"-([a-z0-9])", lambda x: x[1].upper(), s) for s in m[1].split("."))
-        out["CONFIG_" + "_".join(segments)] = json.loads(m[2])
-    return out
-
-
-ENV: dict[str, str] = dict(os.environ)
-_FILE = ENV.get("CONFIG_config_file")
-if _FILE and not os.path.isfile(_FILE):
-    die(f"-Dconfig.file={_FILE}: no such file")
-ENV.update(_config_document(open(_FILE).read() if _FILE else ""))
+ENV: dict[str, str] = configured_environment()
 TAG = ENV.get("OW_STANDIN_TAG", "ef725a6")
 PKG = "org.apache.openwhisk.core"
 
@@ -318,6 +296,45 @@ class Remoting:
                     f"(the process stays up: exit-jvm is off)")
                 return
             time.sleep(1)
+
+
+# --------------------------------------------------------------------------------------------
+# Kamon's Prometheus endpoint (common/scala/.../common/Prometheus.scala, MetricsRoute)
+
+
+def _hocon_true(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("true", "on", "yes")
+
+
+def metrics_enabled() -> bool:
+    """MetricsRoute serves /metrics only with whisk.metrics.kamon-enabled (application.conf:
+    `${?METRICS_KAMON}`; a CONFIG_ system property overrides it) and whisk.metrics.prometheus-enabled
+    (default false)."""
+    kamon = ENV.get("CONFIG_whisk_metrics_kamonEnabled") or ENV.get("METRICS_KAMON")
+    return _hocon_true(kamon) and _hocon_true(ENV.get("CONFIG_whisk_metrics_prometheusEnabled"))
+
+
+def with_metrics(component: str, handle: Handler) -> Handler:
+    """`handle`, counting every request, with GET /metrics (Prometheus text 0.0.4, no auth) in front
+    of it when metrics_enabled(); otherwise /metrics reaches `handle`, which answers 404."""
+    enabled = metrics_enabled()
+    counted = {"n": 0}
+    lock = threading.Lock()
+    if enabled:
+        log("Kamon Prometheus endpoint enabled: GET /metrics")
+
+    def wrapped(req: Request) -> Reply:
+        with lock:
+            counted["n"] += 1
+            n = counted["n"]
+        if enabled and req.method in ("GET", "HEAD") and req.path.rstrip("/") == "/metrics":
+            text = ("# HELP openwhisk_counter_standin_requests_total HTTP requests the stand-in "
+                    "answered\n# TYPE openwhisk_counter_standin_requests_total counter\n"
+                    f'openwhisk_counter_standin_requests_total{{component="{component}"}} {n}\n')
+            return Reply(200, text.encode(), {"Content-Type": "text/plain; version=0.0.4; charset=UTF-8"})
+        return handle(req)
+
+    return wrapped
 
 
 def wait_until(what: str, attempt: Any, timeout: float, interval: float = 2.0) -> Any:
