@@ -526,7 +526,12 @@ def test_catalog_pin_matches_the_mirror(tmp_path):
 @NEEDS_OPENWHISK
 @pytest.mark.parametrize("tag", ["ef725a6", "4fac03a", "7538ced", "1fae641"])
 def test_routemgmt_pins_match_the_mirror(tmp_path, tag):
-    pin = PINS["routemgmt"][tag]
+    assert_openwhisk_pin(PINS["routemgmt"][tag], tag, tmp_path)
+
+
+def assert_openwhisk_pin(pin: dict, tag: str, tmp_path: Path) -> None:
+    """A pin of an apache/openwhisk tree names the tag's commit, its archive, and the content
+    digest of that tree in the mirror."""
     commit = subprocess.run(["git", "-C", str(OPENWHISK_MIRROR), "rev-parse", f"{tag}^{{commit}}"],
                             check=True, capture_output=True, text=True).stdout.strip()
     assert pin["commit"] == commit

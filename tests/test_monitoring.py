@@ -23,7 +23,6 @@ from tests.test_catalog_install import NEEDS_OPENWHISK, OPENWHISK_MIRROR, git_ex
 from tests.test_config import change, problems
 from tests.test_kubernetes_plan import BASE as K8S, SEED, plan_of
 from tests.test_planner import cluster
-from components.assets.catalog import tree_digest
 
 ON = {"monitoring": {"enabled": True}}
 KAMON = {
@@ -281,13 +280,7 @@ def test_pins_cover_the_known_tags_and_the_dockerfile_defaults_are_the_newest_pi
 @NEEDS_OPENWHISK
 @pytest.mark.parametrize("tag", sorted(config.KNOWN_TAGS))
 def test_dashboard_pins_match_the_mirror(tmp_path, tag):
-    pin = monitoring.pins()[tag]
-    commit = subprocess.run(["git", "-C", str(OPENWHISK_MIRROR), "rev-parse", f"{tag}^{{commit}}"],
-                            check=True, capture_output=True, text=True).stdout.strip()
-    assert pin["commit"] == commit
-    assert pin["url"] == f"https://github.com/apache/openwhisk/archive/{commit}.tar.gz"
-    git_extract(OPENWHISK_MIRROR, commit, pin["tree"], tmp_path)
-    assert tree_digest.tree_digest(str(tmp_path), pin["tree"]) == pin["digest"]
+    catalog_tests.assert_openwhisk_pin(monitoring.pins()[tag], tag, tmp_path)
 
 
 def _fetch_verify(tmp: Path, environ: dict[str, str]) -> subprocess.CompletedProcess:
