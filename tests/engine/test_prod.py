@@ -534,7 +534,7 @@ def test_a_host_lost_mid_update_fails_naming_it_then_a_plain_up_converges(prod: 
     before = stored(hosts, plan)
     cfg = prod.read_config()
     set_key("controller.extra_env", {"CONFIG_whisk_loadbalancer_timeoutFactor": "4"})(cfg)
-    set_key("invoker.extra_env", {"CONFIG_whisk_userEvents_enabled": "false"})(cfg)
+    set_key("invoker.extra_env", {"CONFIG_logback_log_level": "INFO"})(cfg)
     prod.write_config(cfg)
     events = tmp_path / "events.jsonl"
     link = ["ip", "-n", H.BRIDGE_NS, "link", "set", f"v-{invoker.name}"]
