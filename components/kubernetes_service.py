@@ -211,7 +211,6 @@ def readiness_probe(c: Container) -> dict[str, Any] | None:
     return None if check is None else {**check, **timing}
 
 
-
 def liveness_check(c: Container) -> dict[str, Any] | None:
     """What shows that the process itself still answers: GET /ping for the JVM components, else
     the first port accepting connections. Never the readiness check, which may wait for other

@@ -29,7 +29,7 @@ from components.kubernetes_invoker_rbac import KubernetesInvokerRbac, Kubernetes
 from components.kubernetes_service import KubernetesService, KubernetesServiceArgs
 from components.secrets import Secrets, SecretsArgs
 from components.verification import Verification, VerificationArgs
-from planner import COUCHDB_ADMIN_USER
+from planner import COUCHDB_ADMIN_USER, monitoring
 from planner.model import KubernetesPlan, Plan, Service
 
 
@@ -83,7 +83,7 @@ class OpenWhisk(pulumi.ComponentResource):
             "password": secrets.values["couchdb_admin_password"]})
         # Monitoring (when on): Grafana's URL and its generated admin login, secret as a whole.
         self.grafana = pulumi.Output.secret({
-            "url": plan.endpoints["grafana"], "username": "admin",
+            "url": plan.endpoints["grafana"], "username": monitoring.ADMIN_USER,
             "password": secrets.values["grafana_admin_password"]}) \
             if "grafana" in plan.endpoints else None
         self.edge_certificate = pulumi.Output.unsecret(secrets.values["edge_tls_cert"])

@@ -666,6 +666,14 @@ class Catalog(Model):
         return _listed_once(value, "package")
 
 
+def _distinct_host_ports(ports: dict[str, int], fix: str) -> None:
+    """A section's services that share the edge's host need a host port each."""
+    for name, value in ports.items():
+        same = [n for n, v in ports.items() if v == value and n != name]
+        if same:
+            raise _invalid(f"{name} and {same[0]} are both {value}, on the edge's host", fix)
+
+
 class ApiGateway(Model):
     """openwhisk/apigateway and its Redis on the edge's host, for `wsk api`."""
 
@@ -679,14 +687,10 @@ class ApiGateway(Model):
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> ApiGateway:
-        ports = {"port": self.port, "management_port": self.management_port,
-                 "redis_port": self.redis_port}
-        for name, value in ports.items():
-            same = [n for n, v in ports.items() if v == value and n != name]
-            if same:
-                raise _invalid(f"{name} and {same[0]} are both {value}, on the edge's host",
-                               "give the gateway's API, its management API and Redis three "
-                               "different host ports")
+        _distinct_host_ports({"port": self.port, "management_port": self.management_port,
+                              "redis_port": self.redis_port},
+                             "give the gateway's API, its management API and Redis three "
+                             "different host ports")
         return self
 
 
@@ -718,13 +722,10 @@ class Monitoring(Model):
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> Monitoring:
-        ports = {"user_events_port": self.user_events_port,
-                 "prometheus_port": self.prometheus_port, "grafana_port": self.grafana_port}
-        for name, value in ports.items():
-            same = [n for n, v in ports.items() if v == value and n != name]
-            if same:
-                raise _invalid(f"{name} and {same[0]} are both {value}, on the edge's host",
-                               "give user-events, Prometheus and Grafana three different host ports")
+        _distinct_host_ports({"user_events_port": self.user_events_port,
+                              "prometheus_port": self.prometheus_port,
+                              "grafana_port": self.grafana_port},
+                             "give user-events, Prometheus and Grafana three different host ports")
         return self
 
 

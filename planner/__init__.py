@@ -114,6 +114,8 @@ class Wiring:
     es_hosts: str
     api_host: str
     https_port: int
+    http: dict[str, list[str]]
+    """`address:port` of each controller's, invoker's and scheduler's HTTP port, by role."""
 
 
 def plan(stack: Stack) -> Plan:
@@ -160,7 +162,13 @@ def wire(cfg: StackConfig, where: Placement) -> Wiring:
         etcd_hosts=",".join(f"{e.address}:2379" for e in where.etcds),
         es_hosts=",".join(f"{e.address}:9200" for e in where.ess),
         api_host=kube.api_host(cfg) if on_k8s else cfg.edge.api_host or where.edge.address,
-        https_port=443 if on_k8s and cfg.kube.ingress else cfg.edge.https_port)
+        https_port=443 if on_k8s and cfg.kube.ingress else cfg.edge.https_port,
+        http={"controller": [f"{c.address}:{reach_port(cfg, JVM_PORT, cfg.controller.http_port)}"
+                             for c in where.controllers],
+              "invoker": [f"{i.address}:{reach_port(cfg, JVM_PORT, cfg.invoker.http_port + i.id)}"
+                          for i in where.invokers],
+              "scheduler": [f"{s.address}:{reach_port(cfg, JVM_PORT, cfg.scheduler.http_port)}"
+                            for s in where.schedulers]})
 
 
 def plan_all_images(cfg: StackConfig, manifest: Manifest, registry: RegistryPlan | None
@@ -263,7 +271,7 @@ def plan_services(cfg: StackConfig, where: Placement, wiring: Wiring, registry: 
     services.append(_edge(cfg, w.edge, upstreams, controller_keys + gateway_keys))
     if installer is not None:
         api = f"http://{kube.controller_api(cfg)}:{JVM_PORT}" if on_k8s else \
-            f"http://{w.controllers[0].address}:{reach_port(cfg, JVM_PORT, cfg.controller.http_port)}"
+            f"http://{wiring.http['controller'][0]}"
         routes = cfg.apigateway.enabled and not catalog.routemgmt_missing(cfg)
         services.append(Service("catalog", (catalog.container(
             cfg, w.edge, api, gw.management_url(cfg) if routes else None,
@@ -271,8 +279,7 @@ def plan_services(cfg: StackConfig, where: Placement, wiring: Wiring, registry: 
     if cfg.monitoring.enabled:
         services += monitoring.services(
             cfg, wiring.kafka_bootstrap, kafka.consumer_env(cfg.kafka.sasl, cfg.actor_system),
-            {"controller": w.controllers, "invoker": w.invokers, "scheduler": w.schedulers},
-            depends_on=tuple(f"kafka-{b.name}" for b in w.brokers))
+            wiring.http, depends_on=tuple(f"kafka-{b.name}" for b in w.brokers))
     return [jvm.secrets_file(s) for s in services]
 
 
@@ -287,9 +294,9 @@ def render(cfg: StackConfig, where: Placement, wiring: Wiring, registry: Registr
     volumes = [v for s in services for v in s.volumes]
     if cfg.storage.data_dir is not None:
         services = [hostplan.bind_data_dirs(s, cfg.storage.data_dir) for s in services]
-    controller_port = reach_port(cfg, JVM_PORT, cfg.controller.http_port)
     api_url = f"https://{api_host}" + ("" if https_port == 443 else f":{https_port}")
-    controller_urls = [f"http://{c.address}:{controller_port}" for c in w.controllers]
+    urls = {role: [f"http://{a}" for a in addresses] for role, addresses in wiring.http.items()}
+    controller_urls = urls["controller"]
     controller_keys = [f"controller-{c.name}" for c in w.controllers]
     kube_plan = None
     if on_k8s:
@@ -311,11 +318,8 @@ def render(cfg: StackConfig, where: Placement, wiring: Wiring, registry: Registr
             "kafka": wiring.kafka_hosts,
             "zookeeper": wiring.zk_hosts,
             "controllers": controller_urls,
-            "invokers": [f"http://{i.address}:{reach_port(cfg, JVM_PORT, cfg.invoker.http_port + i.id)}"
-                         for i in w.invokers],
-            **({"etcd": wiring.etcd_hosts,
-                "schedulers": [f"http://{s.address}:{reach_port(cfg, JVM_PORT, cfg.scheduler.http_port)}"
-                               for s in w.schedulers]}
+            "invokers": urls["invoker"],
+            **({"etcd": wiring.etcd_hosts, "schedulers": urls["scheduler"]}
                if scheduler_mode else {}),
             **({"elasticsearch": f"http://{wiring.es_hosts.split(',')[0]}"} if w.ess else {}),
             **({"apigateway": gw.management_address(cfg)}

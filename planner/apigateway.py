@@ -11,7 +11,7 @@ from __future__ import annotations
 from config import StackConfig
 from planner.model import Container, File, Health, Mount, Port, Secret, Service, VolumePlan
 from planner import kube_names
-from planner.placement import PREFIX, Placed, placed, reach_port
+from planner.placement import PREFIX, beside_edge, reach_port
 
 API_PORT, MANAGEMENT_PORT, REDIS_PORT = 8080, 9000, 6379
 REDIS_CONF = "/usr/local/etc/redis/redis.conf"
@@ -21,16 +21,11 @@ REDIS_OWNER = (999, 999)
 API_SERVICE = "apigateway-api"
 
 
-def where(cfg: StackConfig, role: str) -> Placed:
-    """On Docker the edge's host; on Kubernetes the role's own single pod."""
-    return placed(cfg, role)[0] if cfg.platform == "kubernetes" else placed(cfg, "edge")[0]
-
-
 def services(cfg: StackConfig, public_host: str, public_port: int) -> list[Service]:
     """Redis, then the gateway (one instance of each); `wsk api` URLs name the public host and
     port, the API host's."""
     gw = cfg.apigateway
-    at = where(cfg, "redis")
+    at = beside_edge(cfg, "redis")
     host = at.host_name
     data = VolumePlan(f"redis-{at.name}-data", host, f"{PREFIX}-redis-data", owner=REDIS_OWNER)
     redis = Container(
@@ -43,7 +38,7 @@ def services(cfg: StackConfig, public_host: str, public_port: int) -> list[Servi
         # The password reaches redis-cli in its environment, not on its command line.
         health=Health(("CMD-SHELL", f"REDISCLI_AUTH=\"$(sed -n 's/^requirepass //p' {REDIS_CONF})\" "
                                     "redis-cli ping | grep -q PONG"), wait=True, start_period_s=5))
-    gw_at = where(cfg, "apigateway")
+    gw_at = beside_edge(cfg, "apigateway")
     gateway = Container(
         key=f"apigateway-{gw_at.name}", service="apigateway", host=gw_at.host_name,
         name=f"{PREFIX}-apigateway", image="apigateway",
@@ -63,7 +58,7 @@ def services(cfg: StackConfig, public_host: str, public_port: int) -> list[Servi
 
 def management_address(cfg: StackConfig) -> str:
     """The gateway's management API, as the other containers reach it."""
-    at = where(cfg, "apigateway")
+    at = beside_edge(cfg, "apigateway")
     return f"http://{at.address}:{reach_port(cfg, MANAGEMENT_PORT, cfg.apigateway.management_port)}"
 
 
@@ -79,4 +74,4 @@ def api_upstream(cfg: StackConfig) -> tuple[str, int]:
         k = cfg.kube
         return kube_names.service_address(k.release, k.namespace, k.cluster_domain,
                                           API_SERVICE), API_PORT
-    return where(cfg, "apigateway").address, cfg.apigateway.port
+    return beside_edge(cfg, "apigateway").address, cfg.apigateway.port

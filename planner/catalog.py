@@ -8,14 +8,13 @@ the step re-runs whenever the installer, the image or what it is told to install
 
 from __future__ import annotations
 
-import hashlib
 import json
 from functools import cache
 from pathlib import Path
 
 from config import StackConfig
-from planner.images import repo_path
-from planner.model import Container, File, ImagePlan, InlineBuild, Secret, Value
+from planner.images import built_image, mirrored_image
+from planner.model import Container, File, ImagePlan, Secret, Value
 from planner.placement import PREFIX, Placed
 
 ASSETS = Path(__file__).resolve().parent.parent / "components" / "assets" / "catalog"
@@ -78,15 +77,10 @@ def image(cfg: StackConfig, registry: str | None) -> ImagePlan | None:
     if not c.enabled or skipped(cfg, registry):
         return None
     if c.image is not None:
-        return ImagePlan("catalog", c.image, "service",
-                         target=f"{registry}/{repo_path(c.image)}" if registry else None)
-    files = tuple((n, _asset(n)) for n in CONTEXT)
-    args = tuple(build_args(cfg).items())
-    digest = hashlib.sha256(json.dumps([files, args]).encode()).hexdigest()[:12]
-    tag = f"{pins()['catalog']['version']}-{digest}"
-    return ImagePlan("catalog", f"{LOCAL_REPO}:{tag}", "service",
-                     target=f"{registry}/builds/catalog:{tag}" if registry else None,
-                     inline=InlineBuild(files, args))
+        return mirrored_image("catalog", c.image, registry)
+    return built_image("catalog", LOCAL_REPO, pins()["catalog"]["version"],
+                       tuple((n, _asset(n)) for n in CONTEXT), tuple(build_args(cfg).items()),
+                       registry)
 
 
 def container(cfg: StackConfig, where: Placed, api_url: str, gateway_url: str | None,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from config import extra_env as env_rules
 from config import StackConfig
-from planner import kafka, monitoring
+from planner import kafka
 from planner.model import Container, File, Health, Mount, Secret, Service, Value
 
 JVM_SERVICES = ("controller", "scheduler", "invoker", "user-events")
@@ -95,7 +95,7 @@ def _common(ctx: Context, db_user: str) -> dict[str, Value]:
     # create its topics and crash-loops.
     env |= kafka.client_env(cfg.kafka.sasl)
     if cfg.monitoring.enabled:
-        env |= monitoring.kamon_env(cfg)
+        env |= kamon_env(cfg)
     if ctx.scheduler_mode:
         env |= {
             "CONFIG_whisk_cluster_name": "whisk",
@@ -114,6 +114,20 @@ def _common(ctx: Context, db_user: str) -> dict[str, Value]:
             "CONFIG_whisk_activationStore_elasticsearch_password": Secret.of("elasticsearch_password"),
         }
     return env
+
+
+def kamon_env(cfg: StackConfig) -> dict[str, Value]:
+    """What makes a controller, invoker or scheduler serve /metrics on its HTTP port and emit
+    user events (monitoring.enabled): Prometheus.scala's MetricsRoute needs both whisk.metrics
+    flags, the `events` topic needs whisk.user-events.enabled, and Kamon ticks as often as
+    Prometheus scrapes."""
+    return {
+        "METRICS_KAMON": "true",
+        "METRICS_KAMON_TAGS": "true",
+        "CONFIG_whisk_metrics_prometheusEnabled": "true",
+        "CONFIG_whisk_userEvents_enabled": "true",
+        "CONFIG_kamon_metric_tickInterval": f"{cfg.monitoring.scrape_interval_s} seconds",
+    }
 
 
 def _with_extra(env: dict[str, Value], extra: Mapping[str, str]) -> dict[str, Value]:

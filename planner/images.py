@@ -9,12 +9,13 @@ names the runtime images by digest too (`tag@sha256:...`, resolved under the run
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shlex
 
 import runtimes
 from config import StackConfig
-from planner.model import BuildPlan, Digests, ImagePlan, Value
+from planner.model import BuildPlan, Digests, ImagePlan, InlineBuild, Value
 
 DIGEST_MARK = "@@digest-of:"
 #: OpenWhisk's own images: `<version.image_prefix>/<key>:<version.tag>`.
@@ -30,6 +31,23 @@ def repo_path(ref: str) -> str:
     """The repository path and tag of a reference without its registry host."""
     first, _, rest = ref.partition("/")
     return rest if rest and ("." in first or ":" in first or first == "localhost") else ref
+
+
+def mirrored_image(key: str, ref: str, registry: str | None) -> ImagePlan:
+    """An upstream (or prebuilt) image pulled as given, or mirrored into the registry."""
+    return ImagePlan(key, ref, "service", target=f"{registry}/{repo_path(ref)}" if registry else None)
+
+
+def built_image(key: str, repo: str, version: str, files: tuple[tuple[str, str], ...],
+                args: tuple[tuple[str, str], ...], registry: str | None) -> ImagePlan:
+    """An image built from the project's own context (`files`, `args`), tagged `<version>-<hash
+    of context and args>`: another Dockerfile, file or pin is another tag. Built where it runs,
+    or once and pushed to the registry's `builds/<key>`."""
+    digest = hashlib.sha256(json.dumps([files, args]).encode()).hexdigest()[:12]
+    tag = f"{version}-{digest}"
+    return ImagePlan(key, f"{repo}:{tag}", "service",
+                     target=f"{registry}/builds/{key}:{tag}" if registry else None,
+                     inline=InlineBuild(files, args))
 
 
 def runtime_key(img: runtimes.ImageName) -> str:

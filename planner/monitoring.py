@@ -1,9 +1,9 @@
 """Monitoring (opt-in, `monitoring.enabled`): openwhisk/user-events, Prometheus and Grafana. Pure.
 
 They run next to the edge (their own single pods on Kubernetes). The controllers, invokers and
-schedulers report through Kamon (`kamon_env`): each serves `/metrics` on its HTTP port, which
-the edge keeps closed to the outside. user-events turns the `events` topic into per-namespace
-activation metrics on its port 9095.
+schedulers report through Kamon (`planner.env.kamon_env`): each serves `/metrics` on its HTTP
+port, which the edge keeps closed to the outside. user-events turns the `events` topic into
+per-namespace activation metrics on its port 9095.
 
 Prometheus scrapes every component at the addresses the plan gives them (`scrape_config`), so
 an added host is scraped by the next `up` without any other change. Its config is a live config
@@ -19,28 +19,27 @@ archive verified against a content digest, or `monitoring.grafana_image` prebuil
 
 from __future__ import annotations
 
-import hashlib
 import json
 from functools import cache
 from pathlib import Path
 
 from config import StackConfig
 from planner import kube_names
-from planner.images import repo_path
+from planner.env import JVM_PORT
+from planner.images import built_image, mirrored_image
 from planner.model import (
-    Container, File, Health, ImagePlan, InlineBuild, LiveConfig, Mount, Port, Secret, Service,
-    VolumePlan,
+    Container, File, Health, ImagePlan, LiveConfig, Mount, Port, Secret, Service, VolumePlan,
 )
-from planner.placement import PREFIX, Placed, placed, reach_port
+from planner.placement import PREFIX, beside_edge, reach_port
 
 USER_EVENTS_PORT, PROMETHEUS_PORT, GRAFANA_PORT = 9095, 9090, 3000
-JVM_PORT = 8080
-"""The HTTP port of the controllers, invokers and schedulers, where Kamon serves /metrics."""
 PROMETHEUS_CONFIG = "/etc/prometheus/ow"
 """Where Prometheus's config lives (a live config volume on Docker hosts)."""
 DASHBOARDS = "/etc/grafana/dashboards/openwhisk"
 """Where the Grafana image holds the OpenWhisk dashboards (built or prebuilt)."""
 PROVISIONING = "/etc/grafana/provisioning"
+ADMIN_USER = "admin"
+"""Grafana's admin user, whose password is generated."""
 ADMIN_PASSWORD_FILE = "/etc/grafana/secrets/admin_password"
 #: Grafana's start: its admin password comes from the environment only when it creates its
 #: database, so each start first sets the password in the file (stdin, never a command line) with
@@ -60,30 +59,11 @@ ASSETS = Path(__file__).resolve().parent.parent / "components" / "assets"
 CONTEXT = (("Dockerfile", ASSETS / "grafana" / "Dockerfile"),
            ("tree_digest.py", ASSETS / "catalog" / "tree_digest.py"))
 LOCAL_REPO = "openwhisk-pulumi/grafana"
-SCRAPED = ("controller", "invoker", "scheduler")
 
 
 @cache
 def pins() -> dict:
     return json.loads((ASSETS / "grafana" / "pins.json").read_text())
-
-
-def kamon_env(cfg: StackConfig) -> dict[str, str]:
-    """What makes a controller, invoker or scheduler serve /metrics and emit user events:
-    Prometheus.scala's MetricsRoute needs both whisk.metrics flags, the `events` topic needs
-    whisk.user-events.enabled, and Kamon ticks as often as Prometheus scrapes."""
-    return {
-        "METRICS_KAMON": "true",
-        "METRICS_KAMON_TAGS": "true",
-        "CONFIG_whisk_metrics_prometheusEnabled": "true",
-        "CONFIG_whisk_userEvents_enabled": "true",
-        "CONFIG_kamon_metric_tickInterval": f"{cfg.monitoring.scrape_interval_s} seconds",
-    }
-
-
-def where(cfg: StackConfig, role: str) -> Placed:
-    """On Docker the edge's host; on Kubernetes the role's own single pod."""
-    return placed(cfg, role)[0] if cfg.platform == "kubernetes" else placed(cfg, "edge")[0]
 
 
 def build_args(cfg: StackConfig) -> dict[str, str]:
@@ -104,40 +84,24 @@ def images(cfg: StackConfig, registry: str | None) -> tuple[ImagePlan, ...]:
     """Prometheus (mirrored like any upstream image) and Grafana: `monitoring.grafana_image` as
     given, else built from components/assets/grafana, tagged with a hash of its context and
     args. user-events is planned with the core images."""
-    m = cfg.monitoring
-    prom = cfg.images.prometheus
-    out = [ImagePlan("prometheus", prom, "service",
-                     target=f"{registry}/{repo_path(prom)}" if registry else None)]
-    if m.grafana_image is not None:
-        out.append(ImagePlan("grafana", m.grafana_image, "service",
-                             target=f"{registry}/{repo_path(m.grafana_image)}" if registry else None))
-        return tuple(out)
-    files = tuple((name, path.read_text()) for name, path in CONTEXT)
-    args = tuple(build_args(cfg).items())
-    digest = hashlib.sha256(json.dumps([files, args]).encode()).hexdigest()[:12]
-    tag = f"{cfg.images.grafana.rsplit(':', 1)[-1].split('@')[0]}-{digest}"
-    out.append(ImagePlan("grafana", f"{LOCAL_REPO}:{tag}", "service",
-                         target=f"{registry}/builds/grafana:{tag}" if registry else None,
-                         inline=InlineBuild(files, args)))
-    return tuple(out)
+    prometheus = mirrored_image("prometheus", cfg.images.prometheus, registry)
+    if cfg.monitoring.grafana_image is not None:
+        return prometheus, mirrored_image("grafana", cfg.monitoring.grafana_image, registry)
+    version = cfg.images.grafana.rsplit(":", 1)[-1].split("@")[0]
+    return prometheus, built_image(
+        "grafana", LOCAL_REPO, version, tuple((name, path.read_text()) for name, path in CONTEXT),
+        tuple(build_args(cfg).items()), registry)
 
 
-def scrape_targets(cfg: StackConfig, instances: dict[str, list[Placed]]) -> dict[str, list[str]]:
-    """Job -> `host:port` of every scraped instance, from the placements: the controllers',
-    invokers' and schedulers' HTTP ports and user-events. On Kubernetes with docker-factory
-    invokers (a DaemonSet, no static addresses) the invoker job has none: scrape_config finds
-    them through their headless Service instead."""
-    m, on_k8s = cfg.monitoring, cfg.platform == "kubernetes"
-    ports = {"controller": lambda p: reach_port(cfg, JVM_PORT, cfg.controller.http_port),
-             "scheduler": lambda p: reach_port(cfg, JVM_PORT, cfg.scheduler.http_port),
-             "invoker": lambda p: reach_port(cfg, JVM_PORT, cfg.invoker.http_port + p.id)}
-    out = {job: [f"{p.address}:{ports[job](p)}" for p in instances.get(job, [])]
-           for job in SCRAPED if instances.get(job)}
-    if on_k8s and cfg.container_factory == "docker":
-        out.pop("invoker", None)
-    ue = where(cfg, "user-events")
-    out["user-events"] = [f"{ue.address}:{reach_port(cfg, USER_EVENTS_PORT, m.user_events_port)}"]
-    return out
+def scrape_targets(cfg: StackConfig, http: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Job -> `host:port` of every scraped instance: the controllers', invokers' and schedulers'
+    HTTP ports (`http`, by role, from the placements) and user-events. On Kubernetes,
+    docker-factory invokers (a DaemonSet) have no planned addresses: scrape_config finds them
+    through their headless Service instead."""
+    ue = beside_edge(cfg, "user-events")
+    return {job: hosts for job, hosts in http.items() if hosts} | {
+        "user-events": [f"{ue.address}:"
+                        f"{reach_port(cfg, USER_EVENTS_PORT, cfg.monitoring.user_events_port)}"]}
 
 
 def scrape_config(cfg: StackConfig, targets: dict[str, list[str]]) -> str:
@@ -172,21 +136,22 @@ DASHBOARD_PROVIDER = (
 
 
 def prometheus_url(cfg: StackConfig) -> str:
-    at = where(cfg, "prometheus")
+    at = beside_edge(cfg, "prometheus")
     return f"http://{at.address}:{reach_port(cfg, PROMETHEUS_PORT, cfg.monitoring.prometheus_port)}"
 
 
 def grafana_url(cfg: StackConfig) -> str:
-    at = where(cfg, "grafana")
+    at = beside_edge(cfg, "grafana")
     return f"http://{at.address}:{reach_port(cfg, GRAFANA_PORT, cfg.monitoring.grafana_port)}"
 
 
-def services(cfg: StackConfig, kafka_hosts: str, kafka_env: dict, instances: dict[str, list[Placed]],
+def services(cfg: StackConfig, kafka_hosts: str, kafka_env: dict, http: dict[str, list[str]],
              depends_on: tuple[str, ...]) -> list[Service]:
-    """user-events, Prometheus and Grafana (one instance each), after the components they watch
-    (`depends_on`). `kafka_env` is the Kafka client's security settings in user-events' keys."""
+    """user-events, Prometheus and Grafana (one instance each), after the brokers user-events
+    reads (`depends_on`). `kafka_env` is the Kafka client's security settings in user-events'
+    keys; `http` the scraped components' addresses by role (scrape_targets)."""
     m = cfg.monitoring
-    ue = where(cfg, "user-events")
+    ue = beside_edge(cfg, "user-events")
     user_events = Container(
         key=f"user-events-{ue.name}", service="user-events", host=ue.host_name,
         name=f"{PREFIX}-user-events", image="user-events",
@@ -197,10 +162,10 @@ def services(cfg: StackConfig, kafka_hosts: str, kafka_env: dict, instances: dic
                       wait=True, start_period_s=120),
         depends_on=depends_on)
 
-    pr = where(cfg, "prometheus")
+    pr = beside_edge(cfg, "prometheus")
     data = VolumePlan(f"prometheus-{pr.name}-data", pr.host_name, f"{PREFIX}-prometheus-data",
                       owner=PROMETHEUS_OWNER)
-    config = scrape_config(cfg, scrape_targets(cfg, instances))
+    config = scrape_config(cfg, scrape_targets(cfg, http))
     live = cfg.platform != "kubernetes"
     config_path = f"{PROMETHEUS_CONFIG}/prometheus.yml"
     prometheus = Container(
@@ -221,11 +186,11 @@ def services(cfg: StackConfig, kafka_hosts: str, kafka_env: dict, instances: dic
                                     ">/dev/null"), wait=True, start_period_s=30),
         depends_on=(user_events.key,))
 
-    gr = where(cfg, "grafana")
+    gr = beside_edge(cfg, "grafana")
     gdata = VolumePlan(f"grafana-{gr.name}-data", gr.host_name, f"{PREFIX}-grafana-data",
                        owner=GRAFANA_OWNER)
     env = {
-        "GF_SECURITY_ADMIN_USER": "admin",
+        "GF_SECURITY_ADMIN_USER": ADMIN_USER,
         "GF_SECURITY_ADMIN_PASSWORD__FILE": ADMIN_PASSWORD_FILE,
         "GF_USERS_ALLOW_SIGN_UP": "false",
         "GF_AUTH_ANONYMOUS_ENABLED": "false",

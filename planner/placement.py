@@ -58,6 +58,12 @@ def placed(cfg: StackConfig, role: str) -> list[Placed]:
             for i in range(replicas(cfg, role))]
 
 
+def beside_edge(cfg: StackConfig, role: str) -> Placed:
+    """A single service that runs next to the edge (the API gateway and its Redis, monitoring):
+    on Docker the edge's host; on Kubernetes the role's own single pod."""
+    return placed(cfg, role)[0] if cfg.platform == "kubernetes" else placed(cfg, "edge")[0]
+
+
 def reach_port(cfg: StackConfig, container_port: int, host_port: int) -> int:
     """The port other containers reach a service at: the port published on its Docker host, or on
     Kubernetes the container port itself (pods are reached directly; headless Services map no
