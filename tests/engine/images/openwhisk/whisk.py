@@ -93,14 +93,6 @@ ES_KEYS = [f"CONFIG_whisk_activationStore_elasticsearch_{k}"
            for k in ("protocol", "hosts", "indexPattern", "username", "password")]
 
 
-def hocon(name: str) -> str:
-    """The HOCON key a CONFIG_ variable becomes (§1a): `_` -> `.`, camelCase -> kebab-case
-    except in segments that start upper-case."""
-    segs = name.removeprefix("CONFIG_").split("_")
-    return ".".join(s if s[:1].isupper() else re.sub(r"([a-z0-9])([A-Z])", lambda m: m[1] + "-" + m[2].lower(), s)
-                    for s in segs)
-
-
 def spi(name: str, default: str) -> str:
     return ENV.get(f"CONFIG_whisk_spi_{name}") or default
 
@@ -124,7 +116,7 @@ def require(component: str, keys: list[str]) -> None:
         if key in PROPS:
             log(f"required property {PROPS[key]} still not set")
             die(f"Bad configuration, cannot start. ({component} {TAG}: set {key})")
-        die(f"{component} {TAG}: configuration key {hocon(key)} is required and not set "
+        die(f"{component} {TAG}: configuration key {_hocon_path(key)} is required and not set "
             f"(env {key}); the real image fails at startup without it")
     other = "pekko" if P == "akka" else "akka"
     ignored = sorted(k for k in ENV if k.startswith(f"CONFIG_{other}_"))
