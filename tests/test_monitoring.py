@@ -351,6 +351,16 @@ SINGLE = {"version": {"tag": "ef725a6"},
                  "monitoring.grafana_image to a prebuilt image", id="unknown-tag"),
     pytest.param({"monitoring": {"enabled": True, "build_args": {"DASHBOARD_URL": "x"}}},
                  None, id="unknown-build-arg"),
+    pytest.param({"monitoring": {"enabled": True, "retention_days": 0}},
+                 "openwhisk:monitoring.retention_days: must be at least 1 (got 0); set it with "
+                 "pulumi config set --path 'monitoring.retention_days' <integer>", id="no-retention"),
+    pytest.param({"monitoring": {"enabled": True, "grafana_port": 70000}},
+                 "openwhisk:monitoring.grafana_port: must be at most 65535 (got 70000); set it with "
+                 "pulumi config set --path 'monitoring.grafana_port' <integer>", id="port-range"),
+    pytest.param({"monitoring": {"enabled": True, "user_events_port": True}},
+                 "openwhisk:monitoring.user_events_port: expected an integer (got true); set it "
+                 "with pulumi config set --path 'monitoring.user_events_port' <integer>",
+                 id="port-bool"),
 ])
 def test_each_monitoring_rule_reports_one_exact_line(changes, expected):
     got = problems(change(SINGLE, changes))
@@ -383,6 +393,20 @@ def test_on_kubernetes_without_a_registry_grafana_needs_a_prebuilt_image():
 
 
 # -- Kubernetes -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("changes, expected", [
+    pytest.param({"kubernetes.volume_size": {"prometheus": "lots"}},
+                 "openwhisk:kubernetes.volume_size.prometheus: expected a Kubernetes quantity such "
+                 "as 10Gi or 500Mi (got 'lots'); set it with pulumi config set --path "
+                 "'kubernetes.volume_size.prometheus' <string>", id="volume-size"),
+    pytest.param({"kubernetes.resources": {"user_events": {"memory": "256Mi"}}},
+                 "openwhisk:kubernetes.resources.user_events.memory: the heap is half of it, and a "
+                 "heap under 256 MiB does not run user_events (got '256Mi'); give it at least "
+                 "512Mi", id="user-events-heap"),
+])
+def test_each_monitoring_kubernetes_rule_reports_one_exact_line(changes, expected):
+    assert problems(change(K8S, changes)) == [expected]
 
 NS = "openwhisk.svc.cluster.local"
 PREBUILT = {"monitoring": {"enabled": True, "grafana_image": "ops/grafana:12.0.2-ow"}}
