@@ -66,6 +66,9 @@ class DockerServiceArgs:
     """Image key -> an image built on each host that runs it (no registry) instead of pulled."""
     log_options: Mapping[str, str] = field(default_factory=dict)
     """Options of the json-file log driver every container gets (Plan.log_options)."""
+    pulled: Mapping[tuple[str, str], pulumi.Output[str]] = field(default_factory=dict)
+    """(host name, image key) -> image ID, of the images earlier services pulled: a host pulls an
+    image once, and a later service's step that runs it there uses that pull."""
 
 
 class DockerService(pulumi.ComponentResource):
@@ -78,7 +81,8 @@ class DockerService(pulumi.ComponentResource):
         self.image_ids: dict[tuple[str, str], pulumi.Output[str]] = {}
         for host, keys in args.service.pulls().items():
             for key in keys:
-                self.image_ids[host, key] = self._pull(args, host, key)
+                pulled = args.pulled.get((host, key))
+                self.image_ids[host, key] = pulled if pulled is not None else self._pull(args, host, key)
         volumes = {}
         for v in args.service.volumes:
             volumes[v.key] = docker.Volume(v.key, name=v.name, opts=pulumi.ResourceOptions(

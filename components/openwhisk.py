@@ -125,12 +125,16 @@ class OpenWhisk(pulumi.ComponentResource):
         logins: dict[str, pulumi.Resource] = {}
         local_builds = {i.key: i for i in plan.images if i.inline is not None and i.target is None}
 
+        pulled: dict[tuple[str, str], pulumi.Output[str]] = {}
+
         def declare(s: Service) -> None:
-            declared.update(DockerService(s.name, DockerServiceArgs(
+            service = DockerService(s.name, DockerServiceArgs(
                 service=s, hosts=hosts, images=dict(self.images), secrets=values,
                 after=dict(declared), digests=digests, deployed=deployed, logins=logins,
-                local_builds=local_builds, log_options=dict(plan.log_options)),
-                opts=child).ready)
+                local_builds=local_builds, log_options=dict(plan.log_options),
+                pulled=dict(pulled)), opts=child)
+            declared.update(service.ready)
+            pulled.update(service.image_ids)
 
         if reg is not None:
             # The registry runs first (from upstream images); the hosts log in once it runs, and

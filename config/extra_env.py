@@ -191,6 +191,8 @@ PLANNED: tuple[_Rule, ...] = (
     _fixed("CONFIG_whisk_cluster_name", "the same on every component"),
     _from("CONFIG_whisk_etcd_hosts", "the hosts with the etcd role", _CHANGE_HOSTS),
     _field("CONFIG_whisk_etcd_lease_timeout", "scheduler.etcd_lease_timeout_s"),
+    _fixed("CONFIG_whisk_etcd_(username|password)", "etcd's login is the user openwhisk with a "
+           "generated password, set up by the etcd-auth step", "remove it"),
     _field("CONFIG_whisk_spi_ActivationStoreProvider|"
            "CONFIG_whisk_activationStore_elasticsearch_(protocol|hosts|username)",
            "activation_store.backend"),

@@ -23,6 +23,7 @@ from planner import live_config
 from planner import apigateway as gw
 from planner import monitoring
 from planner import catalog
+from planner import etcd
 from planner import kubernetes as kube
 from planner import tenants
 from planner.images import manifest_value, plan_images
@@ -217,11 +218,12 @@ def plan_services(cfg: StackConfig, where: Placement, wiring: Wiring, registry: 
     services.append(_zookeeper(w.zks))
     services.append(kafka.service(cfg, w.brokers, w.zks, wiring.zk_hosts))
     if w.etcds:
-        services.append(_etcd(w.etcds))
+        services += [etcd.service(w.etcds), etcd.auth_step(w.couch, w.etcds, wiring.etcd_hosts)]
     if w.ess:
         services.append(_elasticsearch(w.ess))
     stores = [init_key] + [f"kafka-{b.name}" for b in w.brokers] \
-        + [f"etcd-{e.name}" for e in w.etcds] + [f"elasticsearch-{e.name}" for e in w.ess]
+        + ([f"etcd-auth-{w.couch.name}"] if w.etcds else []) \
+        + [f"elasticsearch-{e.name}" for e in w.ess]
 
     seed_count = cfg.controller.seed_count or len(w.controllers)
     controller_seeds = [(c.address, cfg.controller.remoting_port) for c in w.controllers[:seed_count]] \
@@ -418,32 +420,6 @@ def _zookeeper(zks: list[Placed]) -> Service:
     return Service("zookeeper", tuple(containers), tuple(volumes))
 
 
-def _etcd(etcds: list[Placed]) -> Service:
-    containers, volumes = [], []
-    cluster = ",".join(f"etcd{e.id}=http://{e.address}:2380" for e in etcds)
-    for e in etcds:
-        host = e.host_name
-        data = VolumePlan(f"etcd-{e.name}-data", host, f"{PREFIX}-etcd-data")
-        volumes.append(data)
-        containers.append(Container(
-            key=f"etcd-{e.name}", service="etcd", host=host, name=f"{PREFIX}-etcd", image="etcd",
-            command=(
-                "/usr/local/bin/etcd", "--name", f"etcd{e.id}", "--data-dir", "/etcd-data",
-                "--listen-client-urls", "http://0.0.0.0:2379",
-                "--advertise-client-urls", f"http://{e.address}:2379",
-                "--listen-peer-urls", "http://0.0.0.0:2380",
-                "--initial-advertise-peer-urls", f"http://{e.address}:2380",
-                "--initial-cluster", cluster, "--initial-cluster-state", "new",
-                "--initial-cluster-token", "openwhisk-etcd",
-                "--quota-backend-bytes", "2147483648",
-                "--auto-compaction-mode", "periodic", "--auto-compaction-retention", "10m"),
-            ports=(Port(2379, 2379, "client"), Port(2380, 2380, "peer")),
-            mounts=(Mount("/etcd-data", volume=data.key),),
-            health=Health(("CMD", "etcdctl", "endpoint", "health"), wait=True),
-        ))
-    return Service("etcd", tuple(containers), tuple(volumes))
-
-
 def _elasticsearch(ess: list[Placed]) -> Service:
     containers, volumes = [], []
     peers = ",".join(f"{e.address}:9300" for e in ess)
@@ -617,6 +593,8 @@ def _secrets(cfg: StackConfig, db_users: list[str], es_store: bool, edge_tls: Tl
     specs.append(SecretSpec("invoker_admin_password", "password"))
     if "scheduler" in db_users:
         specs.append(SecretSpec("scheduler_admin_password", "password"))
+    if cfg.mode == "scheduler":
+        specs += etcd.secret_specs()
     if es_store:
         specs.append(SecretSpec("elasticsearch_password", "password"))
     if cfg.apigateway.enabled:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from config import extra_env as env_rules
 from config import StackConfig
-from planner import kafka
+from planner import etcd, kafka
 from planner.model import Container, File, Health, Mount, Secret, Service, Value
 
 JVM_SERVICES = ("controller", "scheduler", "invoker", "user-events")
@@ -99,7 +99,7 @@ def _common(ctx: Context, db_user: str) -> dict[str, Value]:
     if ctx.scheduler_mode:
         env |= {
             "CONFIG_whisk_cluster_name": "whisk",
-            "CONFIG_whisk_etcd_hosts": ctx.etcd_hosts,
+            **etcd.client_env(ctx.etcd_hosts),
             "CONFIG_whisk_etcd_lease_timeout": str(cfg.scheduler.etcd_lease_timeout_s),
             "CONFIG_whisk_etcd_pool_threads": "10",
         }

@@ -23,7 +23,7 @@ CLIENTS: dict[str, tuple[str, ...]] = {
     "couchdb": ("couchdb", "controller", "invoker", "scheduler"),
     "zookeeper": ("zookeeper", "kafka", "invoker", "scheduler"),
     "kafka": ("kafka", "controller", "invoker", "scheduler", "user-events"),
-    "etcd": ("etcd", "controller", "invoker", "scheduler"),
+    "etcd": ("etcd", "etcd-auth", "controller", "invoker", "scheduler"),
     "elasticsearch": ("elasticsearch", "controller", "invoker", "scheduler"),
     "redis": ("apigateway",),
     "controller": ("controller", "scheduler", "invoker", "edge", "catalog", "prometheus"),

@@ -248,6 +248,10 @@ PLANNED = [
     ("scheduler", "CONFIG_whisk_etcd_hosts", f" from the hosts with the etcd role (got '9000'); {HOSTS}"),
     ("invoker", "CONFIG_whisk_etcd_lease_timeout", " from scheduler.etcd_lease_timeout_s (got '9000'); "
      "set scheduler.etcd_lease_timeout_s instead"),
+    ("controller", "CONFIG_whisk_etcd_username", ": etcd's login is the user openwhisk with a "
+     "generated password, set up by the etcd-auth step (got '9000'); remove it"),
+    ("invoker", "CONFIG_whisk_etcd_password", ": etcd's login is the user openwhisk with a generated "
+     "password, set up by the etcd-auth step (got a hidden value); remove it"),
     ("controller", "CONFIG_whisk_spi_ActivationStoreProvider", " from activation_store.backend (got "
      "'9000'); set activation_store.backend instead"),
     ("controller", "CONFIG_whisk_activationStore_elasticsearch_hosts", " from activation_store.backend "

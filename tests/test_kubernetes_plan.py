@@ -190,10 +190,11 @@ def test_with_an_ingress_the_api_is_on_443_whatever_edge_https_port_says():
 def test_every_planned_container_has_its_workload():
     p = plan_of(SEED)
     got = {k: (w.kind, w.name, w.component) for k, w in p.kubernetes.workloads.items()}
-    jobs = {k: got.pop(k) for k in ("couchdb-init-0", "couchdb-tenants-0", "kafka-scram-users-0")}
+    jobs = {k: got.pop(k) for k in ("couchdb-init-0", "couchdb-tenants-0", "kafka-scram-users-0",
+                                     "etcd-auth-0")}
     assert {k: (kind, comp) for k, (kind, _, comp) in jobs.items()} == {
         "couchdb-init-0": ("Job", "couchdb-init"), "couchdb-tenants-0": ("Job", "couchdb-tenants"),
-        "kafka-scram-users-0": ("Job", "kafka-scram-users")}
+        "kafka-scram-users-0": ("Job", "kafka-scram-users"), "etcd-auth-0": ("Job", "etcd-auth")}
     assert jobs["couchdb-init-0"][1].startswith("ow-couchdb-init-")
     assert len(jobs["couchdb-init-0"][1]) == len("ow-couchdb-init-") + 10
     expected = {"couchdb-0": ("StatefulSet", "ow-couchdb-0", "couchdb"),

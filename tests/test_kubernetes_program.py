@@ -331,8 +331,9 @@ def test_start_order_follows_the_real_dependencies():
     assert deps(STS, "kafka-1") == ["kafka-0", "kafka-scram-users-0", "zookeeper-0", "zookeeper-1",
                                     "zookeeper-2"]
     assert deps(STS, "zookeeper-1") == []
-    assert deps(STS, "controller-1") == ["controller-0", "couchdb-init-0", "elasticsearch-0", "etcd-0",
-                                         "kafka-0", "kafka-1", "kafka-2"]
+    assert deps(JOB, "etcd-auth-0") == ["etcd-0"]
+    assert deps(STS, "controller-1") == ["controller-0", "couchdb-init-0", "elasticsearch-0",
+                                         "etcd-auth-0", "kafka-0", "kafka-1", "kafka-2"]
     assert deps(STS, "invoker-0") == ["controller-0", "controller-1", "couchdb-init-0", "scheduler-0",
                                       "scheduler-1"]
     assert deps(DEPLOYMENT, "edge-0") == ["apigateway-0", "controller-0", "controller-1"]
@@ -367,12 +368,15 @@ def test_seed_001_scheduler_with_kafka_sasl_and_elasticsearch():
     assert sched["CONFIG_whisk_activationStore_elasticsearch_hosts"] == f"{pod('elasticsearch', 0)}:9200"
     assert sched["WHISK_SCHEDULER_ENDPOINTS_HOST"] == pod("scheduler", 1)
     assert sched["CONFIG_whisk_etcd_hosts"] == f"{pod('etcd', 0)}:2379"
+    assert sched["CONFIG_whisk_etcd_username"] == "openwhisk"
+    assert "CONFIG_whisk_etcd_password" not in sched
     data, is_secret = unwrap(run.mocks.named("scheduler-1-secrets", "kubernetes:core/v1:Secret")
                              ["inputs"]["stringData"])
     assert is_secret and data["secrets.conf"].splitlines() == [
         'include classpath("application.conf")',
         'whisk.activation-store.elasticsearch.password = "pw-elasticsearch_password"',
         'whisk.couchdb.password = "pw-couchdb_scheduler_password"',
+        'whisk.etcd.password = "pw-etcd_password"',
         'whisk.kafka.common.sasl-jaas-config = "org.apache.kafka.common.security.scram.'
         'ScramLoginModule required username=\\"openwhisk\\" password=\\"pw-kafka_client_password\\";"',
         'whisk.scheduler.password = "pw-scheduler_admin_password"']

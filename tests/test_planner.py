@@ -144,7 +144,9 @@ def test_cluster_scheduler_env_is_exact_on_pekko():
     couch = COUCH | {"CONFIG_whisk_couchdb_host": "10.0.0.11"}
     etcd = {"CONFIG_whisk_cluster_name": "whisk",
             "CONFIG_whisk_etcd_hosts": "10.0.0.11:2379,10.0.0.12:2379,10.0.0.13:2379",
-            "CONFIG_whisk_etcd_lease_timeout": "10", "CONFIG_whisk_etcd_pool_threads": "10"}
+            "CONFIG_whisk_etcd_lease_timeout": "10", "CONFIG_whisk_etcd_pool_threads": "10",
+            "CONFIG_whisk_etcd_username": "openwhisk",
+            "CONFIG_whisk_etcd_password": Secret("${etcd_password}")}
     assert env(p, "scheduler-core-b") == couch | etcd | {
         "PORT": "8080",
         "KAFKA_HOSTS": "10.0.0.11:9092,10.0.0.12:9092,10.0.0.13:9092",
@@ -310,7 +312,7 @@ def test_secrets_never_appear_in_plain_values():
         "couchdb_invoker_password",
         "couchdb_scheduler_password", "guest_auth", "system_auth", "controller_admin_password",
         "invoker_admin_password", "scheduler_admin_password", "edge_tls_cert", "edge_tls_key",
-        "redis_password"}
+        "redis_password", "etcd_root_password", "etcd_password", "etcd_health_password"}
 
 
 def test_rotation_generation_reaches_the_secret_spec():
@@ -404,15 +406,17 @@ def test_images_are_pinned_and_prepulled_on_invoker_hosts():
     assert pulls["core-b"] == ["zookeeper", "kafka", "etcd", "controller", "scheduler"]
 
 
-def test_each_image_is_pulled_by_one_service_only():
-    """Pull resources are named <host>-<image>, so two services pulling one image would clash."""
+def test_an_image_is_shared_only_by_a_step_on_its_owners_host():
+    """Pull resources are named <host>-<image>; a service that runs an image some earlier service
+    pulls on the same host uses that pull (components.DockerService), so the only sharing is the
+    etcd-auth step in the CouchDB image, after the CouchDB service, on the CouchDB host."""
     p = planner.plan(cluster())
-    owners: dict[str, set[str]] = {}
+    owners: dict[tuple[str | None, str], list[str]] = {}
     for s in p.services:
-        for keys in s.pulls().values():
+        for host, keys in s.pulls().items():
             for k in keys:
-                owners.setdefault(k, set()).add(s.name)
-    assert {k: v for k, v in owners.items() if len(v) > 1} == {}
+                owners.setdefault((host, k), []).append(s.name)
+    assert {k: v for k, v in owners.items() if len(v) > 1} == {("core-a", "couchdb"): ["couchdb", "etcd-auth"]}
 
 
 def test_elasticsearch_store_keys_on_every_jvm_component():

@@ -522,9 +522,9 @@ def test_the_k8s_stack_passes_the_whole_pack(preview, monkeypatch):
     sts = [r for r in graph if r["type"] == "kubernetes:apps/v1:StatefulSet"]
     refs = [e for r in sts for c in r["inputs"]["spec"]["template"]["spec"]["containers"]
             for e in c.get("env") or [] if "secretKeyRef" in (e.get("valueFrom") or {})]
-    # CouchDB's password and Erlang cookie, the gateway's Redis password (the JVM components read
-    # theirs from a mounted file, planner.env.secrets_file).
-    assert (len(sts), len(refs)) == (16, 3)
+    # CouchDB's password and Erlang cookie, the gateway's Redis password, etcd's health login (the
+    # JVM components read theirs from a mounted file, planner.env.secrets_file).
+    assert (len(sts), len(refs)) == (16, 4)
 
 
 def test_dev_stack_passes_in_preview_mode(monkeypatch):

@@ -280,6 +280,49 @@ def test_refresh_loses_no_resource(prod: Project):
     prod.expect_no_changes()
 
 
+# -- etcd's logins --------------------------------------------------------------------------------
+
+
+def etcd_answer(url: str, body: dict[str, Any]) -> str:
+    """etcd's JSON gateway's answer to a request with no login, whatever its status."""
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as res:
+            return res.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.read().decode()
+
+
+def test_etcd_lets_in_only_its_users_and_a_second_auth_run_changes_nothing(prod: Project, fleet):
+    """The etcd-auth step turned authentication on: no login reads nothing; the members' health
+    login may read nothing either, yet they are healthy (test_first_up_from_empty_over_ssh); the
+    components' login works, or the schedulers could not register and no activation would have
+    passed the post-deploy verification."""
+    hosts = {h.name: h for h in fleet[0]}
+    plan = plan_of(prod)
+    members = [c for c in plan.containers() if c.service == "etcd"]
+    assert len(members) == 3
+    for m in members:
+        url = f"http://{hosts[m.host].address}:2379/v3/kv/range"
+        assert "etcdserver: user name is empty" in etcd_answer(url, {"key": "d2hpc2sv"}), m.key
+        proc = subprocess.run(["docker", "-H", hosts[m.host].socket, "exec", m.name, "etcdctl", "get",
+                               "--prefix", "--keys-only", "whisk/"], capture_output=True, text=True,
+                              timeout=60)
+        assert (proc.returncode, proc.stdout) == (1, ""), proc
+        assert "etcdserver: permission denied" in proc.stderr, proc.stderr
+    [step] = [c for c in plan.containers() if c.service == "etcd-auth"]
+    first = on(hosts[step.host], "logs", step.name)
+    assert first.splitlines()[-1] == "etcd-auth: authentication: enabled", first
+    again = on(hosts[step.host], "start", "-a", step.name)
+    assert again.splitlines() == [
+        "etcd-auth: role openwhisk: unchanged",
+        "etcd-auth: user root: password unchanged", "etcd-auth: user root: role root unchanged",
+        "etcd-auth: user openwhisk: password unchanged",
+        "etcd-auth: user openwhisk: role openwhisk unchanged",
+        "etcd-auth: user health: unchanged", "etcd-auth: authentication: already enabled"]
+    prod.expect_no_changes()
+
+
 # -- the action network ---------------------------------------------------------------------------
 
 

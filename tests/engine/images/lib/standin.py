@@ -205,12 +205,13 @@ def tcp_open(host: str, port: int, timeout: float = 3.0) -> bool:
 
 
 def http_call(method: str, url: str, body: Any = None, *, auth: tuple[str, str] | None = None,
-              timeout: float = 10.0, raw: bytes | None = None) -> tuple[int, Any]:
+              timeout: float = 10.0, raw: bytes | None = None,
+              extra_headers: dict[str, str] | None = None) -> tuple[int, Any]:
     """(status, decoded JSON or text). Raises OSError when there is no HTTP answer."""
     split = urlsplit(url)
     conn_cls = http.client.HTTPSConnection if split.scheme == "https" else http.client.HTTPConnection
     conn = conn_cls(split.hostname, split.port, timeout=timeout)
-    headers = {"Accept": "application/json"}
+    headers = {"Accept": "application/json", **(extra_headers or {})}
     data = raw
     if body is not None:
         data = json.dumps(body).encode()
@@ -324,22 +325,36 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
+#: etcd's answers that a login (again) fixes: none sent, expired, or older than a user change.
+_RELOGIN = ("user name is empty", "invalid auth token", "revision of auth store is old")
+
+
 class Etcd:
-    """etcd's gRPC gateway over HTTP: enough to register and list members under a prefix."""
+    """etcd's gRPC gateway over HTTP: enough to register and list members under a prefix. With a
+    user and password (whisk.etcd.username/password, as OpenWhisk's EtcdClient takes them) it logs
+    in and sends its token, logging in again when etcd ends the token, as etcd's clients do."""
 
-    def __init__(self, hosts: str) -> None:
+    def __init__(self, hosts: str, user: str | None = None, password: str | None = None) -> None:
         self.urls = [f"http://{h}" for h in hosts.split(",") if h]
+        self.login = (user, password) if user and password else None
+        self.token: str | None = None
 
-    def _post(self, path: str, body: dict[str, Any]) -> Any:
+    def _post(self, path: str, body: dict[str, Any], *, again: bool = True) -> Any:
         last = "no etcd host"
         for url in self.urls:
+            headers = {"Authorization": self.token} if self.token else {}
             try:
-                status, reply = http_call("POST", url + path, body, timeout=5)
+                status, reply = http_call("POST", url + path, body, timeout=5, extra_headers=headers)
             except OSError as err:
                 last = f"{url}: {err}"
                 continue
             if status == 200:
                 return reply
+            if again and self.login and any(m in str(reply) for m in _RELOGIN):
+                self.token = None
+                self.token = self._post("/v3/auth/authenticate", {
+                    "name": self.login[0], "password": self.login[1]}, again=False)["token"]
+                return self._post(path, body, again=False)
             last = f"{url}: HTTP {status} {reply}"
         raise OSError(f"etcd {path}: {last}")
 

@@ -34,10 +34,10 @@ import uuid
 from typing import Any
 
 sys.path.insert(0, "/standin")
-from standin import Bus, BusError, Etcd, Reply, Request, die, exit_on_signal, log, serve_http  # noqa: E402
+from standin import Bus, BusError, Reply, Request, die, exit_on_signal, log, serve_http  # noqa: E402
 from whisk import (  # noqa: E402
-    ENV, TAG, Activations, Couch, Manifest, Remoting, common_keys, fpc, now_ms, require, wait_until,
-    with_metrics,
+    ENV, TAG, Activations, Couch, Manifest, Remoting, common_keys, etcd_client, fpc, now_ms, require,
+    wait_until, with_metrics,
 )
 
 NOT_FOUND = Reply(404, {"error": "The requested resource does not exist."})
@@ -55,7 +55,7 @@ class Controller:
         self.couch = Couch()
         self.activations = Activations(self.couch)
         self.bus = Bus(ENV["KAFKA_HOSTS"], ENV)
-        self.etcd = Etcd(ENV["CONFIG_whisk_etcd_hosts"]) if self.fpc else None
+        self.etcd = etcd_client() if self.fpc else None
         self.cluster = ENV.get("CONFIG_whisk_cluster_name") or "whisk"
         self.remoting = Remoting("controller-actor-system")
         self.health: dict[str, dict[str, Any]] = {}

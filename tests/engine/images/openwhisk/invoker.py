@@ -27,9 +27,9 @@ from typing import Any
 from urllib.parse import quote
 
 sys.path.insert(0, "/standin")
-from standin import Bus, Docker, Etcd, Reply, Request, die, exit_on_signal, http_call, log, serve_http  # noqa: E402
+from standin import Bus, Docker, Reply, Request, die, exit_on_signal, http_call, log, serve_http  # noqa: E402
 from whisk import (  # noqa: E402
-    ENV, ETCD, TAG, VERSION, Activations, Couch, Manifest, common_keys, now_ms, require, spi,
+    ENV, ETCD, TAG, VERSION, Activations, Couch, Manifest, common_keys, etcd_client, now_ms, require, spi,
     wait_until, with_metrics,
 )
 
@@ -94,7 +94,7 @@ class Invoker:
         self.docker = Docker()
         self.bus = Bus(ENV["KAFKA_HOSTS"], ENV)
         self.activations = Activations(Couch())
-        self.etcd = Etcd(ENV["CONFIG_whisk_etcd_hosts"]) if self.fpc else None
+        self.etcd = etcd_client() if self.fpc else None
         self.cluster = ENV.get("CONFIG_whisk_cluster_name") or "whisk"
         self.seq = itertools.count()
         self.missing_image_logged = False

@@ -16,9 +16,9 @@ import time
 from typing import Any
 
 sys.path.insert(0, "/standin")
-from standin import Bus, Etcd, Reply, Request, die, exit_on_signal, listen_tcp, log, serve_http  # noqa: E402
+from standin import Bus, Reply, Request, die, exit_on_signal, listen_tcp, log, serve_http  # noqa: E402
 from whisk import (  # noqa: E402
-    ENV, ES_KEYS, ETCD, P, TAG, VERSION, Remoting, common_keys, now_ms, require, spi, wait_until,
+    ENV, ES_KEYS, ETCD, P, TAG, VERSION, Remoting, common_keys, etcd_client, now_ms, require, spi, wait_until,
     with_metrics,
 )
 
@@ -29,7 +29,7 @@ class Scheduler:
     def __init__(self, instance: str) -> None:
         self.id = instance
         self.bus = Bus(ENV["KAFKA_HOSTS"], ENV)
-        self.etcd = Etcd(ENV["CONFIG_whisk_etcd_hosts"])
+        self.etcd = etcd_client()
         self.cluster = ENV.get("CONFIG_whisk_cluster_name") or "whisk"
         self.remoting = Remoting("scheduler-actor-system", default_port=25520)
         self.endpoint = {"host": ENV["WHISK_SCHEDULER_ENDPOINTS_HOST"],

@@ -19,7 +19,7 @@ from typing import Any
 
 sys.path.insert(0, "/standin")
 from standin import (  # noqa: E402
-    Handler, Reply, Request, configured_environment, die, http_call, listen_tcp, log, tcp_open,
+    Etcd, Handler, Reply, Request, configured_environment, die, http_call, listen_tcp, log, tcp_open,
 )
 
 
@@ -105,6 +105,15 @@ def fpc() -> bool:
 
 def es_store() -> bool:
     return spi("ActivationStoreProvider", "") == ES_STORE
+
+
+def etcd_client() -> Etcd:
+    """EtcdClient(loadConfigOrThrow[EtcdConfig]): it logs in when whisk.etcd.username and
+    .password are both set, and refuses to start when only one of them is."""
+    user, password = ENV.get("CONFIG_whisk_etcd_username"), ENV.get("CONFIG_whisk_etcd_password")
+    if bool(user) != bool(password):
+        die("requirement failed: either both user and password are set or neither is set")
+    return Etcd(ENV["CONFIG_whisk_etcd_hosts"], user, password)
 
 
 def require(component: str, keys: list[str]) -> None:
