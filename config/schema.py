@@ -44,7 +44,7 @@ Rotatable = Literal[
     "couchdb_scheduler_password", "guest_auth", "system_auth", "controller_admin_password",
     "invoker_admin_password", "scheduler_admin_password", "elasticsearch_password",
     "registry_password", "kafka_admin_password", "kafka_client_password", "redis_password",
-    "couchdb_erlang_cookie", "edge_tls_key", "grafana_admin_password",
+    "couchdb_erlang_cookie", "edge_tls_key", "grafana_admin_password", "etcd_password",
 ]
 #: Generated secrets that `openwhisk:rotate` can rotate.
 ROTATABLE: tuple[str, ...] = get_args(Rotatable)

@@ -14,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_etcd import FakeEtcd  # noqa: E402
 
+import config  # noqa: E402
 import planner  # noqa: E402
 from planner.model import Health, Secret  # noqa: E402
 from tests.test_planner import cluster, env, stack  # noqa: E402
@@ -185,3 +186,10 @@ def test_classic_mode_has_no_etcd_secrets_and_no_step() -> None:
     p = planner.plan(stack())
     assert not [s for s in p.secrets if s.name.startswith("etcd")]
     assert not [c for c in p.containers() if c.service.startswith("etcd")]
+
+
+def test_the_component_password_rotates_and_the_others_do_not() -> None:
+    generations = {s.name: s.generation for s in planner.plan(cluster(rotate={"etcd_password": 2})).secrets}
+    assert {k: v for k, v in generations.items() if k.startswith("etcd")} == {
+        "etcd_root_password": 0, "etcd_password": 2, "etcd_health_password": 0}
+    assert [k for k in config.ROTATABLE if k.startswith("etcd")] == ["etcd_password"]
