@@ -320,7 +320,30 @@ def test_etcd_lets_in_only_its_users_and_a_second_auth_run_changes_nothing(prod:
         "etcd-auth: user openwhisk: password unchanged",
         "etcd-auth: user openwhisk: role openwhisk unchanged",
         "etcd-auth: user health: unchanged", "etcd-auth: authentication: already enabled"]
-    prod.expect_no_changes()
+    # The passwords: in the step's and members' environment (they read them there), in the
+    # components' secrets file, and nowhere else: no label, container command or command line.
+    env = {c.name: dict(e.split("=", 1) for e in json.loads(on(hosts[c.host], "inspect", c.name))[0]
+                        ["Config"]["Env"]) for c in [step, members[0]]}
+    values = {env[step.name][k] for k in ("ETCD_ROOT_PASSWORD", "ETCD_OPENWHISK_PASSWORD",
+                                          "ETCD_HEALTH_PASSWORD")}
+    assert env[members[0].name]["ETCDCTL_USER"] == f"health:{env[step.name]['ETCD_HEALTH_PASSWORD']}"
+    scheduler = next(c for c in plan.containers() if c.service == "scheduler")
+    conf = on(hosts[scheduler.host], "exec", scheduler.name, "cat", "/openwhisk-pulumi/secrets.conf")
+    assert f'whisk.etcd.password = "{env[step.name]["ETCD_OPENWHISK_PASSWORD"]}"' in conf.splitlines()
+    assert len(values) == 3 and all(len(v) >= 16 for v in values)
+    places = {}
+    for c in plan.containers():
+        if c.service in ("etcd", "etcd-auth", "controller", "scheduler", "invoker") and c.host in hosts:
+            [shown] = json.loads(on(hosts[c.host], "inspect", c.name))
+            places[c.key] = json.dumps([shown["Config"].get(p) for p in ("Labels", "Cmd", "Entrypoint")]
+                                       + [shown.get("Args")])
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            places[f"process {pid}"] = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+    assert sorted(f"{where}: {v[:4]}..." for where, text in places.items() for v in values
+                  if v in text) == []
 
 
 # -- the action network ---------------------------------------------------------------------------
