@@ -213,6 +213,13 @@ CASES = [
                   *containers("couchdb-init-core-1"), V],
          why="the key, the init step that stores it, and the check that uses it",
          waves="couchdb-init-core-1"),
+    Case("rotate the etcd password", set_key("rotate.etcd_password", 1),
+         created=[], deleted=[],
+         changed=["random:index/randomPassword:RandomPassword::etcd_password",
+                  *containers("etcd-auth-core-1", *JVM)],
+         why="the password, the etcd-auth step that sets it, then the components that log in with "
+             "it; etcd's members and the other logins stay",
+         waves=f"etcd-auth-core-1 > {ROLL}"),
     Case("change the API host", set_key("edge.api_host", "ow.example.org"),
          created=[], deleted=[],
          changed=["tls:index/selfSignedCert:SelfSignedCert::edge_tls_cert",
