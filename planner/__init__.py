@@ -160,7 +160,7 @@ def wire(cfg: StackConfig, where: Placement) -> Wiring:
         couch_url=f"http://{where.couch.address}:{couch_port}", couch_port=couch_port,
         kafka_hosts=",".join(brokers), kafka_bootstrap=",".join(brokers[:BOOTSTRAP_BROKERS]),
         zk_hosts=",".join(f"{z.address}:2181" for z in where.zks),
-        etcd_hosts=",".join(f"{e.address}:2379" for e in where.etcds),
+        etcd_hosts=",".join(f"{e.address}:{etcd.CLIENT_PORT}" for e in where.etcds),
         es_hosts=",".join(f"{e.address}:9200" for e in where.ess),
         api_host=kube.api_host(cfg) if on_k8s else cfg.edge.api_host or where.edge.address,
         https_port=443 if on_k8s and cfg.kube.ingress else cfg.edge.https_port,
@@ -217,12 +217,14 @@ def plan_services(cfg: StackConfig, where: Placement, wiring: Wiring, registry: 
     services.append(_couchdb(cfg, w.couch, db_users(cfg), init_key, wiring.couch_url))
     services.append(_zookeeper(w.zks))
     services.append(kafka.service(cfg, w.brokers, w.zks, wiring.zk_hosts))
+    etcd_auth: list[str] = []
     if w.etcds:
-        services += [etcd.service(w.etcds), etcd.auth_step(w.couch, w.etcds, wiring.etcd_hosts)]
+        auth = etcd.auth_step(w.couch, w.etcds)
+        services += [etcd.service(w.etcds), auth]
+        etcd_auth = [c.key for c in auth.containers]
     if w.ess:
         services.append(_elasticsearch(w.ess))
-    stores = [init_key] + [f"kafka-{b.name}" for b in w.brokers] \
-        + ([f"etcd-auth-{w.couch.name}"] if w.etcds else []) \
+    stores = [init_key] + [f"kafka-{b.name}" for b in w.brokers] + etcd_auth \
         + [f"elasticsearch-{e.name}" for e in w.ess]
 
     seed_count = cfg.controller.seed_count or len(w.controllers)

@@ -70,11 +70,12 @@ def service(etcds: list[Placed]) -> Service:
     return Service("etcd", tuple(containers), tuple(volumes))
 
 
-def auth_step(couch: Placed, etcds: list[Placed], hosts: str) -> Service:
-    """The step, after every member is healthy; it runs again only when its inputs change, and a
-    run that finds everything in place changes nothing (a change would end every login)."""
+def auth_step(couch: Placed, etcds: list[Placed]) -> Service:
+    """The step, after every member is healthy, talking to the first; it runs again only when its
+    inputs change, and a run that finds everything in place changes nothing (a change would end
+    every login)."""
     env = {
-        "ETCD_URL": f"http://{hosts.split(',')[0]}",
+        "ETCD_URL": f"http://{etcds[0].address}:{CLIENT_PORT}",
         "ETCD_ROOT_PASSWORD": Secret.of(ROOT_SECRET),
         "ETCD_OPENWHISK_PASSWORD": Secret.of(PASSWORD_SECRET),
         "ETCD_HEALTH_PASSWORD": Secret.of(HEALTH_SECRET),

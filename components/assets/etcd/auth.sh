@@ -117,7 +117,10 @@ root_token
 
 # user NAME PASSWORD ROLE: the user exists with PASSWORD and has ROLE (none when empty)
 user() {
-    if [ "$ENABLED" = yes ] && [ "$(login "$1" "$2")" = ok ] && [ -z "$3" ]; then
+    # Whether the password already logs in (with authentication off, nothing can tell).
+    _works=no
+    [ "$ENABLED" = no ] || [ "$(login "$1" "$2")" != ok ] || _works=yes
+    if [ "$_works" = yes ] && [ -z "$3" ]; then
         log "user $1: unchanged"
         return 0
     fi
@@ -125,7 +128,7 @@ user() {
     _status=$(call /v3/auth/user/get "{\"name\":\"$1\"}")
     if [ "$_status" = 200 ]; then
         _roles=$(sed -n 's/.*"roles"[[:space:]]*:[[:space:]]*\[\([^]]*\)\].*/\1/p' "$RESP")
-        if [ "$ENABLED" = no ] || [ "$(login "$1" "$2")" != ok ]; then
+        if [ "$_works" = no ]; then
             must "password of $1" /v3/auth/user/changepw "{\"name\":\"$1\",\"password\":\"$_pw\"}"
             log "user $1: password set"
         else
