@@ -63,6 +63,9 @@ class Secrets(pulumi.ComponentResource):
             key = random.RandomPassword(f"{spec.name}-key", length=64, special=False,
                                         keepers=keepers, opts=self._child)
             return pulumi.Output.concat(uuid.result, ":", key.result)
+        if spec.kind == "cluster_id":
+            return random.RandomId(spec.name, byte_length=16, keepers=keepers,
+                                   opts=self._child).b64_url
         if spec.kind == "htpasswd":
             return pulumi.Output.concat(spec.user, ":", self._passwords[spec.source].bcrypt_hash)
         if spec.kind == "tls_key":

@@ -641,8 +641,6 @@ def _host_checks(hosts: tuple[Host, ...], mode: str | None,
 #: Roles whose service takes its id from the host id, with the highest id it accepts and why.
 ROLE_ID_LIMITS = {
     "zookeeper": (254, "ZooKeeper's myid is the host id plus one and at most 255"),
-    "kafka": (1000, "the Kafka broker id is the host id, and Kafka refuses ids above "
-                    "reserved.broker.max.id (1000)"),
 }
 
 

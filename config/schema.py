@@ -473,6 +473,9 @@ class KafkaSasl(Model):
 
 class Kafka(Model):
     port: StrictInt = Field(default=9092, ge=1, le=65535)
+    """The brokers' listener, for clients and for brokers among themselves."""
+    controller_port: StrictInt = Field(default=9093, ge=1, le=65535)
+    """The KRaft controllers' listener (on the first up to three brokers), for the quorum."""
     replication_factor: StrictInt = Field(default=1, ge=1)
     sasl: KafkaSasl | None = None
     """Authenticate brokers and clients with SASL; null (default) keeps the plaintext listener."""
@@ -512,7 +515,7 @@ class Images(Model):
 
     couchdb: ImageRef = "apache/couchdb:3.5.2.1"
     zookeeper: ImageRef = "zookeeper:3.9.5"
-    kafka: ImageRef = "wurstmeister/kafka:2.13-2.7.0"
+    kafka: ImageRef = "apache/kafka:4.1.1"
     etcd: ImageRef = "gcr.io/etcd-development/etcd:v3.5.33"
     elasticsearch: ImageRef = "docker.elastic.co/elasticsearch/elasticsearch:6.8.23"
     nginx: ImageRef = "nginx:1.30.4"

@@ -42,7 +42,7 @@ __all__ = ["plan"]
 COUCHDB_ADMIN_USER = "whisk_admin"
 JVM_PORT = jvm.JVM_PORT
 # uid:gid each image writes its data as (VolumePlan.owner): couchdb 5984:5984, zookeeper
-# 1000:1000, elasticsearch 1000:0; kafka (wurstmeister) and etcd run as root.
+# 1000:1000, kafka 1000:1000 (kafka.OWNER), elasticsearch 1000:0; etcd runs as root.
 ZK_OWNER = (1000, 1000)
 
 
@@ -216,7 +216,7 @@ def plan_services(cfg: StackConfig, where: Placement, wiring: Wiring, registry: 
     init_key = f"couchdb-init-{w.couch.name}"
     services.append(_couchdb(cfg, w.couch, db_users(cfg), init_key, wiring.couch_url))
     services.append(_zookeeper(w.zks))
-    services.append(kafka.service(cfg, w.brokers, w.zks, wiring.zk_hosts))
+    services.append(kafka.service(cfg, w.brokers))
     etcd_auth: list[str] = []
     if w.etcds:
         auth = etcd.auth_step(w.couch, w.etcds)
@@ -224,7 +224,7 @@ def plan_services(cfg: StackConfig, where: Placement, wiring: Wiring, registry: 
         etcd_auth = [c.key for c in auth.containers]
     if w.ess:
         services.append(_elasticsearch(w.ess))
-    stores = [init_key] + [f"kafka-{b.name}" for b in w.brokers] + etcd_auth \
+    stores = [init_key] + list(kafka.ready_keys(cfg, w.brokers)) + etcd_auth \
         + [f"elasticsearch-{e.name}" for e in w.ess]
 
     seed_count = cfg.controller.seed_count or len(w.controllers)
@@ -283,7 +283,7 @@ def plan_services(cfg: StackConfig, where: Placement, wiring: Wiring, registry: 
     if cfg.monitoring.enabled:
         services += monitoring.services(
             cfg, wiring.kafka_bootstrap, kafka.consumer_env(cfg.kafka.sasl, cfg.actor_system),
-            wiring.http, depends_on=tuple(f"kafka-{b.name}" for b in w.brokers))
+            wiring.http, depends_on=kafka.ready_keys(cfg, w.brokers))
     return [jvm.secrets_file(s) for s in services]
 
 
@@ -459,7 +459,7 @@ StackReference to the stack itself) for their `rolls_after`."""
 
 
 def quorum_members(plan: Plan) -> list[str]:
-    """Keys of the long-running quorum members (ZooKeeper, etcd, ElasticSearch) of the plan."""
+    """Keys of the long-running quorum members (ZooKeeper, Kafka, etcd, ElasticSearch) of the plan."""
     return sorted(c.key for c in plan.containers() if c.service in kube.QUORUM and not c.one_shot)
 
 
@@ -471,7 +471,7 @@ def roll(service: Service) -> Service:
     it is healthy, so a change that replaces every instance of a role replaces them one at a
     time, each healthy before the next is stopped. A `depends_on` edge
     alone never makes the engine replace a dependent with its dependency, so nothing else is
-    replaced on its account. Quorum members (ZooKeeper, etcd, ElasticSearch) chain through
+    replaced on its account. Quorum members (ZooKeeper, Kafka, etcd, ElasticSearch) chain through
     `rolls_after` instead: a lone member never passes its quorum health check, so they wait for
     the member before them only once it was deployed."""
     quorum = service.name in kube.QUORUM
@@ -604,6 +604,7 @@ def _secrets(cfg: StackConfig, db_users: list[str], es_store: bool, edge_tls: Tl
     if cfg.monitoring.enabled:
         specs.append(SecretSpec("grafana_admin_password", "password"))
     specs += [SecretSpec(n, "password") for n in kafka.secret_names(cfg.kafka.sasl)]
+    specs.append(SecretSpec(kafka.CLUSTER_ID_SECRET, "cluster_id"))
     specs += [SecretSpec("edge_tls_key", "tls_key"),
               SecretSpec("edge_tls_cert", "tls_cert", key="edge_tls_key", tls=edge_tls)]
     if registry is not None:

@@ -1,12 +1,22 @@
-"""Kafka: the brokers, their SASL setup and the client keys every JVM component needs. No Pulumi.
+"""Kafka: the brokers in KRaft mode, their SASL setup and the client keys every JVM component
+needs. No Pulumi.
 
-Each broker has one listener, `EXTERNAL`, on its static address (its host's, or on Kubernetes its
-pod's DNS name); brokers talk to each other on it too. Without `kafka.sasl` it is PLAINTEXT. With it, the listener speaks SASL_PLAINTEXT: brokers and
-clients authenticate, but nothing is encrypted on the wire.
+The image is the ASF's `apache/kafka`, which runs KRaft only: every broker formats its storage
+with the cluster id (`CLUSTER_ID`) on first start, and the first up to three brokers (by host id)
+are also the controllers, the quorum that keeps the cluster's metadata (VOTERS). Kafka needs no
+ZooKeeper; OpenWhisk's invokers still use it for their ids.
 
-The wurstmeister/kafka start script turns every `KAFKA_X_Y` variable into the server property
-`x.y` (values must not contain `@`, its sed delimiter) and passes `KAFKA_OPTS` to the JVM
-untouched; the broker's JAAS file is uploaded into the container and named there.
+Each broker has two listeners on its static address (its host's, or on Kubernetes its pod's DNS
+name): `EXTERNAL` (`kafka.port`) for clients and for brokers among themselves, and on the voters
+`CONTROLLER` (`kafka.controller_port`) for the quorum. Without `kafka.sasl` both are PLAINTEXT.
+With it both speak SASL_PLAINTEXT (authenticated, not encrypted): brokers and controllers log in
+to each other as `admin` with PLAIN, from the JAAS file's user table; clients log in as
+`openwhisk` with the configured mechanism. SCRAM credentials live in the quorum's metadata, so a
+one-shot step sets the client's through a broker once the brokers are up.
+
+The image turns every `KAFKA_X_Y` variable into the server property `x.y` (`__` for `_`, `___`
+for `-`) and hands `KAFKA_OPTS` to the JVM untouched; the JAAS file is uploaded into the
+container and named there. The image runs as uid:gid 1000:1000 (`appuser`).
 """
 
 from __future__ import annotations
@@ -19,15 +29,29 @@ from planner.model import Container, File, Health, Mount, Port, Secret, Service,
 from planner.placement import PREFIX, Placed
 
 ADMIN_USER = "admin"
-"""The brokers' own user, for inter-broker connections."""
+"""The brokers' and controllers' own user, for connections among themselves."""
 CLIENT_USER = "openwhisk"
 """The user of every controller, scheduler and invoker."""
 ADMIN_SECRET = "kafka_admin_password"
 CLIENT_SECRET = "kafka_client_password"
+CLUSTER_ID_SECRET = "kafka_cluster_id"
+"""Generated once (16 random bytes, base64url: Kafka's Uuid form) and kept in the stack's state:
+a broker refuses storage formatted with another cluster id."""
 
+OWNER = (1000, 1000)
+"""uid:gid the apache/kafka image writes its data as."""
+DATA_MOUNT = "/var/lib/kafka/data"
+LOG_DIR = f"{DATA_MOUNT}/kraft"
+"""Below the mount: Kafka takes every directory in a log dir for a partition, and a claim's root
+may hold `lost+found`."""
+VOLUME = f"{PREFIX}-kafka-kraft-data"
+"""Not the ZooKeeper-mode brokers' `ow-kafka-data` (root-owned, a format KRaft cannot read): a
+stack that ran those starts on a new, empty volume and keeps the old one until it is removed."""
 JAAS_PATH = "/etc/ow-kafka/kafka_server_jaas.conf"
 SCRAM_SCRIPT = "/ow-kafka/scram-users.sh"
+CONFIGS_TOOL = "/opt/kafka/bin/kafka-configs.sh"
 ASSETS = Path(__file__).resolve().parent.parent / "components" / "assets" / "kafka"
+MAX_VOTERS = 3
 
 _MODULES = {
     "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
@@ -45,6 +69,12 @@ def login_module(sasl: KafkaSasl) -> str:
 
 def _cred(name: str) -> str:
     return "${" + name + "}"
+
+
+def voters(brokers: list[Placed]) -> list[Placed]:
+    """The controllers: the first three brokers, or one when there are fewer than three (a quorum
+    of two stops when either stops, so it is worse than one)."""
+    return brokers[:MAX_VOTERS] if len(brokers) >= MAX_VOTERS else brokers[:1]
 
 
 def client_env(sasl: KafkaSasl | None) -> dict[str, Value]:
@@ -77,14 +107,20 @@ def consumer_env(sasl: KafkaSasl | None, actor_system: str) -> dict[str, Value]:
 
 
 def broker_jaas(sasl: KafkaSasl) -> Secret:
-    """The broker's JAAS file: its own credentials for inter-broker connections, and with PLAIN
-    also the user table it checks clients against (SCRAM keeps that table in ZooKeeper)."""
-    lines = [f'username="{ADMIN_USER}"', f'password="{_cred(ADMIN_SECRET)}"']
+    """The broker's JAAS file: the `admin` login it uses towards other brokers and controllers
+    (always PLAIN) and the PLAIN user table it checks them against, with PLAIN clients also the
+    client's entry. With SCRAM the section also carries a SCRAM login for `admin` (SCRAM users
+    themselves live in the quorum's metadata)."""
+    plain = [f'username="{ADMIN_USER}"', f'password="{_cred(ADMIN_SECRET)}"',
+             f'user_{ADMIN_USER}="{_cred(ADMIN_SECRET)}"']
     if not is_scram(sasl):
-        lines += [f'user_{ADMIN_USER}="{_cred(ADMIN_SECRET)}"',
-                  f'user_{CLIENT_USER}="{_cred(CLIENT_SECRET)}"']
-    body = "\n".join(f"    {line}" for line in lines)
-    return Secret(f"KafkaServer {{\n    {login_module(sasl)} required\n{body};\n}};\n")
+        plain.append(f'user_{CLIENT_USER}="{_cred(CLIENT_SECRET)}"')
+    modules = [(_MODULES["PLAIN"], plain)]
+    if is_scram(sasl):
+        modules.append((_MODULES["SCRAM"], plain[:2]))
+    body = "".join(f"    {module} required\n" + "\n".join(f"    {line}" for line in lines) + ";\n"
+                   for module, lines in modules)
+    return Secret(f"KafkaServer {{\n{body}}};\n")
 
 
 def secret_names(sasl: KafkaSasl | None) -> list[str]:
@@ -96,71 +132,80 @@ def scram_script() -> str:
     return (ASSETS / "scram-users.sh").read_text()
 
 
-def service(cfg: StackConfig, brokers: list[Placed], zks: list[Placed], zk_hosts: str) -> Service:
-    """The brokers, preceded with SCRAM by the one-shot step that stores their users in ZooKeeper."""
-    sasl = cfg.kafka.sasl
-    zk_keys = tuple(f"zookeeper-{z.name}" for z in zks)
+def ready_keys(cfg: StackConfig, brokers: list[Placed]) -> tuple[str, ...]:
+    """What a Kafka client waits for: every broker, and with SCRAM the step that sets its user."""
+    if is_scram(cfg.kafka.sasl):
+        return (f"kafka-scram-users-{brokers[0].name}",)
+    return tuple(f"kafka-{b.name}" for b in brokers)
+
+
+def service(cfg: StackConfig, brokers: list[Placed]) -> Service:
+    """The brokers, followed with SCRAM by the one-shot step that sets the client's credential."""
+    quorum = ",".join(f"{v.id}@{v.address}:{cfg.kafka.controller_port}" for v in voters(brokers))
+    voter_ids = {v.id for v in voters(brokers)}
     containers: list[Container] = []
-    if is_scram(sasl):
-        containers.append(_scram_users(sasl, brokers[0], zk_keys, zk_hosts))  # type: ignore[arg-type]
-    broker_deps = zk_keys + tuple(c.key for c in containers)
     volumes = []
     for b in brokers:
-        data = VolumePlan(f"kafka-{b.name}-data", b.host_name, f"{PREFIX}-kafka-data")
+        data = VolumePlan(f"kafka-{b.name}-data", b.host_name, VOLUME, owner=OWNER)
         volumes.append(data)
-        containers.append(_broker(cfg, b, zk_hosts, data, broker_deps))
+        containers.append(_broker(cfg, b, b.id in voter_ids, quorum, data))
+    if is_scram(cfg.kafka.sasl):
+        containers.append(_scram_users(cfg, brokers))
     return Service("kafka", tuple(containers), tuple(volumes))
 
 
-def _broker(cfg: StackConfig, b: Placed, zk_hosts: str, data: VolumePlan,
-            depends_on: tuple[str, ...]) -> Container:
+def _broker(cfg: StackConfig, b: Placed, voter: bool, quorum: str, data: VolumePlan) -> Container:
     rf = str(cfg.kafka.replication_factor)
-    port = cfg.kafka.port
+    port, cport = cfg.kafka.port, cfg.kafka.controller_port
     sasl = cfg.kafka.sasl
+    protocol = "PLAINTEXT" if sasl is None else "SASL_PLAINTEXT"
+    listeners = [f"EXTERNAL://0.0.0.0:{port}"] + ([f"CONTROLLER://0.0.0.0:{cport}"] if voter else [])
     env: dict[str, Value] = {
+        "CLUSTER_ID": Secret.of(CLUSTER_ID_SECRET),
         "KAFKA_ADVERTISED_LISTENERS": f"EXTERNAL://{b.address}:{port}",
         "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
-        "KAFKA_BROKER_ID": str(b.id),
+        "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+        "KAFKA_CONTROLLER_QUORUM_VOTERS": quorum,
         "KAFKA_DEFAULT_REPLICATION_FACTOR": rf,
         "KAFKA_INTER_BROKER_LISTENER_NAME": "EXTERNAL",
-        "KAFKA_LISTENERS": f"EXTERNAL://0.0.0.0:{port}",
-        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "EXTERNAL:PLAINTEXT",
-        # A fixed log dir: the image's default embeds the container hostname, which changes on
-        # every replacement and would orphan the data.
-        "KAFKA_LOG_DIRS": "/kafka/kafka-logs",
+        "KAFKA_LISTENERS": ",".join(listeners),
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": f"EXTERNAL:{protocol},CONTROLLER:{protocol}",
+        "KAFKA_LOG_DIRS": LOG_DIR,
+        "KAFKA_NODE_ID": str(b.id),
         "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": rf,
-        "KAFKA_ZOOKEEPER_CONNECT": zk_hosts,
+        "KAFKA_PROCESS_ROLES": "broker,controller" if voter else "broker",
     }
     files: tuple[File, ...] = ()
     if sasl is not None:
         env |= {
-            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "EXTERNAL:SASL_PLAINTEXT",
-            "KAFKA_SASL_ENABLED_MECHANISMS": sasl.mechanism,
-            "KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL": sasl.mechanism,
-            # The start script leaves KAFKA_OPTS out of server.properties and hands it to the JVM.
+            "KAFKA_SASL_ENABLED_MECHANISMS": "PLAIN" if sasl.mechanism == "PLAIN"
+            else f"PLAIN,{sasl.mechanism}",
+            "KAFKA_SASL_MECHANISM_CONTROLLER_PROTOCOL": "PLAIN",
+            "KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL": "PLAIN",
+            # The image leaves KAFKA_OPTS out of server.properties and hands it to the JVM.
             "KAFKA_OPTS": f"-Djava.security.auth.login.config={JAAS_PATH}",
         }
         files = (File(JAAS_PATH, broker_jaas(sasl)),)
+    ports = (Port(port, port, "kafka"),) + ((Port(cport, cport, "controller"),) if voter else ())
     return Container(
         key=f"kafka-{b.name}", service="kafka", host=b.host_name, name=f"{PREFIX}-kafka",
         image="kafka",
         env=tuple(sorted(env.items())),
-        ports=(Port(port, port, "kafka"),),
-        mounts=(Mount("/kafka", volume=data.key),),
+        ports=ports,
+        mounts=(Mount(DATA_MOUNT, volume=data.key),),
         files=files,
         health=Health(("CMD-SHELL", f"bash -c '</dev/tcp/127.0.0.1/{port}'"), wait=True),
-        depends_on=depends_on,
     )
 
 
-def _scram_users(sasl: KafkaSasl, first: Placed, zk_keys: tuple[str, ...],
-                 zk_hosts: str) -> Container:
-    """SCRAM credentials live in ZooKeeper and must exist before brokers authenticate each other.
-    Passwords reach the script through its environment only, never through the container's
-    command line."""
+def _scram_users(cfg: StackConfig, brokers: list[Placed]) -> Container:
+    """Sets the client's SCRAM credential through the brokers, logged in as `admin` with PLAIN.
+    Passwords reach the script through its environment only, never a command line."""
+    sasl = cfg.kafka.sasl
+    first = brokers[0]
     env: dict[str, Value] = {
-        "ZOOKEEPER_CONNECT": zk_hosts,
-        "SCRAM_MECHANISM": sasl.mechanism,
+        "BOOTSTRAP_SERVERS": ",".join(f"{b.address}:{cfg.kafka.port}" for b in brokers[:MAX_VOTERS]),
+        "SCRAM_MECHANISM": sasl.mechanism,  # type: ignore[union-attr]
         "ADMIN_USER": ADMIN_USER,
         "ADMIN_PASSWORD": Secret.of(ADMIN_SECRET),
         "CLIENT_USER": CLIENT_USER,
@@ -171,5 +216,5 @@ def _scram_users(sasl: KafkaSasl, first: Placed, zk_keys: tuple[str, ...],
         name=f"{PREFIX}-kafka-scram-users", image="kafka",
         entrypoint=("/bin/sh", SCRAM_SCRIPT), env=tuple(sorted(env.items())),
         files=(File(SCRAM_SCRIPT, scram_script()),),
-        one_shot=True, depends_on=zk_keys,
+        one_shot=True, depends_on=tuple(f"kafka-{b.name}" for b in brokers),
     )

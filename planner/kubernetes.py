@@ -46,11 +46,11 @@ NODE_INVOKER = "invoker-nodes"
 RUNTIME_DELETE_TIMEOUT = "30 seconds"
 """How long an invoker waits at start for its previous run's action pods to be deleted."""
 
-QUORUM = ("zookeeper", "etcd", "elasticsearch")
+QUORUM = ("zookeeper", "kafka", "etcd", "elasticsearch")
 """Services whose first member cannot become ready before the others start (it waits for a
 quorum): instance i waits for instance i-1 only once that one was deployed (`rolls_after`), so
 they start together and then roll one instance at a time."""
-ONE_AT_A_TIME = ("kafka", "controller", "scheduler", "invoker")
+ONE_AT_A_TIME = ("controller", "scheduler", "invoker")
 """Services whose instance i waits for instance i-1 to be ready, on creation and on every update,
 so that a change rolls through them one instance at a time."""
 

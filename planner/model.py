@@ -320,7 +320,7 @@ class RegistryPlan:
     """True when the stack runs the registry itself (service `registry`)."""
 
 
-SecretKind = Literal["password", "auth", "htpasswd", "tls_key", "tls_cert", "ca_cert"]
+SecretKind = Literal["password", "auth", "htpasswd", "tls_key", "tls_cert", "ca_cert", "cluster_id"]
 
 
 @dataclass(frozen=True)

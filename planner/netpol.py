@@ -21,7 +21,7 @@ ACTIONS = "actions"
 #: ACTIONS stands for action pods. The edge takes connections from anyone.
 CLIENTS: dict[str, tuple[str, ...]] = {
     "couchdb": ("couchdb", "controller", "invoker", "scheduler"),
-    "zookeeper": ("zookeeper", "kafka", "invoker", "scheduler"),
+    "zookeeper": ("zookeeper", "invoker", "scheduler"),
     "kafka": ("kafka", "controller", "invoker", "scheduler", "user-events"),
     "etcd": ("etcd", "etcd-auth", "controller", "invoker", "scheduler"),
     "elasticsearch": ("elasticsearch", "controller", "invoker", "scheduler"),

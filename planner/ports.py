@@ -13,6 +13,7 @@ from planner.model import Container, Plan
 #: (service, port name) -> the setting that chooses the host port.
 SETTINGS = {
     ("couchdb", "http"): "couchdb.port", ("kafka", "kafka"): "kafka.port",
+    ("kafka", "controller"): "kafka.controller_port",
     ("controller", "http"): "controller.http_port", ("controller", "remoting"): "controller.remoting_port",
     ("scheduler", "http"): "scheduler.http_port", ("scheduler", "rpc"): "scheduler.rpc_port",
     ("scheduler", "remoting"): "scheduler.remoting_port", ("invoker", "http"): "invoker.http_port",

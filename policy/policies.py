@@ -372,7 +372,7 @@ stateful_volumes_retained = ResourceValidationPolicy(
 
 STATEFUL_IMAGES = {
     "couchdb": "/opt/couchdb/data",
-    "kafka": "/kafka",
+    "kafka": "/var/lib/kafka/data",
     "zookeeper": "/data and /datalog",
     "etcd": "its --data-dir",
     "elasticsearch": "/usr/share/elasticsearch/data",

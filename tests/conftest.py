@@ -57,6 +57,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif t == "random:index/randomUuid:RandomUuid":
             gen = (args.inputs.get("keepers") or {}).get("generation", "0")
             outs["result"] = f"uuid-{args.name}" + ("" if gen == "0" else f"-g{gen}")
+        elif t == "random:index/randomId:RandomId":
+            outs["b64Url"] = f"id-{args.name}"
         elif t == "tls:index/privateKey:PrivateKey":
             outs["privateKeyPem"] = f"KEY-{args.name}"
         elif t == "tls:index/selfSignedCert:SelfSignedCert":
@@ -266,9 +268,9 @@ def plan_problems(plan: Any) -> list[str]:
             # transformEnvironment.sh wraps each CONFIG_ value in single quotes on the JVM command line.
             if key.startswith("CONFIG_") and "'" in text:
                 out.append(f"{c.key}: {key} contains a single quote")
-            # The Kafka image's start script writes KAFKA_* into server.properties with sed s@...@.
-            if c.image == "kafka" and key.startswith("KAFKA_") and "@" in text:
-                out.append(f"{c.key}: {key} contains '@'")
+            # The Kafka image writes KAFKA_* raw into server.properties, where a backslash escapes.
+            if c.image == "kafka" and key.startswith("KAFKA_") and ("\\" in text or "\n" in text):
+                out.append(f"{c.key}: {key} contains a backslash or a newline")
     return out
 
 

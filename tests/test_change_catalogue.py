@@ -186,7 +186,7 @@ CASES = [
          deleted=[], changed=[*containers("kafka-core-1", "kafka-core-2", "kafka-core-3", *JVM,
                                           "user-events-core-2"), V],
          why="brokers and every Kafka client, the scheduler and user-events included",
-         waves="kafka-scram-users-core-1 > kafka-core-1 > kafka-core-2 > kafka-core-3 > "
+         waves="kafka-core-1 > kafka-core-2 > kafka-core-3 > kafka-scram-users-core-1 > "
                "controller-core-1 scheduler-core-1 user-events-core-2 > controller-core-2 "
                "scheduler-core-2 > controller-core-3 scheduler-core-3 > invoker-0 > invoker-1"),
     Case("switch the activation store to ElasticSearch",

@@ -1062,10 +1062,10 @@ def test_host_ids_are_limited_only_where_a_role_turns_them_into_a_service_id():
         "plus one and at most 255 (got 255); give host 'b' a free id from 0 to 254, e.g. 1",
         "openwhisk:hosts[2].id: host 'c' has the role 'zookeeper': ZooKeeper's myid is the host id "
         "plus one and at most 255 (got 1001); give host 'c' a free id from 0 to 254, e.g. 1",
-        "openwhisk:hosts[2].id: host 'c' has the role 'kafka': the Kafka broker id is the host id, "
-        "and Kafka refuses ids above reserved.broker.max.id (1000) (got 1001); give host 'c' a free "
-        "id from 0 to 1000, e.g. 1",
     ]
+    # A KRaft node id has no upper bound of its own.
+    kafka_host = {"name": "k", "id": 5001, "address": "10.0.0.8", "roles": ["kafka"]}
+    assert parse(change(MULTI, {"hosts": [*MULTI["hosts"], kafka_host]}), base_dir=ROOT).config.hosts[3].id == 5001
 
 
 def _patterns(model: type[config.Model], seen: set) -> set[str]:

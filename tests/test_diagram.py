@@ -23,7 +23,7 @@ def test_dev_diagram_is_exact():
     couchdb_init_dev["ow-couchdb-init (init)"]
     couchdb_tenants_dev["ow-couchdb-tenants (init)"]
     zookeeper_dev[("ow-zookeeper :2181, 2888, 3888")]
-    kafka_dev[("ow-kafka :9092")]
+    kafka_dev[("ow-kafka :9092, 9093")]
     controller_dev["ow-controller :10001, 25520"]
     invoker_0["ow-invoker0 :12001"]
     redis_dev[("ow-redis :6379")]
@@ -34,7 +34,6 @@ def test_dev_diagram_is_exact():
   clients(["wsk / clients"]) -->|"https://172.17.0.1"| edge_dev
   couchdb_init_dev --> couchdb_dev
   couchdb_tenants_dev --> couchdb_init_dev
-  kafka_dev --> zookeeper_dev
   controller_dev --> couchdb_init_dev
   controller_dev --> kafka_dev
   invoker_0 --> couchdb_init_dev

@@ -132,8 +132,10 @@ def test_stores_get_their_planned_ids_and_peers():
                                  f"server.2={pod('zookeeper', 1)}:2888:3888;2181 "
                                  "server.3=0.0.0.0:2888:3888;2181")
     kafka = env(p, "kafka-1")
-    assert (kafka["KAFKA_BROKER_ID"], kafka["KAFKA_ADVERTISED_LISTENERS"]) == (
+    assert (kafka["KAFKA_NODE_ID"], kafka["KAFKA_ADVERTISED_LISTENERS"]) == (
         "1", f"EXTERNAL://{pod('kafka', 1)}:9092")
+    assert kafka["KAFKA_CONTROLLER_QUORUM_VOTERS"] == ",".join(
+        f"{i}@{pod('kafka', i)}:9093" for i in range(3))
     etcd = container(p, "etcd-0").command
     assert etcd[etcd.index("--initial-cluster") + 1] == ",".join(
         f"etcd{i}=http://{pod('etcd', i)}:2380" for i in range(3))
@@ -251,18 +253,16 @@ def test_job_names_follow_their_inputs():
 
 def test_instances_that_start_alone_roll_one_at_a_time_quorum_members_after_deployed_ones():
     p = plan_of(SEED)
-    assert container(p, "kafka-2").depends_on[-1] == "kafka-1"
     assert container(p, "controller-1").depends_on[-1] == "controller-0"
     assert container(p, "invoker-1").depends_on[-1] == "invoker-0"
     assert container(p, "scheduler-1").depends_on[-1] == "scheduler-0"
-    assert "kafka-0" not in container(p, "kafka-1").depends_on[:-1]
-    for service in ("zookeeper", "etcd", "elasticsearch"):
+    for service in ("zookeeper", "kafka", "etcd", "elasticsearch"):
         assert [container(p, f"{service}-{i}").depends_on for i in range(3)] == [(), (), ()]
         assert [container(p, f"{service}-{i}").rolls_after for i in range(3)] == [
             None, f"{service}-0", f"{service}-1"]
-    # The plan's own order is kept: brokers after the SCRAM users step, invokers after schedulers.
-    assert container(p, "kafka-0").depends_on == (
-        "zookeeper-0", "zookeeper-1", "zookeeper-2", "kafka-scram-users-0")
+    # The plan's own order is kept: the SCRAM users step after the brokers, invokers after
+    # schedulers.
+    assert container(p, "kafka-scram-users-0").depends_on == ("kafka-0", "kafka-1", "kafka-2")
     assert container(p, "invoker-0").depends_on == (
         "couchdb-init-0", "controller-0", "controller-1", "scheduler-0", "scheduler-1")
 
@@ -279,8 +279,8 @@ def test_claims_are_named_sized_and_made_writable_for_the_image_user():
     groups = {k: w.fs_group for k, w in p.kubernetes.workloads.items() if w.kind == "StatefulSet"}
     assert (groups["couchdb-0"], groups["zookeeper-0"], groups["elasticsearch-0"], groups["kafka-0"],
             groups["etcd-0"], groups["controller-0"], groups["redis-0"]) == (
-        5984, 1000, 1000, None, None, None, 999)
-    assert container(p, "kafka-0").mounts == (Mount("/kafka", volume="kafka-0-data"),)
+        5984, 1000, 1000, 1000, None, None, 999)
+    assert container(p, "kafka-0").mounts == (Mount("/var/lib/kafka/data", volume="kafka-0-data"),)
     sysctls = {k: w.node_sysctls for k, w in p.kubernetes.workloads.items() if w.node_sysctls}
     assert sysctls == {f"elasticsearch-{i}": (("vm.max_map_count", 262144),) for i in range(3)}
 

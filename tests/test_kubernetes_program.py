@@ -168,10 +168,15 @@ def test_kafka_statefulset_keeps_its_data_on_a_claim():
                  "resources": {"requests": {"storage": "10Gi"}}}}]
     assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
     [c] = spec["template"]["spec"]["containers"]
-    assert c["volumeMounts"] == [{"name": "data", "mountPath": "/kafka"}]
+    assert c["volumeMounts"] == [{"name": "data", "mountPath": "/var/lib/kafka/data"}]
+    # The image writes as 1000:1000: the claim is made writable for that group.
+    assert spec["template"]["spec"]["securityContext"]["fsGroup"] == 1000
     env = env_of(run.mocks.named("kafka-0", STS))
-    assert (env["KAFKA_ADVERTISED_LISTENERS"], env["KAFKA_ZOOKEEPER_CONNECT"], env["KAFKA_BROKER_ID"]) == (
-        f"EXTERNAL://{pod('kafka', 0)}:9092", ZOOKEEPERS, "0")
+    assert (env["KAFKA_ADVERTISED_LISTENERS"], env["KAFKA_NODE_ID"]) == (
+        f"EXTERNAL://{pod('kafka', 0)}:9092", "0")
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == ",".join(
+        f"{i}@{pod('kafka', i)}:9093" for i in range(3))
+    assert "KAFKA_ZOOKEEPER_CONNECT" not in env
 
 
 CLAIMS = {"storageClass": "standard",
@@ -241,13 +246,16 @@ def test_every_role_with_several_instances_rolls_one_pod_at_a_time_each_ready_fi
 
     # ...before it updates the instances that wait for it: each the one before it in its role.
     assert {n: before_in(run, n) for n in sts if before_in(run, n)} == {
-        "kafka-1": ["kafka-0"], "kafka-2": ["kafka-1"], "controller-1": ["controller-0"],
-        "scheduler-1": ["scheduler-0"], "invoker-1": ["invoker-0"]}
-    # ZooKeeper's members form a quorum: none is ready before the others run, so on a first
-    # deploy none waits; once deployed (the last deployment's quorumMembers), they roll too.
-    assert {n: before_in(run, n) for n in sts if n.startswith("zookeeper-")} == {
-        f"zookeeper-{i}": [] for i in range(3)}
-    assert run.exports["quorumMembers"] == ["etcd-0", "zookeeper-0", "zookeeper-1", "zookeeper-2"]
+        "controller-1": ["controller-0"], "scheduler-1": ["scheduler-0"], "invoker-1": ["invoker-0"]}
+    # ZooKeeper's and Kafka's members form a quorum: none is ready before the others run, so on a
+    # first deploy none waits; once deployed (the last deployment's quorumMembers), they roll too.
+    assert {n: before_in(run, n) for n in sts if n.startswith(("zookeeper-", "kafka-"))} == {
+        f"{r}-{i}": [] for r in ("zookeeper", "kafka") for i in range(3)}
+    assert run.exports["quorumMembers"] == ["etcd-0", "kafka-0", "kafka-1", "kafka-2",
+                                            "zookeeper-0", "zookeeper-1", "zookeeper-2"]
+    deployed = k8s_run(deployed={"quorumMembers": run.exports["quorumMembers"]})
+    assert {n: before_in(deployed, n) for n in sts if n.startswith("kafka-")} == {
+        "kafka-0": [], "kafka-1": ["kafka-0"], "kafka-2": ["kafka-1"]}
     again = k8s_run(deployed={"quorumMembers": run.exports["quorumMembers"]})
     assert {n: before_in(again, n) for n in sts if n.startswith("zookeeper-")} == {
         "zookeeper-0": [], "zookeeper-1": ["zookeeper-0"], "zookeeper-2": ["zookeeper-1"]}
@@ -326,14 +334,12 @@ def test_start_order_follows_the_real_dependencies():
         return sorted(d.split("::")[-1] for d in run.monitor.opts(typ, name)["dependencies"]
                       if "apps/v1" in d or "batch/v1" in d)
     assert deps(JOB, "couchdb-init-0") == ["couchdb-0"]
-    assert deps(JOB, "kafka-scram-users-0") == ["zookeeper-0", "zookeeper-1", "zookeeper-2"]
-    assert deps(STS, "kafka-0") == ["kafka-scram-users-0", "zookeeper-0", "zookeeper-1", "zookeeper-2"]
-    assert deps(STS, "kafka-1") == ["kafka-0", "kafka-scram-users-0", "zookeeper-0", "zookeeper-1",
-                                    "zookeeper-2"]
+    assert deps(JOB, "kafka-scram-users-0") == ["kafka-0", "kafka-1", "kafka-2"]
+    assert deps(STS, "kafka-0") == deps(STS, "kafka-1") == []
     assert deps(STS, "zookeeper-1") == []
     assert deps(JOB, "etcd-auth-0") == ["etcd-0"]
     assert deps(STS, "controller-1") == ["controller-0", "couchdb-init-0", "elasticsearch-0",
-                                         "etcd-auth-0", "kafka-0", "kafka-1", "kafka-2"]
+                                         "etcd-auth-0", "kafka-scram-users-0"]
     assert deps(STS, "invoker-0") == ["controller-0", "controller-1", "couchdb-init-0", "scheduler-0",
                                       "scheduler-1"]
     assert deps(DEPLOYMENT, "edge-0") == ["apigateway-0", "controller-0", "controller-1"]
@@ -354,7 +360,7 @@ def test_load_balancing_services_wait_for_their_pods_headless_ones_do_not():
     annotations = {r["name"]: r["inputs"]["metadata"].get("annotations")
                    for r in run.mocks.of_type("kubernetes:core/v1:Service")}
     assert annotations["controller-api"] == {"pulumi.com/skipAwait": "true"}
-    assert [n for n, a in annotations.items() if a] == ["controller-api", "apigateway-api"]
+    assert sorted(n for n, a in annotations.items() if a) == ["apigateway-api", "controller-api"]
 
 
 def test_seed_001_scheduler_with_kafka_sasl_and_elasticsearch():

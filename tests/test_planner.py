@@ -265,14 +265,15 @@ def test_zookeeper_kafka_etcd_cluster_wiring():
                        "server.3=10.0.0.13:2888:3888;2181",
     }
     kafka = env(p, "kafka-core-c")
-    assert {k: kafka[k] for k in ("KAFKA_BROKER_ID", "KAFKA_ADVERTISED_LISTENERS",
-                                  "KAFKA_ZOOKEEPER_CONNECT", "KAFKA_DEFAULT_REPLICATION_FACTOR",
+    assert {k: kafka[k] for k in ("KAFKA_NODE_ID", "KAFKA_ADVERTISED_LISTENERS",
+                                  "KAFKA_CONTROLLER_QUORUM_VOTERS", "KAFKA_DEFAULT_REPLICATION_FACTOR",
                                   "KAFKA_AUTO_CREATE_TOPICS_ENABLE", "KAFKA_LOG_DIRS")} == {
-        "KAFKA_BROKER_ID": "2", "KAFKA_ADVERTISED_LISTENERS": "EXTERNAL://10.0.0.13:9092",
-        "KAFKA_ZOOKEEPER_CONNECT": "10.0.0.11:2181,10.0.0.12:2181,10.0.0.13:2181",
+        "KAFKA_NODE_ID": "2", "KAFKA_ADVERTISED_LISTENERS": "EXTERNAL://10.0.0.13:9092",
+        "KAFKA_CONTROLLER_QUORUM_VOTERS": "0@10.0.0.11:9093,1@10.0.0.12:9093,2@10.0.0.13:9093",
         "KAFKA_DEFAULT_REPLICATION_FACTOR": "3", "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
-        "KAFKA_LOG_DIRS": "/kafka/kafka-logs",
+        "KAFKA_LOG_DIRS": "/var/lib/kafka/data/kraft",
     }
+    assert not [k for k in kafka if "ZOOKEEPER" in k]
     etcd = next(c for c in p.containers() if c.key == "etcd-core-a")
     cmd = list(etcd.command)
     assert cmd[cmd.index("--initial-cluster") + 1] == \
@@ -312,7 +313,8 @@ def test_secrets_never_appear_in_plain_values():
         "couchdb_invoker_password",
         "couchdb_scheduler_password", "guest_auth", "system_auth", "controller_admin_password",
         "invoker_admin_password", "scheduler_admin_password", "edge_tls_cert", "edge_tls_key",
-        "redis_password", "etcd_root_password", "etcd_password", "etcd_health_password"}
+        "redis_password", "etcd_root_password", "etcd_password", "etcd_health_password",
+        "kafka_cluster_id"}
 
 
 def test_rotation_generation_reaches_the_secret_spec():
@@ -331,7 +333,7 @@ def test_every_container_that_reads_a_secret_is_labelled_with_their_digest():
     assert sorted(secrets_labels(p)) == sorted(c.key for c in p.containers() if c.secret_names())
     assert sorted(secrets_labels(p)) == [
         "apigateway-dev", "catalog-dev", "controller-dev", "couchdb-dev", "couchdb-init-dev",
-        "couchdb-tenants-dev", "edge-dev", "invoker-0", "redis-dev"]
+        "couchdb-tenants-dev", "edge-dev", "invoker-0", "kafka-dev", "redis-dev"]
     assert all(re.fullmatch(r"[0-9a-f]{16}", v) for v in secrets_labels(p).values())
 
 
@@ -463,7 +465,6 @@ def test_instances_of_rolled_roles_are_chained_and_quorum_members_roll_after_dep
     chain = {c.key: [d for d in c.depends_on if d.split("-")[0] == c.service]
              for c in p.containers() if not c.one_shot}
     assert {k: v for k, v in chain.items() if v} == {
-        "kafka-core-b": ["kafka-core-a"], "kafka-core-c": ["kafka-core-b"],
         "controller-core-b": ["controller-core-a"], "controller-core-c": ["controller-core-b"],
         "scheduler-core-b": ["scheduler-core-a"], "scheduler-core-c": ["scheduler-core-b"],
         "invoker-1": ["invoker-0"], "invoker-2": ["invoker-1"]}
@@ -474,9 +475,10 @@ def test_instances_of_rolled_roles_are_chained_and_quorum_members_roll_after_dep
     # decides, from the last deployment's quorumMembers output).
     assert {c.key: c.rolls_after for c in p.containers() if c.rolls_after} == {
         "zookeeper-core-b": "zookeeper-core-a", "zookeeper-core-c": "zookeeper-core-b",
+        "kafka-core-b": "kafka-core-a", "kafka-core-c": "kafka-core-b",
         "etcd-core-b": "etcd-core-a", "etcd-core-c": "etcd-core-b"}
     assert planner.quorum_members(p) == [
-        "etcd-core-a", "etcd-core-b", "etcd-core-c",
+        "etcd-core-a", "etcd-core-b", "etcd-core-c", "kafka-core-a", "kafka-core-b", "kafka-core-c",
         "zookeeper-core-a", "zookeeper-core-b", "zookeeper-core-c"]
 
 

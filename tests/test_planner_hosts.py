@@ -114,7 +114,7 @@ def test_data_dir_turns_every_volume_into_a_bind_mount_and_a_prepared_directory(
         "zookeeper-core": (Mount("/data", host_path="/srv/openwhisk/ow-zookeeper-data", data=True),
                            Mount("/datalog", host_path="/srv/openwhisk/ow-zookeeper-datalog",
                                  data=True)),
-        "kafka-core": (Mount("/kafka", host_path="/srv/openwhisk/ow-kafka-data", data=True),),
+        "kafka-core": (Mount("/var/lib/kafka/data", host_path="/srv/openwhisk/ow-kafka-kraft-data", data=True),),
         "elasticsearch-core": (Mount("/usr/share/elasticsearch/data",
                                      host_path="/srv/openwhisk/ow-elasticsearch-data", data=True),),
         "redis-core": (Mount("/data", host_path="/srv/openwhisk/ow-redis-data", data=True),),
@@ -123,7 +123,7 @@ def test_data_dir_turns_every_volume_into_a_bind_mount_and_a_prepared_directory(
 sudo -n install -d -o 5984 -g 5984 -m 0750 /srv/openwhisk/ow-couchdb-data
 sudo -n install -d -o 1000 -g 1000 -m 0750 /srv/openwhisk/ow-zookeeper-data
 sudo -n install -d -o 1000 -g 1000 -m 0750 /srv/openwhisk/ow-zookeeper-datalog
-sudo -n install -d -o 0 -g 0 -m 0750 /srv/openwhisk/ow-kafka-data
+sudo -n install -d -o 1000 -g 1000 -m 0750 /srv/openwhisk/ow-kafka-kraft-data
 sudo -n install -d -o 1000 -g 0 -m 0750 /srv/openwhisk/ow-elasticsearch-data
 sudo -n install -d -o 999 -g 999 -m 0750 /srv/openwhisk/ow-redis-data
 """))

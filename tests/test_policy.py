@@ -522,9 +522,10 @@ def test_the_k8s_stack_passes_the_whole_pack(preview, monkeypatch):
     sts = [r for r in graph if r["type"] == "kubernetes:apps/v1:StatefulSet"]
     refs = [e for r in sts for c in r["inputs"]["spec"]["template"]["spec"]["containers"]
             for e in c.get("env") or [] if "secretKeyRef" in (e.get("valueFrom") or {})]
-    # CouchDB's password and Erlang cookie, the gateway's Redis password, etcd's health login (the
-    # JVM components read theirs from a mounted file, planner.env.secrets_file).
-    assert (len(sts), len(refs)) == (16, 4)
+    # CouchDB's password and Erlang cookie, the gateway's Redis password, etcd's health login and
+    # the three Kafka brokers' cluster id (the JVM components read theirs from a mounted file,
+    # planner.env.secrets_file).
+    assert (len(sts), len(refs)) == (16, 7)
 
 
 def test_dev_stack_passes_in_preview_mode(monkeypatch):
@@ -536,7 +537,7 @@ def test_unretained_volume_in_the_dev_graph_is_the_one_violation(monkeypatch):
     named(graph, "kafka-dev-data", VOLUME)["retain_on_delete"] = False
     assert evaluate(graph) == [(
         "stateful-volumes-retained", "kafka-dev-data",
-        "Volume 'kafka-dev-data' (Docker volume 'ow-kafka-data') is not retained on delete: if Pulumi "
+        "Volume 'kafka-dev-data' (Docker volume 'ow-kafka-kraft-data') is not retained on delete: if Pulumi "
         "replaces or removes it, the data is deleted with it. Declare it with "
         "pulumi.ResourceOptions(retain_on_delete=True).")]
 
@@ -571,9 +572,9 @@ def test_kafka_without_its_volume_in_the_prod_graph_is_the_one_violation(monkeyp
     assert evaluate(graph) == [(
         "stateful-containers-keep-data", "kafka-core-2",
         "Container 'kafka-core-2' runs the kafka image "
-        "'10.20.0.11:5000/wurstmeister/kafka@sha256:141d9ffd00445856613f377d9e75f6985879cf6f6aab25dc92c3958c254af739' "
+        "'10.20.0.11:5000/apache/kafka@sha256:d31ca0a04f6d07c01aca431177035bf2bcd70953cfaebc5cb98ba12e9e317234' "
         "without a data volume or writable bind mount, so its data lives in the container and is lost "
-        "whenever the container is replaced. Mount a retained docker.Volume at /kafka (volumes: "
+        "whenever the container is replaced. Mount a retained docker.Volume at /var/lib/kafka/data (volumes: "
         "[{volumeName, containerPath}]).")]
 
 

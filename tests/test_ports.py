@@ -26,6 +26,10 @@ FIX = "give one of them another port"
     pytest.param({"kafka": {"port": 2181}}, [
         "openwhisk:kafka.port: host 'dev' would publish port 2181 twice, for ow-zookeeper's fixed "
         f"client port and ow-kafka (kafka.port) (got 2181 for both); {FIX}"], id="kafka-on-zookeeper"),
+    pytest.param({"kafka": {"controller_port": 9092}}, [
+        "openwhisk:kafka.controller_port: host 'dev' would publish port 9092 twice, for ow-kafka "
+        f"(kafka.port) and ow-kafka (kafka.controller_port) (got 9092 for both); {FIX}"],
+        id="kafka-controller-on-its-listener"),
     pytest.param({"apigateway": {"port": 443}}, [
         "openwhisk:edge.https_port: host 'dev' would publish port 443 twice, for ow-apigateway "
         f"(apigateway.port) and ow-edge (edge.https_port) (got 443 for both); {FIX}"],

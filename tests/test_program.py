@@ -65,7 +65,7 @@ def test_dev_stack_ordering_follows_real_dependencies():
     # Every container waits for the host's preparation (its action network) too.
     host = ["dev-action-network"]
     assert deps("couchdb-init-dev") == ["couchdb-dev", *host]
-    assert deps("kafka-dev") == [*host, "zookeeper-dev"]
+    assert deps("kafka-dev") == [*host]  # KRaft: no ZooKeeper
     # Dependents of the init step wait for its command: the step ran and exited 0.
     assert deps("controller-dev") == ["couchdb-init-dev-run", *host, "kafka-dev"]
     assert deps("invoker-0") == ["controller-dev", "couchdb-init-dev-run", *host]

@@ -146,7 +146,7 @@ def test_quorum_members_roll_one_at_a_time_once_deployed():
     plain, secret = load_stack_file("prod")
     first = run_program(plain, secret, stack="prod")
     members = first.exports["quorumMembers"]
-    assert members == ["elasticsearch-core-3", *(f"{s}-core-{i}" for s in ("etcd", "zookeeper")
+    assert members == ["elasticsearch-core-3", *(f"{s}-core-{i}" for s in ("etcd", "kafka", "zookeeper")
                                                   for i in (1, 2, 3))]
 
     def chain(run) -> dict[str, list[str]]:
@@ -158,6 +158,7 @@ def test_quorum_members_roll_one_at_a_time_once_deployed():
     again = run_program(plain, secret, stack="prod", deployed={"quorumMembers": members})
     assert chain(again) == {
         "elasticsearch-core-3": [], "etcd-core-1": [], "etcd-core-2": ["etcd-core-1"], "etcd-core-3": ["etcd-core-2"],
+        "kafka-core-1": [], "kafka-core-2": ["kafka-core-1"], "kafka-core-3": ["kafka-core-2"],
         "zookeeper-core-1": [], "zookeeper-core-2": ["zookeeper-core-1"],
         "zookeeper-core-3": ["zookeeper-core-2"]}
     assert all(c["inputs"]["wait"] for c in again.mocks.of_type(CONTAINER)

@@ -115,9 +115,9 @@ def test_a_new_data_directory_moves_every_prod_store_onto_empty_storage(monkeypa
     assert names(found, "stateful-stores-flagged") == []
     assert dict((n, m) for _, n, m in found)["kafka-core-2"] == (
         "Container 'kafka-core-2' (kafka on ssh://deploy@10.20.0.12:22) would start on new, empty "
-        "storage (mounts directory /srv/openwhisk/ow-kafka-data at /kafka -> directory "
-        "/data/ow/ow-kafka-data at /kafka). The old data stays where it was, but nothing mounts it "
-        "any more. Keep these settings, or move the data first and preview the change with "
+        "storage (mounts directory /srv/openwhisk/ow-kafka-kraft-data at /var/lib/kafka/data -> directory "
+        "/data/ow/ow-kafka-kraft-data at /var/lib/kafka/data). The old data stays where it was, but nothing "
+        "mounts it any more. Keep these settings, or move the data first and preview the change with "
         "stateful-data-kept set to advisory (docs/ci.md).")
 
 
@@ -127,7 +127,7 @@ def test_another_docker_host_moves_every_dev_volume_and_store(monkeypatch):
     assert names(found, "stateful-data-kept") == DEV_DATA
     assert names(found, "stateful-stores-flagged") == []
     assert dict((n, m) for _, n, m in found)["kafka-dev-data"].startswith(
-        "Volume 'kafka-dev-data' (Docker volume 'ow-kafka-data' on unix:///var/run/docker.sock) would "
+        "Volume 'kafka-dev-data' (Docker volume 'ow-kafka-kraft-data' on unix:///var/run/docker.sock) would "
         "start on new, empty storage (host unix:///var/run/docker.sock -> ssh://ow@10.0.0.5).")
 
 
@@ -234,7 +234,7 @@ def test_an_alias_carries_the_deployed_entry_to_the_new_urn(dev_graph):
     volume.opts.aliases = [old_urn.replace("kafka-dev-data", "kafka-data-old")]
     data, stores = stateful_findings(moved, resources)
     assert (stores, [u for _, u in data]) == ([], [old_urn])
-    assert "(name ow-kafka-data-v1 -> ow-kafka-data)" in data[0][0]
+    assert "(name ow-kafka-data-v1 -> ow-kafka-kraft-data)" in data[0][0]
 
 
 def test_a_value_not_known_until_the_update_counts_as_a_change(dev_graph):

@@ -37,7 +37,7 @@ CONTAINERS = ("ow-couchdb", "ow-zookeeper", "ow-kafka", "ow-controller", "ow-inv
               "ow-redis", "ow-apigateway", "ow-user-events", "ow-prometheus", "ow-grafana")
 #: Its one-shot steps.
 STEPS = ("ow-couchdb-init", "ow-couchdb-tenants", "ow-kafka-scram-users", "ow-catalog")
-VOLUMES = ("ow-couchdb-data", "ow-zookeeper-data", "ow-zookeeper-datalog", "ow-kafka-data",
+VOLUMES = ("ow-couchdb-data", "ow-zookeeper-data", "ow-zookeeper-datalog", "ow-kafka-kraft-data",
            "ow-redis-data", "ow-prometheus-data", "ow-grafana-data")
 #: The live configs' volumes (the edge's nginx.conf, Prometheus's targets).
 CONFIG_VOLUMES = ("ow-edge-config", "ow-prometheus-config")
@@ -480,7 +480,7 @@ def test_a_failing_init_step_gates_its_dependents_and_runs_again_once_fixed(stac
 
 def test_a_store_that_never_becomes_healthy_fails_and_is_not_accepted(stack: Project) -> None:
     # The Kafka stand-in does not listen while this file is in its data volume.
-    with switched_on("ow-kafka-data", ".standin-unhealthy"):
+    with switched_on("ow-kafka-kraft-data", ".standin-unhealthy"):
         urn = next(r["urn"] for r in json.loads(stack.export())["deployment"]["resources"]
                    if r["urn"].endswith(f"{C}::kafka-e2e"))
         failed = stack.up("--replace", urn, check=False)
