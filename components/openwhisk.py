@@ -60,8 +60,8 @@ class OpenWhisk(pulumi.ComponentResource):
         super().__init__("openwhisk:components:OpenWhisk", name, None, opts)
         plan = args.plan
         child = pulumi.ResourceOptions(parent=self)
-        secrets = Secrets("secrets", SecretsArgs(specs=plan.secrets,
-                                                 supplied=args.supplied_secrets), opts=child)
+        secrets = Secrets("secrets", SecretsArgs(specs=plan.secrets, supplied=args.supplied_secrets,
+                                                 stack=args.stack), opts=child)
         # Supplied secrets that are not generated ones (the ssh key) are used as they are.
         values = {**{k: pulumi.Output.secret(v) for k, v in args.supplied_secrets.items()},
                   **secrets.values}

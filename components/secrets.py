@@ -14,6 +14,7 @@ import pulumi
 import pulumi_random as random
 import pulumi_tls as tls
 
+from planner.kafka import cluster_id
 from planner.model import SecretSpec
 
 CERT_VALIDITY_HOURS = 5 * 365 * 24
@@ -28,6 +29,8 @@ class SecretsArgs:
     """Every secret the plan uses, in dependency order (keys before the certificates they back)."""
     supplied: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     """Secrets read from the stack config; these are not generated."""
+    stack: str = "openwhisk"
+    """The stack's name, which `cluster_id` specs are derived from."""
 
 
 class Secrets(pulumi.ComponentResource):
@@ -37,6 +40,7 @@ class Secrets(pulumi.ComponentResource):
     def __init__(self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("openwhisk:components:Secrets", name, None, opts)
         self._child = pulumi.ResourceOptions(parent=self)
+        self._stack = args.stack
         self._passwords: dict[str, random.RandomPassword] = {}
         self._cas: dict[str, tuple[tls.SelfSignedCert, str]] = {}
         """CA certificate name -> (certificate, name of its key)."""
@@ -64,8 +68,7 @@ class Secrets(pulumi.ComponentResource):
                                         keepers=keepers, opts=self._child)
             return pulumi.Output.concat(uuid.result, ":", key.result)
         if spec.kind == "cluster_id":
-            return random.RandomId(spec.name, byte_length=16, keepers=keepers,
-                                   opts=self._child).b64_url
+            return cluster_id(self._stack)
         if spec.kind == "htpasswd":
             return pulumi.Output.concat(spec.user, ":", self._passwords[spec.source].bcrypt_hash)
         if spec.kind == "tls_key":

@@ -21,6 +21,8 @@ container and named there. The image runs as uid:gid 1000:1000 (`appuser`).
 
 from __future__ import annotations
 
+import base64
+import uuid
 from functools import cache
 from pathlib import Path
 
@@ -35,8 +37,9 @@ CLIENT_USER = "openwhisk"
 ADMIN_SECRET = "kafka_admin_password"
 CLIENT_SECRET = "kafka_client_password"
 CLUSTER_ID_SECRET = "kafka_cluster_id"
-"""Generated once (16 random bytes, base64url: Kafka's Uuid form) and kept in the stack's state:
-a broker refuses storage formatted with another cluster id."""
+"""The cluster id (`cluster_id`), a secret spec so that the component derives it from the stack's
+name: a broker refuses storage formatted with another cluster id, so the id must outlive
+`pulumi destroy` for the retained volumes to serve the next `pulumi up`."""
 
 OWNER = (1000, 1000)
 """uid:gid the apache/kafka image writes its data as."""
@@ -69,6 +72,13 @@ def login_module(sasl: KafkaSasl) -> str:
 
 def _cred(name: str) -> str:
     return "${" + name + "}"
+
+
+def cluster_id(stack: str) -> str:
+    """Kafka's cluster id for the stack named `stack`: 16 bytes (a name-based UUID) in base64url
+    without padding, Kafka's Uuid form. The same for every deployment of the stack."""
+    raw = uuid.uuid5(uuid.NAMESPACE_URL, f"openwhisk-pulumi:kafka:{stack}").bytes
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def voters(brokers: list[Placed]) -> list[Placed]:

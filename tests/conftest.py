@@ -57,8 +57,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif t == "random:index/randomUuid:RandomUuid":
             gen = (args.inputs.get("keepers") or {}).get("generation", "0")
             outs["result"] = f"uuid-{args.name}" + ("" if gen == "0" else f"-g{gen}")
-        elif t == "random:index/randomId:RandomId":
-            outs["b64Url"] = f"id-{args.name}"
         elif t == "tls:index/privateKey:PrivateKey":
             outs["privateKeyPem"] = f"KEY-{args.name}"
         elif t == "tls:index/selfSignedCert:SelfSignedCert":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
 import re
@@ -13,6 +14,7 @@ import pytest
 
 import config
 import planner
+from planner.kafka import cluster_id
 from planner.model import File, Secret
 from tests.conftest import ROOT, effective_env, load_stack_file, plan_problems, run_program, unwrap
 from tests.test_config import SINGLE, change, problems
@@ -193,6 +195,16 @@ def test_the_quorum_never_has_two_members(count, voters):
     from planner.placement import Placed  # noqa: PLC0415
     brokers = [Placed(f"h{i}", i, f"10.0.0.{i}", None) for i in range(count)]  # type: ignore[arg-type]
     assert [b.name for b in kafka.voters(brokers)] == [f"h{i}" for i in range(voters)]
+
+
+def test_the_cluster_id_is_kafkas_uuid_form_and_follows_only_the_stack_name():
+    ids = {name: cluster_id(name) for name in ("dev", "prod", "prod2")}
+    assert ids["dev"] == cluster_id("dev") and len(set(ids.values())) == 3
+    for value in ids.values():
+        # Kafka's Uuid.fromString: base64url without padding of exactly 16 bytes.
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", value)
+        assert len(base64.urlsafe_b64decode(value + "==")) == 16
+    assert ids["dev"] == "5SIcpNAUV4uac3CFq6LVUw"
 
 
 def test_the_controller_port_is_configurable():
@@ -378,7 +390,7 @@ def test_program_uploads_the_jaas_file_and_envs_as_secrets(mechanism):
     envs, secret = unwrap(broker["envs"])
     assert secret is True  # the generated cluster id; no password
     assert not [e for e in envs if "pw-" in e]
-    assert "CLUSTER_ID=id-kafka_cluster_id" in envs
+    assert f"CLUSTER_ID={cluster_id('dev')}" in envs
     assert "KAFKA_SASL_ENABLED_MECHANISMS=" + ("PLAIN" if mechanism == "PLAIN" else f"PLAIN,{mechanism}") in envs
     assert "KAFKA_OPTS=-Djava.security.auth.login.config=" + JAAS in envs
     for name in ("controller-dev", "invoker-0"):

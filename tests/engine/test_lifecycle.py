@@ -152,7 +152,7 @@ def test_up_from_empty(stack: Project) -> None:
                                "topology", "wskInsecure", "wskprops"]
     assert outputs["grafana"] == "[secret]"
     assert outputs["namespaces"] == "[secret]"
-    assert outputs["quorumMembers"] == ["zookeeper-e2e"] and outputs["couchdbAdmin"] == "[secret]"
+    assert outputs["quorumMembers"] == ["kafka-e2e", "zookeeper-e2e"] and outputs["couchdbAdmin"] == "[secret]"
     assert (outputs["apiHost"], outputs["wskInsecure"]) == ("https://172.17.0.1", True)
     assert outputs["guestAuth"] == "[secret]" and outputs["wskprops"] == "[secret]"
     SEEN["edge certificate"] = outputs["edgeCertificate"]
