@@ -169,6 +169,9 @@ ip link set owt0 address 02:42:ac:1e:{index:02x}:01
 ip addr add 172.30.{index}.1/24 dev owt0
 ip link set owt0 up
 {_dockerd(host_dir, name)}if [ -e /run/docker.sock ]; then mount --bind {rd}/docker.sock /run/docker.sock; fi
+# sshd refuses to start without its privilege separation directory, which only its service
+# unit creates (a machine where openssh-server was just installed without systemd has none).
+mkdir -p /run/sshd
 exec /usr/sbin/sshd -f {host_dir}/sshd_config -E {host_dir}/sshd.log
 """
 
