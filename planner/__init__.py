@@ -216,7 +216,7 @@ def plan_services(cfg: StackConfig, where: Placement, wiring: Wiring, registry: 
     init_key = f"couchdb-init-{w.couch.name}"
     services.append(_couchdb(cfg, w.couch, db_users(cfg), init_key, wiring.couch_url))
     services.append(_zookeeper(w.zks))
-    services.append(kafka.service(cfg, w.brokers))
+    services.append(kafka.service(cfg, w.brokers, wiring.kafka_bootstrap))
     etcd_auth: list[str] = []
     if w.etcds:
         auth = etcd.auth_step(w.couch, w.etcds)

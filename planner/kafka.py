@@ -52,7 +52,6 @@ VOLUME = f"{PREFIX}-kafka-kraft-data"
 stack that ran those starts on a new, empty volume and keeps the old one until it is removed."""
 JAAS_PATH = "/etc/ow-kafka/kafka_server_jaas.conf"
 SCRAM_SCRIPT = "/ow-kafka/scram-users.sh"
-CONFIGS_TOOL = "/opt/kafka/bin/kafka-configs.sh"
 ASSETS = Path(__file__).resolve().parent.parent / "components" / "assets" / "kafka"
 MAX_VOTERS = 3
 
@@ -142,17 +141,23 @@ def scram_script() -> str:
     return (ASSETS / "scram-users.sh").read_text()
 
 
+def _broker_keys(brokers: list[Placed]) -> tuple[str, ...]:
+    return tuple(f"kafka-{b.name}" for b in brokers)
+
+
 def ready_keys(cfg: StackConfig, brokers: list[Placed]) -> tuple[str, ...]:
     """What a Kafka client waits for: every broker, and with SCRAM the step that sets its user."""
     if is_scram(cfg.kafka.sasl):
         return (f"kafka-scram-users-{brokers[0].name}",)
-    return tuple(f"kafka-{b.name}" for b in brokers)
+    return _broker_keys(brokers)
 
 
-def service(cfg: StackConfig, brokers: list[Placed]) -> Service:
-    """The brokers, followed with SCRAM by the one-shot step that sets the client's credential."""
-    quorum = ",".join(f"{v.id}@{v.address}:{cfg.kafka.controller_port}" for v in voters(brokers))
-    voter_ids = {v.id for v in voters(brokers)}
+def service(cfg: StackConfig, brokers: list[Placed], bootstrap: str) -> Service:
+    """The brokers, followed with SCRAM by the one-shot step that sets the client's credential
+    through the clients' bootstrap brokers (`bootstrap`)."""
+    controllers = voters(brokers)
+    quorum = ",".join(f"{v.id}@{v.address}:{cfg.kafka.controller_port}" for v in controllers)
+    voter_ids = {v.id for v in controllers}
     containers: list[Container] = []
     volumes = []
     for b in brokers:
@@ -160,7 +165,7 @@ def service(cfg: StackConfig, brokers: list[Placed]) -> Service:
         volumes.append(data)
         containers.append(_broker(cfg, b, b.id in voter_ids, quorum, data))
     if is_scram(cfg.kafka.sasl):
-        containers.append(_scram_users(cfg, brokers))
+        containers.append(_scram_users(cfg, brokers, bootstrap))
     return Service("kafka", tuple(containers), tuple(volumes))
 
 
@@ -208,13 +213,13 @@ def _broker(cfg: StackConfig, b: Placed, voter: bool, quorum: str, data: VolumeP
     )
 
 
-def _scram_users(cfg: StackConfig, brokers: list[Placed]) -> Container:
+def _scram_users(cfg: StackConfig, brokers: list[Placed], bootstrap: str) -> Container:
     """Sets the client's SCRAM credential through the brokers, logged in as `admin` with PLAIN.
     Passwords reach the script through its environment only, never a command line."""
     sasl = cfg.kafka.sasl
     first = brokers[0]
     env: dict[str, Value] = {
-        "BOOTSTRAP_SERVERS": ",".join(f"{b.address}:{cfg.kafka.port}" for b in brokers[:MAX_VOTERS]),
+        "BOOTSTRAP_SERVERS": bootstrap,
         "SCRAM_MECHANISM": sasl.mechanism,  # type: ignore[union-attr]
         "ADMIN_USER": ADMIN_USER,
         "ADMIN_PASSWORD": Secret.of(ADMIN_SECRET),
@@ -226,5 +231,5 @@ def _scram_users(cfg: StackConfig, brokers: list[Placed]) -> Container:
         name=f"{PREFIX}-kafka-scram-users", image="kafka",
         entrypoint=("/bin/sh", SCRAM_SCRIPT), env=tuple(sorted(env.items())),
         files=(File(SCRAM_SCRIPT, scram_script()),),
-        one_shot=True, depends_on=tuple(f"kafka-{b.name}" for b in brokers),
+        one_shot=True, depends_on=_broker_keys(brokers),
     )
