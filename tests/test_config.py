@@ -1020,6 +1020,12 @@ def test_each_catalog_and_gateway_rule_reports_one_exact_line(section, value, ex
     pytest.param(change(SINGLE, {"kafka": {"port": True}}), [
         "openwhisk:kafka.port: expected an integer (got true); set it with pulumi config set "
         "--path 'kafka.port' <integer>"], id="boolean-port"),
+    pytest.param(change(SINGLE, {"kafka": {"controller_port": True}}), [
+        "openwhisk:kafka.controller_port: expected an integer (got true); set it with pulumi config "
+        "set --path 'kafka.controller_port' <integer>"], id="boolean-controller-port"),
+    pytest.param(change(SINGLE, {"kafka": {"controller_port": 70000}}), [
+        "openwhisk:kafka.controller_port: must be at most 65535 (got 70000); set it with pulumi "
+        "config set --path 'kafka.controller_port' <integer>"], id="controller-port-past-65535"),
     pytest.param(change(SINGLE, {"logs": {"actions": {"max_size_mb": 0}}}), [
         "openwhisk:logs.actions.max_size_mb: must be at least 1 (got 0); set it with pulumi config "
         "set --path 'logs.actions.max_size_mb' <integer>"], id="zero-log-size"),
