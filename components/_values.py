@@ -72,11 +72,11 @@ def go_duration(seconds: int) -> str:
 def rolling(c: Container, deps: list[pulumi.Resource], declared: Mapping[str, pulumi.Resource],
             deployed: pulumi.Input[Sequence[str] | None]) -> pulumi.Input[list[pulumi.Resource]]:
     """What container `c` waits for: `deps`, and for a quorum member the member it rolls after
-    (`declared[c.rolls_after]`) when the last deployment ran both (`deployed`: its members' keys,
+    (`declared[c.rolls_after]`) when the last deployment ran both (`deployed`: its members' ids,
     None for a new stack). A new member never waits: the members it would wait for may need it
-    for their quorum."""
+    for their quorum. Nor does one whose epoch changed: its peers restart with it."""
     if c.rolls_after is None:
         return deps
     after = declared[c.rolls_after]
     return pulumi.Output.from_input(deployed).apply(
-        lambda keys: [*deps, after] if {c.key, c.rolls_after} <= set(keys or ()) else deps)
+        lambda ids: [*deps, after] if {c.member_id, c.rolls_after_id} <= set(ids or ()) else deps)

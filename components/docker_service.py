@@ -59,7 +59,7 @@ class DockerServiceArgs:
     digests: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
     """Image key -> digest, for values that name images by digest (the runtime manifest)."""
     deployed: pulumi.Input[Sequence[str] | None] = None
-    """Keys of the quorum members the last deployment ran (Container.rolls_after); None: none."""
+    """Ids of the quorum members the last deployment ran (Container.member_id); None: none."""
     logins: Mapping[str, pulumi.Resource] = field(default_factory=dict)
     """Host name -> its registry login, which the host's pull commands run after."""
     local_builds: Mapping[str, ImagePlan] = field(default_factory=dict)

@@ -54,7 +54,7 @@ class KubernetesServiceArgs:
     ready: Sequence[pulumi.Resource] = ()
     """What every workload waits for besides its dependencies (the invokers' RBAC)."""
     deployed: pulumi.Input[Sequence[str] | None] = None
-    """Keys of the quorum members the last deployment ran (Container.rolls_after); None: none."""
+    """Ids of the quorum members the last deployment ran (Container.member_id); None: none."""
 
 
 class KubernetesService(pulumi.ComponentResource):

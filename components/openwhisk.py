@@ -41,7 +41,7 @@ class OpenWhiskArgs:
     stack: str = "openwhisk"
     """Stack name, shown in the wskprops comment line."""
     deployed: pulumi.Input[Sequence[str] | None] = None
-    """Keys of the quorum members the last deployment ran (planner.quorum_members), so that
+    """Ids of the quorum members the last deployment ran (planner.quorum_members), so that
     they roll one at a time (Container.rolls_after); None for a new stack."""
 
 

@@ -23,6 +23,12 @@ SERVER_USES = ["key_encipherment", "digital_signature", "server_auth"]
 CA_USES = ["cert_signing", "crl_signing", "digital_signature"]
 
 
+def _uses(spec: SecretSpec) -> list[str]:
+    if spec.kind == "ca_cert":
+        return CA_USES
+    return SERVER_USES + ["client_auth"] if spec.client_auth else SERVER_USES
+
+
 @dataclass(frozen=True, kw_only=True)
 class SecretsArgs:
     specs: tuple[SecretSpec, ...]
@@ -86,7 +92,7 @@ class Secrets(pulumi.ComponentResource):
                 dns_names=list(spec.tls.dns_names), ip_addresses=list(spec.tls.ip_addresses),
                 is_ca_certificate=spec.kind == "ca_cert" or None,
                 validity_period_hours=CERT_VALIDITY_HOURS, early_renewal_hours=CERT_RENEWAL_HOURS,
-                allowed_uses=CA_USES if spec.kind == "ca_cert" else SERVER_USES, opts=self._child)
+                allowed_uses=_uses(spec), opts=self._child)
             if spec.kind == "ca_cert":
                 self._cas[spec.name] = (cert, spec.key)
             return cert.cert_pem
@@ -100,6 +106,6 @@ class Secrets(pulumi.ComponentResource):
         return tls.LocallySignedCert(
             spec.name, cert_request_pem=request.cert_request_pem, ca_cert_pem=ca.cert_pem,
             ca_private_key_pem=self.values[ca_key], validity_period_hours=CERT_VALIDITY_HOURS,
-            early_renewal_hours=CERT_RENEWAL_HOURS, allowed_uses=SERVER_USES,
+            early_renewal_hours=CERT_RENEWAL_HOURS, allowed_uses=_uses(spec),
             opts=self._child).cert_pem
 

@@ -23,6 +23,7 @@ from planner import live_config
 from planner import apigateway as gw
 from planner import monitoring
 from planner import catalog
+from planner import elasticsearch as es
 from planner import etcd
 from planner import kubernetes as kube
 from planner import tenants
@@ -59,6 +60,15 @@ def _invokers(cfg: StackConfig) -> list[Placed]:
 SECRETS_LABEL = "org.openwhisk-pulumi.secrets"
 
 
+def _digested(spec: SecretSpec) -> dict:
+    """What of a spec the secrets label hashes: every field, except a field added later while it
+    keeps its default (`client_auth`), so that adding it relabels, and so replaces, nothing."""
+    fields = asdict(spec)
+    if not spec.client_auth:
+        del fields["client_auth"]
+    return fields
+
+
 def _label_secrets(service: Service, secrets: tuple[SecretSpec, ...]) -> Service:
     """Each container that reads secrets, labelled with a digest of how they are made.
 
@@ -75,7 +85,7 @@ def _label_secrets(service: Service, secrets: tuple[SecretSpec, ...]) -> Service
         return [spec, *(m for n in (spec.key, spec.ca, spec.source) if n for m in made_from(n))]
     containers = []
     for c in service.containers:
-        specs = [asdict(m) for n in c.secret_names() if n in by_name for m in made_from(n)]
+        specs = [_digested(m) for n in c.secret_names() if n in by_name for m in made_from(n)]
         if specs:
             digest = hashlib.sha256(json.dumps(specs, sort_keys=True).encode()).hexdigest()[:16]
             c = replace(c, labels=((SECRETS_LABEL, digest),))
@@ -223,7 +233,7 @@ def plan_services(cfg: StackConfig, where: Placement, wiring: Wiring, registry: 
         services += [etcd.service(w.etcds), auth]
         etcd_auth = [c.key for c in auth.containers]
     if w.ess:
-        services.append(_elasticsearch(w.ess))
+        services.append(es.service(w.ess, cfg.activation_store.index_pattern))
     stores = [init_key] + list(kafka.ready_keys(cfg, w.brokers)) + etcd_auth \
         + [f"elasticsearch-{e.name}" for e in w.ess]
 
@@ -422,34 +432,6 @@ def _zookeeper(zks: list[Placed]) -> Service:
     return Service("zookeeper", tuple(containers), tuple(volumes))
 
 
-def _elasticsearch(ess: list[Placed]) -> Service:
-    containers, volumes = [], []
-    peers = ",".join(f"{e.address}:9300" for e in ess)
-    for e in ess:
-        host = e.host_name
-        data = VolumePlan(f"elasticsearch-{e.name}-data", host, f"{PREFIX}-elasticsearch-data",
-                          owner=(1000, 0))
-        volumes.append(data)
-        env = {"ES_JAVA_OPTS": "-Xms1g -Xmx1g", "cluster.name": "openwhisk",
-               "node.name": f"es{e.id}", "network.publish_host": e.address,
-               "xpack.security.enabled": "false"}
-        if len(ess) == 1:
-            env["discovery.type"] = "single-node"
-        else:
-            env["discovery.zen.ping.unicast.hosts"] = peers
-            env["discovery.zen.minimum_master_nodes"] = str(len(ess) // 2 + 1)
-        containers.append(Container(
-            key=f"elasticsearch-{e.name}", service="elasticsearch", host=host,
-            name=f"{PREFIX}-elasticsearch", image="elasticsearch", env=tuple(sorted(env.items())),
-            ports=(Port(9200, 9200, "http"), Port(9300, 9300, "transport")),
-            mounts=(Mount("/usr/share/elasticsearch/data", volume=data.key),),
-            ulimits=(("nofile", 65536, 65536),),
-            health=Health(("CMD-SHELL", "curl -fsS http://127.0.0.1:9200/_cluster/health"),
-                          wait=True, start_period_s=120),
-        ))
-    return Service("elasticsearch", tuple(containers), tuple(volumes))
-
-
 #: How many brokers (the first by host id and name) Kafka clients get as their bootstrap list.
 BOOTSTRAP_BROKERS = 3
 
@@ -459,8 +441,10 @@ StackReference to the stack itself) for their `rolls_after`."""
 
 
 def quorum_members(plan: Plan) -> list[str]:
-    """Keys of the long-running quorum members (ZooKeeper, Kafka, etcd, ElasticSearch) of the plan."""
-    return sorted(c.key for c in plan.containers() if c.service in kube.QUORUM and not c.one_shot)
+    """Ids (Container.member_id) of the long-running quorum members (ZooKeeper, Kafka, etcd,
+    ElasticSearch) of the plan."""
+    return sorted(c.member_id for c in plan.containers()
+                  if c.service in kube.QUORUM and not c.one_shot)
 
 
 def roll(service: Service) -> Service:
@@ -598,7 +582,7 @@ def _secrets(cfg: StackConfig, db_users: list[str], es_store: bool, edge_tls: Tl
     if cfg.mode == "scheduler":
         specs += etcd.secret_specs()
     if es_store:
-        specs.append(SecretSpec("elasticsearch_password", "password"))
+        specs += es.secret_specs()
     if cfg.apigateway.enabled:
         specs.append(SecretSpec("redis_password", "password"))
     if cfg.monitoring.enabled:

@@ -206,7 +206,7 @@ def _job_inputs(c: Container, images: dict[str, ImagePlan],
     # rolls_after is always None) and has no live config (Docker hosts only); leaving them out
     # keeps Job names stable.
     container = {k: v for k, v in asdict(replace(c, name="")).items()
-                 if k not in ("labels", "rolls_after", "live_config")}
+                 if k not in ("labels", "rolls_after", "epoch", "live_config")}
     return {"container": container, "image": [image.ref, image.target],
             "secrets": {n: secrets[n].generation for n in c.secret_names() if n in secrets}}
 

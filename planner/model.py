@@ -157,6 +157,10 @@ class Container:
     `quorumMembers` output). A first member cannot become healthy before the others start, so on
     a first deploy they start together (and a new member never waits); on later updates they
     roll one at a time."""
+    epoch: str = ""
+    """Quorum members: a setting every member of the role must share (e.g. `transport-tls`). The
+    members' ids in `quorumMembers` carry it, so when it changes no member counts as deployed
+    and they restart together, as a cluster whose members cannot talk across the change needs."""
     ulimits: tuple[tuple[str, int, int], ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
     """Docker labels (never secret)."""
@@ -169,6 +173,18 @@ class Container:
         """The secrets the container reads, from its environment and files, sorted."""
         values = [v for _, v in self.env] + [f.content for f in self.files]
         return sorted({n for v in values if isinstance(v, Secret) for n in v.names})
+
+    @property
+    def member_id(self) -> str:
+        """The id a quorum member has in `quorumMembers`: its key, with its epoch if it has one."""
+        return f"{self.key}@{self.epoch}" if self.epoch else self.key
+
+    @property
+    def rolls_after_id(self) -> str | None:
+        """The id of the member this one rolls after (the members of a role share an epoch)."""
+        if self.rolls_after is None:
+            return None
+        return f"{self.rolls_after}@{self.epoch}" if self.epoch else self.rolls_after
 
     @property
     def stop_grace_s(self) -> int:
@@ -346,6 +362,9 @@ class SecretSpec:
     """htpasswd: name of the password spec it hashes."""
     user: str | None = None
     """htpasswd: the user name."""
+    client_auth: bool = False
+    """tls_cert: also usable by a TLS client (extended key usage clientAuth, next to serverAuth),
+    for peers that present it to each other."""
 
 
 @dataclass(frozen=True)

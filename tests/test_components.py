@@ -308,6 +308,27 @@ def test_secrets_registry_ca_signs_the_registry_certificate_and_htpasswd_hashes(
     assert unwrap(signed["inputs"]["caPrivateKeyPem"]) == ("KEY-registry_ca_key", True)
     assert values["registry_htpasswd"] == "ow:BCRYPT-registry_password"
     assert values["registry_tls_cert"] == "SIGNED-registry_tls_cert"
+    assert signed["inputs"]["allowedUses"] == ["key_encipherment", "digital_signature", "server_auth"]
+
+
+def test_secrets_a_certificate_for_peers_is_also_a_client_certificate():
+    """ElasticSearch's nodes present the transport certificate to each other: Java's TLS refuses
+    a client certificate whose extended key usage lacks clientAuth."""
+    from planner import elasticsearch
+    specs = tuple(s for s in elasticsearch.secret_specs() if s.kind in ("tls_key", "ca_cert", "tls_cert"))
+
+    def declare():
+        Secrets("secrets", SecretsArgs(specs=specs))
+    run = run_pulumi(declare)
+    signed = run.mocks.named("elasticsearch_transport_cert",
+                             "tls:index/locallySignedCert:LocallySignedCert")["inputs"]
+    assert signed["allowedUses"] == ["key_encipherment", "digital_signature", "server_auth",
+                                     "client_auth"]
+    assert signed["caCertPem"].startswith("CERT-elasticsearch_ca_cert-")
+    req = run.mocks.named("elasticsearch_transport_cert", "tls:index/certRequest:CertRequest")["inputs"]
+    # No address: nodes check each other's CA only, so adding a node changes no certificate.
+    assert (req.get("ipAddresses"), req.get("dnsNames"), req["subject"]["commonName"]) == (
+        [], [], "OpenWhisk ElasticSearch transport")
 
 
 PIPELINE_IMAGES = (

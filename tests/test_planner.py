@@ -52,6 +52,10 @@ def env(plan, key):
     return effective_env(next(c for c in plan.containers() if c.key == key))
 
 
+def container(plan, key):
+    return next(c for c in plan.containers() if c.key == key)
+
+
 def manifest_json():
     import runtimes
     return runtimes.render(runtimes.load_manifest(ROOT / "runtimes/default.json"))
@@ -337,6 +341,16 @@ def test_every_container_that_reads_a_secret_is_labelled_with_their_digest():
     assert all(re.fullmatch(r"[0-9a-f]{16}", v) for v in secrets_labels(p).values())
 
 
+def test_the_labels_of_deployed_stacks_stay_as_they_were():
+    """A label that changes replaces its container: a field added to SecretSpec must keep the
+    digests of existing specs (these values are what the program labelled before `client_auth`)."""
+    from tests.conftest import parse_stack_file
+    labels = secrets_labels(planner.plan(parse_stack_file("prod")))
+    assert {k: labels[k] for k in ("controller-core-1", "couchdb-core-1", "registry-core-1")} == {
+        "controller-core-1": "3f5f8d866eb1619c", "couchdb-core-1": "c39fb482cfc8731e",
+        "registry-core-1": "235071648b95fbe0"}
+
+
 @pytest.mark.parametrize("change,relabelled", [
     # A rotated value is unknown at preview; the label makes the replacement visible there.
     ({"rotate": {"guest_auth": 2}}, ["couchdb-init-dev"]),
@@ -433,8 +447,64 @@ def test_elasticsearch_store_keys_on_every_jvm_component():
         assert e["CONFIG_whisk_activationStore_elasticsearch_indexPattern"] == "openwhisk-%s"
         assert e["CONFIG_whisk_activationStore_elasticsearch_password"] == \
             Secret("${elasticsearch_password}")
+        assert e["CONFIG_whisk_activationStore_elasticsearch_username"] == "openwhisk"
     assert env(p, "scheduler-core-a")["CONFIG_whisk_spi_DurationCheckerProvider"].endswith(
         ".ElasticSearchDurationCheckerProvider")
+
+
+def _es_plan(nodes: tuple[str, ...], **over):
+    hosts = [h.model_dump(exclude_none=True) for h in cluster().config.hosts]
+    for h in hosts:
+        if h["name"] in nodes:
+            h["roles"] = [*h["roles"], "elasticsearch"]
+    return planner.plan(cluster(hosts=hosts, activation_store={"backend": "elasticsearch", **over}))
+
+
+def test_elasticsearch_nodes_run_with_security_and_transport_tls():
+    p = _es_plan(("core-a", "core-b", "core-c"))
+    c = container(p, "elasticsearch-core-b")
+    cfg = "/usr/share/elasticsearch/config"
+    assert c.env_dict() == {
+        "ES_JAVA_OPTS": "-Xms1g -Xmx1g", "cluster.name": "openwhisk", "node.name": "es1",
+        "network.publish_host": "10.0.0.12",
+        "discovery.zen.ping.unicast.hosts": "10.0.0.11:9300,10.0.0.12:9300,10.0.0.13:9300",
+        "discovery.zen.minimum_master_nodes": "2",
+        "xpack.security.enabled": "true",
+        "xpack.security.transport.ssl.enabled": "true",
+        "xpack.security.transport.ssl.verification_mode": "certificate",
+        "xpack.security.transport.ssl.certificate_authorities": f"{cfg}/transport-ca.pem",
+        "xpack.security.transport.ssl.certificate": f"{cfg}/transport-cert.pem",
+        "xpack.security.transport.ssl.key": f"{cfg}/transport-key.pem",
+        "OW_ES_HEALTH_LOGIN": Secret("health:${elasticsearch_health_password}"),
+    }
+    assert c.files == (
+        File(f"{cfg}/users", Secret("${elasticsearch_password_hash}\n${elasticsearch_health_password_hash}\n")),
+        File(f"{cfg}/users_roles", "openwhisk_activations:openwhisk\nopenwhisk_health:health\n"),
+        File(f"{cfg}/roles.yml", 'openwhisk_activations:\n  indices:\n    - names: ["openwhisk-*"]\n'
+                                 '      privileges: ["all"]\nopenwhisk_health:\n  cluster: ["monitor"]\n'),
+        File(f"{cfg}/transport-ca.pem", Secret("${elasticsearch_ca_cert}")),
+        File(f"{cfg}/transport-cert.pem", Secret("${elasticsearch_transport_cert}")),
+        File(f"{cfg}/transport-key.pem", Secret("${elasticsearch_transport_key}")),
+    )
+    # The login reaches curl on stdin; the command line names only the variable.
+    assert c.health.test == ("CMD-SHELL", "printf 'user = \"%s\"\\n' \"$OW_ES_HEALTH_LOGIN\" | "
+                             "curl -fsS -K - http://127.0.0.1:9200/_cluster/health")
+    assert (c.epoch, c.member_id, c.rolls_after, c.rolls_after_id) == (
+        "security", "elasticsearch-core-b@security", "elasticsearch-core-a", "elasticsearch-core-a@security")
+    specs = {s.name: s for s in p.secrets}
+    assert (specs["elasticsearch_password_hash"].source, specs["elasticsearch_password_hash"].user) == \
+        ("elasticsearch_password", "openwhisk")
+    assert specs["elasticsearch_transport_cert"].client_auth is True
+    assert specs["elasticsearch_transport_cert"].ca == "elasticsearch_ca_cert"
+
+
+def test_elasticsearch_single_node_and_the_configured_index_pattern():
+    c = container(_es_plan(("core-a",), index_pattern="acts-%s-v1"), "elasticsearch-core-a")
+    e = c.env_dict()
+    assert (e["discovery.type"], "discovery.zen.ping.unicast.hosts" in e) == ("single-node", False)
+    assert e["xpack.security.transport.ssl.enabled"] == "true"
+    roles = {f.path.rsplit("/", 1)[1]: f.content for f in c.files}["roles.yml"]
+    assert '- names: ["acts-*-v1"]' in roles
 
 
 def test_couchdb_init_never_receives_secrets_on_its_command_line():

@@ -128,7 +128,11 @@ def test_ssh_stack_prepares_hosts_with_the_secret_key_before_pulls_and_container
         assert connection["privateKey"] == SSH_SECRETS["openwhisk:ssh_private_key"]
     assert [r["name"] for r in run.mocks.of_type(LOCAL)] == ["verify-check"]  # nothing local on ssh hosts
     prep = ["core-command", "core-data-dirs", "core-vm-max-map-count"]
-    assert deps(run, CONTAINER, "elasticsearch-core") == sorted(["core-elasticsearch-pull", *prep])
+    # ElasticSearch also waits for its secrets: the users file hashes the passwords, and the
+    # transport TLS files.
+    assert deps(run, CONTAINER, "elasticsearch-core") == sorted([
+        "core-elasticsearch-pull", *prep, "elasticsearch_ca_cert", "elasticsearch_health_password",
+        "elasticsearch_password", "elasticsearch_transport_cert", "elasticsearch_transport_key"])
     assert set(prep) <= set(deps(run, REMOTE, "core-couchdb-pull"))
     # The invoker host has nothing to prepare, so its containers wait only for their real inputs.
     assert not set(deps(run, CONTAINER, "invoker-0")) & set(prep)
@@ -146,14 +150,16 @@ def test_quorum_members_roll_one_at_a_time_once_deployed():
     plain, secret = load_stack_file("prod")
     first = run_program(plain, secret, stack="prod")
     members = first.exports["quorumMembers"]
-    assert members == ["elasticsearch-core-3", *(f"{s}-core-{i}" for s in ("etcd", "kafka", "zookeeper")
+    assert members == ["elasticsearch-core-3@security", *(f"{s}-core-{i}" for s in ("etcd", "kafka", "zookeeper")
                                                   for i in (1, 2, 3))]
+
+    keys = [m.split("@")[0] for m in members]
 
     def chain(run) -> dict[str, list[str]]:
         return {m: [d for d in deps(run, CONTAINER, m) if d.rsplit("-", 2)[0] == m.rsplit("-", 2)[0]
-                    and d != m] for m in members}
+                    and d != m] for m in keys}
     # A first deploy starts the members together: a lone member never reaches its quorum.
-    assert chain(first) == dict.fromkeys(members, [])
+    assert chain(first) == dict.fromkeys(keys, [])
     # Once they run, an update replaces them one at a time, each healthy before the next.
     again = run_program(plain, secret, stack="prod", deployed={"quorumMembers": members})
     assert chain(again) == {
@@ -162,4 +168,25 @@ def test_quorum_members_roll_one_at_a_time_once_deployed():
         "zookeeper-core-1": [], "zookeeper-core-2": ["zookeeper-core-1"],
         "zookeeper-core-3": ["zookeeper-core-2"]}
     assert all(c["inputs"]["wait"] for c in again.mocks.of_type(CONTAINER)
-               if c["name"] in members)
+               if c["name"] in keys)
+
+
+def test_elasticsearch_nodes_from_before_security_restart_together_then_roll():
+    """Nodes with and without transport TLS cannot talk: the ids of the last deployment's nodes
+    lack the epoch `security`, so none counts as deployed and they restart together; once they
+    carry it, they roll one at a time."""
+    plain, secret = load_stack_file("prod")
+    for h in plain["openwhisk:hosts"]:
+        if h["name"] in ("core-1", "core-2"):
+            h["roles"].append("elasticsearch")
+    nodes = ["elasticsearch-core-1", "elasticsearch-core-2", "elasticsearch-core-3"]
+
+    def chain(deployed: list[str]) -> dict[str, list[str]]:
+        run = run_program(plain, secret, stack="prod", deployed={"quorumMembers": deployed})
+        assert [m for m in run.exports["quorumMembers"] if m.startswith("elasticsearch")] == \
+            [f"{n}@security" for n in nodes]
+        return {n: [d for d in deps(run, CONTAINER, n) if d in nodes] for n in nodes}
+    assert chain(nodes) == dict.fromkeys(nodes, [])
+    assert chain([f"{n}@security" for n in nodes]) == {
+        "elasticsearch-core-1": [], "elasticsearch-core-2": ["elasticsearch-core-1"],
+        "elasticsearch-core-3": ["elasticsearch-core-2"]}

@@ -10,10 +10,12 @@ by digest. The tests share one stack and run in file order.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import shutil
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -331,19 +333,80 @@ def test_etcd_lets_in_only_its_users_and_a_second_auth_run_changes_nothing(prod:
     conf = on(hosts[scheduler.host], "exec", scheduler.name, "cat", "/openwhisk-pulumi/secrets.conf")
     assert f'whisk.etcd.password = "{env[step.name]["ETCD_OPENWHISK_PASSWORD"]}"' in conf.splitlines()
     assert len(values) == 3 and all(len(v) >= 16 for v in values)
+    assert shown_anywhere(plan, hosts, values, ("etcd", "etcd-auth", "controller", "scheduler",
+                                                "invoker")) == []
+
+
+def shown_anywhere(plan, hosts: dict[str, H.TestHost], values: set[str],
+                   services: tuple[str, ...]) -> list[str]:
+    """Where any of `values` shows in the labels, command or entrypoint of the services'
+    containers, or in any process's command line on this machine (every test host's)."""
     places = {}
     for c in plan.containers():
-        if c.service in ("etcd", "etcd-auth", "controller", "scheduler", "invoker") and c.host in hosts:
+        if c.service in services and c.host in hosts:
             [shown] = json.loads(on(hosts[c.host], "inspect", c.name))
             places[c.key] = json.dumps([shown["Config"].get(p) for p in ("Labels", "Cmd", "Entrypoint")]
-                                       + [shown.get("Args")])
+                                       + [shown.get("Args"), shown["Config"].get("Healthcheck")])
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             places[f"process {pid}"] = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         except OSError:
             continue
-    assert sorted(f"{where}: {v[:4]}..." for where, text in places.items() for v in values
-                  if v in text) == []
+    return sorted(f"{where}: {v[:4]}..." for where, text in places.items() for v in values if v in text)
+
+
+def es_answer(url: str, login: tuple[str, str] | None) -> tuple[int, str]:
+    """ElasticSearch's HTTP status and body for a GET, with `login` sent as basic authentication."""
+    request = urllib.request.Request(url)
+    if login is not None:
+        token = base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as res:
+            return res.status, res.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode() + f" WWW-Authenticate: {err.headers.get('WWW-Authenticate')}"
+
+
+def test_elasticsearch_lets_in_only_its_users_and_its_nodes_speak_tls(prod: Project, fleet):
+    """#12 item 2: ElasticSearch's security is on with generated logins: the components' user
+    reaches the activation indices only, the health checks' user only the cluster's health, and
+    `elastic` nobody; the transport port speaks TLS with the stack's certificate."""
+    hosts = {h.name: h for h in fleet[0]}
+    plan = plan_of(prod)
+    [node] = [c for c in plan.containers() if c.service == "elasticsearch"]
+    base = f"http://{hosts[node.host].address}:9200"
+    env = dict(e.split("=", 1) for e in json.loads(on(hosts[node.host], "inspect", node.name))[0]
+               ["Config"]["Env"])
+    health = tuple(env["OW_ES_HEALTH_LOGIN"].split(":", 1))
+    controller = next(c for c in plan.containers() if c.service == "controller")
+    conf = on(hosts[controller.host], "exec", controller.name, "cat", "/openwhisk-pulumi/secrets.conf")
+    [password] = [line.split(" = ", 1)[1].strip('"') for line in conf.splitlines()
+                  if line.startswith("whisk.activation-store.elasticsearch.password = ")]
+    openwhisk = ("openwhisk", password)
+    assert health[0] == "health" and len(health[1]) >= 16 and len(password) >= 16
+    status, body = es_answer(f"{base}/_cluster/health", None)
+    assert status == 401 and "missing authentication credentials" in body, body
+    assert 'Basic realm="security"' in body
+    for login in (("elastic", ""), ("elastic", "changeme"), ("openwhisk", health[1]),
+                  ("health", password)):
+        assert es_answer(f"{base}/_cluster/health", login)[0] == 401, login
+    assert es_answer(f"{base}/_cluster/health", health)[0] == 200
+    assert es_answer(f"{base}/openwhisk-guest/_search", health)[0] == 403
+    assert es_answer(f"{base}/_cluster/health", openwhisk)[0] == 403
+    # The post-deploy check invoked an action as guest: its activation is in guest's index, which
+    # the components' user reads.
+    status, body = es_answer(f"{base}/openwhisk-guest/_search", openwhisk)
+    assert status == 200 and json.loads(body)["hits"]["total"] >= 1, body
+    assert es_answer(f"{base}/other-index/_search", openwhisk)[0] == 403
+    logs = on(hosts[node.host], "logs", node.name)
+    assert "transport: TLS with a client certificate works (checked against this node)" in logs, logs
+    # A plain connection to the transport port is refused by TLS.
+    with socket.create_connection((hosts[node.host].address, 9300), timeout=10) as raw:
+        raw.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        assert raw.recv(100)[:1] in (b"", b"\x15")  # closed, or a TLS alert record
+    assert shown_anywhere(plan, hosts, {password, health[1]},
+                          ("elasticsearch", "controller", "scheduler", "invoker")) == []
 
 
 # -- the action network ---------------------------------------------------------------------------
