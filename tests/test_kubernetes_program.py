@@ -403,6 +403,25 @@ def test_seed_001_scheduler_with_kafka_sasl_and_elasticsearch():
                     "echo 262144 > /proc/sys/vm/max_map_count\n"],
         "securityContext": {"privileged": True}}]
     assert "securityContext" not in es["containers"][0]
+    # Security: the health login from the pod's Secret, the realm and TLS files mounted from it
+    # (secret ones) or from a ConfigMap (the roles), one file each.
+    cfg = "/usr/share/elasticsearch/config"
+    assert env_of(run.mocks.named("elasticsearch-0", STS))["OW_ES_HEALTH_LOGIN"] == {
+        "secretKeyRef": {"name": _auto("elasticsearch-0-secrets"), "key": "OW_ES_HEALTH_LOGIN"}}
+    assert {m["mountPath"]: (m["name"], m["subPath"]) for m in es["containers"][0]["volumeMounts"]
+            if m["mountPath"].startswith(cfg)} == {
+        f"{cfg}/users": ("secrets", "users"), f"{cfg}/users_roles": ("files", "users_roles"),
+        f"{cfg}/roles.yml": ("files", "roles.yml"),
+        f"{cfg}/transport-ca.pem": ("secrets", "transport-ca.pem"),
+        f"{cfg}/transport-cert.pem": ("secrets", "transport-cert.pem"),
+        f"{cfg}/transport-key.pem": ("secrets", "transport-key.pem")}
+    realm, _ = unwrap(run.mocks.named("elasticsearch-0-secrets", "kubernetes:core/v1:Secret")
+                      ["inputs"]["stringData"])
+    assert realm["users"] == ("openwhisk:BCRYPT-elasticsearch_password\n"
+                              "health:BCRYPT-elasticsearch_health_password\n")
+    assert realm["OW_ES_HEALTH_LOGIN"] == "health:pw-elasticsearch_health_password"
+    assert es["containers"][0]["readinessProbe"]["exec"]["command"][-1].startswith(
+        "printf 'user = \"%s\"\\n' \"$OW_ES_HEALTH_LOGIN\" | curl -fsS -K - ")
     assert len(run.mocks.of_type(STS)) == 1 + 3 + 3 + 1 + 1 + 2 + 2 + 1 + 2  # + redis, gateway
 
 
