@@ -14,7 +14,8 @@ that adding a node changes nothing on the others).
     namespace) and nothing else: the controllers', invokers' and schedulers' login
     (`whisk.activation-store.elasticsearch.username/password`, which OpenWhisk's client offers
     when ElasticSearch asks for basic authentication).
-  - `health`: the cluster privilege `monitor` only, for the nodes' health checks.
+  - `health`: the cluster privilege `monitor` only, for the nodes' health checks, which read its
+    login from a curl config file (`HEALTH_LOGIN`), so it is in no environment or command line.
 - **Transport TLS** uses one key and certificate, signed by a CA of the stack, for every node,
   with `verification_mode: certificate`: nodes must present a certificate of that CA, and their
   names are not checked, so the certificate names no address and adding a node changes no
@@ -27,13 +28,16 @@ would leave each new node unable to reach the old ones).
 
 from __future__ import annotations
 
-from planner.model import Container, File, Health, Mount, Port, Secret, SecretSpec, Service, TlsPlan, VolumePlan
+from planner.model import (
+    Container, File, Health, Mount, Port, Secret, SecretSpec, Service, TlsPlan, VolumePlan,
+)
 from planner.placement import PREFIX, Placed
 
 HTTP_PORT, TRANSPORT_PORT = 9200, 9300
 #: uid:gid the image writes its data as.
 OWNER = (1000, 0)
 CONFIG = "/usr/share/elasticsearch/config"
+HEALTH_LOGIN = f"{CONFIG}/health-login.curl"
 USER, HEALTH_USER = "openwhisk", "health"
 PASSWORD_SECRET, HEALTH_SECRET = "elasticsearch_password", "elasticsearch_health_password"
 EPOCH = "security"
@@ -80,14 +84,13 @@ def files(index_pattern: str) -> tuple[File, ...]:
         File(f"{CONFIG}/transport-ca.pem", Secret.of("elasticsearch_ca_cert")),
         File(f"{CONFIG}/transport-cert.pem", Secret.of("elasticsearch_transport_cert")),
         File(f"{CONFIG}/transport-key.pem", Secret.of("elasticsearch_transport_key")),
+        File(HEALTH_LOGIN, Secret(f'user = "{HEALTH_USER}:${{{HEALTH_SECRET}}}"\n')),
     )
 
 
-#: The health check logs in as `health`, whose login reaches curl on stdin (a config file read
-#: from `-`), never on a command line.
-HEALTH = Health(("CMD-SHELL", "printf 'user = \"%s\"\\n' \"$OW_ES_HEALTH_LOGIN\" | "
-                 f"curl -fsS -K - http://127.0.0.1:{HTTP_PORT}/_cluster/health"),
-                wait=True, start_period_s=120)
+#: The health check logs in as `health`, from its curl config file.
+HEALTH = Health(("CMD", "curl", "-fsS", "-K", HEALTH_LOGIN,
+                 f"http://127.0.0.1:{HTTP_PORT}/_cluster/health"), wait=True, start_period_s=120)
 
 
 def service(ess: list[Placed], index_pattern: str) -> Service:
@@ -98,7 +101,7 @@ def service(ess: list[Placed], index_pattern: str) -> Service:
         data = VolumePlan(f"elasticsearch-{e.name}-data", host, f"{PREFIX}-elasticsearch-data",
                           owner=OWNER)
         volumes.append(data)
-        env: dict[str, str | Secret] = {
+        env = {
             "ES_JAVA_OPTS": "-Xms1g -Xmx1g", "cluster.name": "openwhisk",
             "node.name": f"es{e.id}", "network.publish_host": e.address,
             "xpack.security.enabled": "true",
@@ -107,7 +110,6 @@ def service(ess: list[Placed], index_pattern: str) -> Service:
             "xpack.security.transport.ssl.certificate_authorities": f"{CONFIG}/transport-ca.pem",
             "xpack.security.transport.ssl.certificate": f"{CONFIG}/transport-cert.pem",
             "xpack.security.transport.ssl.key": f"{CONFIG}/transport-key.pem",
-            "OW_ES_HEALTH_LOGIN": Secret(f"{HEALTH_USER}:${{{HEALTH_SECRET}}}"),
         }
         if len(ess) == 1:
             env["discovery.type"] = "single-node"

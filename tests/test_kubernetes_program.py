@@ -406,22 +406,23 @@ def test_seed_001_scheduler_with_kafka_sasl_and_elasticsearch():
     # Security: the health login from the pod's Secret, the realm and TLS files mounted from it
     # (secret ones) or from a ConfigMap (the roles), one file each.
     cfg = "/usr/share/elasticsearch/config"
-    assert env_of(run.mocks.named("elasticsearch-0", STS))["OW_ES_HEALTH_LOGIN"] == {
-        "secretKeyRef": {"name": _auto("elasticsearch-0-secrets"), "key": "OW_ES_HEALTH_LOGIN"}}
+    assert not [v for v in env_of(run.mocks.named("elasticsearch-0", STS)).values()
+                if isinstance(v, dict)]  # no secretKeyRef: the health login is a file
     assert {m["mountPath"]: (m["name"], m["subPath"]) for m in es["containers"][0]["volumeMounts"]
             if m["mountPath"].startswith(cfg)} == {
         f"{cfg}/users": ("secrets", "users"), f"{cfg}/users_roles": ("files", "users_roles"),
         f"{cfg}/roles.yml": ("files", "roles.yml"),
         f"{cfg}/transport-ca.pem": ("secrets", "transport-ca.pem"),
         f"{cfg}/transport-cert.pem": ("secrets", "transport-cert.pem"),
-        f"{cfg}/transport-key.pem": ("secrets", "transport-key.pem")}
+        f"{cfg}/transport-key.pem": ("secrets", "transport-key.pem"),
+        f"{cfg}/health-login.curl": ("secrets", "health-login.curl")}
     realm, _ = unwrap(run.mocks.named("elasticsearch-0-secrets", "kubernetes:core/v1:Secret")
                       ["inputs"]["stringData"])
     assert realm["users"] == ("openwhisk:BCRYPT-elasticsearch_password\n"
                               "health:BCRYPT-elasticsearch_health_password\n")
-    assert realm["OW_ES_HEALTH_LOGIN"] == "health:pw-elasticsearch_health_password"
-    assert es["containers"][0]["readinessProbe"]["exec"]["command"][-1].startswith(
-        "printf 'user = \"%s\"\\n' \"$OW_ES_HEALTH_LOGIN\" | curl -fsS -K - ")
+    assert realm["health-login.curl"] == 'user = "health:pw-elasticsearch_health_password"\n'
+    assert es["containers"][0]["readinessProbe"]["exec"]["command"] == [
+        "curl", "-fsS", "-K", f"{cfg}/health-login.curl", "http://127.0.0.1:9200/_cluster/health"]
     assert len(run.mocks.of_type(STS)) == 1 + 3 + 3 + 1 + 1 + 2 + 2 + 1 + 2  # + redis, gateway
 
 

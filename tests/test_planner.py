@@ -475,7 +475,6 @@ def test_elasticsearch_nodes_run_with_security_and_transport_tls():
         "xpack.security.transport.ssl.certificate_authorities": f"{cfg}/transport-ca.pem",
         "xpack.security.transport.ssl.certificate": f"{cfg}/transport-cert.pem",
         "xpack.security.transport.ssl.key": f"{cfg}/transport-key.pem",
-        "OW_ES_HEALTH_LOGIN": Secret("health:${elasticsearch_health_password}"),
     }
     assert c.files == (
         File(f"{cfg}/users", Secret("${elasticsearch_password_hash}\n${elasticsearch_health_password_hash}\n")),
@@ -485,10 +484,12 @@ def test_elasticsearch_nodes_run_with_security_and_transport_tls():
         File(f"{cfg}/transport-ca.pem", Secret("${elasticsearch_ca_cert}")),
         File(f"{cfg}/transport-cert.pem", Secret("${elasticsearch_transport_cert}")),
         File(f"{cfg}/transport-key.pem", Secret("${elasticsearch_transport_key}")),
+        File(f"{cfg}/health-login.curl", Secret('user = "health:${elasticsearch_health_password}"\n')),
     )
-    # The login reaches curl on stdin; the command line names only the variable.
-    assert c.health.test == ("CMD-SHELL", "printf 'user = \"%s\"\\n' \"$OW_ES_HEALTH_LOGIN\" | "
-                             "curl -fsS -K - http://127.0.0.1:9200/_cluster/health")
+    # The health check reads its login from the file: no secret in its command or environment.
+    assert c.health.test == ("CMD", "curl", "-fsS", "-K", f"{cfg}/health-login.curl",
+                             "http://127.0.0.1:9200/_cluster/health")
+    assert not [k for k, v in c.env if isinstance(v, Secret)]
     assert (c.epoch, c.member_id, c.rolls_after, c.rolls_after_id) == (
         "security", "elasticsearch-core-b@security", "elasticsearch-core-a", "elasticsearch-core-a@security")
     specs = {s.name: s for s in p.secrets}

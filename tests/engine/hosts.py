@@ -195,8 +195,18 @@ fi
 
 
 def create_hosts(names: list[str], subnet: str = "10.250.0.0/24", *, workdir: Path) -> list[TestHost]:
+    """The hosts, each with its sshd and dockerd answering; if any fails to start, whatever was
+    started (daemons, namespaces, the network) is removed before the error propagates."""
     workdir = Path(workdir)
     destroy_hosts(names, workdir)
+    try:
+        return _create_hosts(names, subnet, workdir)
+    except BaseException:
+        destroy_hosts(names, workdir)
+        raise
+
+
+def _create_hosts(names: list[str], subnet: str, workdir: Path) -> list[TestHost]:
     net = ipaddress.ip_network(subnet)
     gateway = net.network_address + 1
     workdir.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,7 @@ from tests.engine.images.build import STACK_IMAGES
 TAG, NEXT_TAG, THIRD_TAG = "1fae641", "7538ced", "4fac03a"
 ROLES = {
     "core-1": ["couchdb", "zookeeper", "kafka", "etcd", "controller", "scheduler", "registry"],
-    "core-2": ["zookeeper", "kafka", "etcd", "controller", "scheduler", "edge"],
+    "core-2": ["zookeeper", "kafka", "etcd", "controller", "scheduler", "edge", "elasticsearch"],
     "core-3": ["zookeeper", "kafka", "etcd", "controller", "scheduler", "elasticsearch"],
     "invoker-1": ["invoker"],
 }
@@ -60,6 +60,8 @@ WIDE_IMAGES = [f"owtest/action-nodejs-v{100 + i}:standin" for i in range(WIDE)]
 #: Another ZooKeeper image (the stand-in plus a label, so another image ID), for a change that
 #: replaces every ZooKeeper member: deployed quorum members roll one at a time.
 ZK_NEXT = f"{STACK_IMAGES['images.zookeeper']}-roll"
+#: The same for ElasticSearch: a change that replaces both nodes.
+ES_NEXT = f"{STACK_IMAGES['images.elasticsearch']}-roll"
 SSH_DIR = Path.home() / ".ssh"
 WORKDIR_PREFIX = "owt-prod-"
 
@@ -195,11 +197,12 @@ def fleet(host_tools: None, engine_bin: Path) -> Iterator[tuple[list[H.TestHost]
     hosts = H.create_hosts([*ROLES, SPARE], workdir=workdir)
     for ref in WIDE_IMAGES:
         subprocess.run(["docker", "tag", "owtest/action-nodejs-v20:standin", ref], check=True)
-    subprocess.run(["docker", "build", "-q", "-t", ZK_NEXT, "-"], check=True, capture_output=True,
-                   input=f"FROM {STACK_IMAGES['images.zookeeper']}\nLABEL owtest.roll=1\n",
-                   text=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    for ref, base in ((ZK_NEXT, "images.zookeeper"), (ES_NEXT, "images.elasticsearch")):
+        subprocess.run(["docker", "build", "-q", "-t", ref, "-"], check=True, capture_output=True,
+                       input=f"FROM {STACK_IMAGES[base]}\nLABEL owtest.roll=1\n",
+                       text=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})
     try:
-        H.load_images(hosts[0], [*UPSTREAM, *WIDE_IMAGES, ZK_NEXT])
+        H.load_images(hosts[0], [*UPSTREAM, *WIDE_IMAGES, ZK_NEXT, ES_NEXT])
         yield hosts, workdir
     finally:
         if os.environ.get("OW_ENGINE_KEEP_HOSTS"):  # for debugging: tests/engine/hosts.py
@@ -210,7 +213,7 @@ def fleet(host_tools: None, engine_bin: Path) -> Iterator[tuple[list[H.TestHost]
             subprocess.run(["ssh", "-o", f"ControlPath={SSH_DIR}/openwhisk-%C", "-O", "exit",
                             h.address], env=env, capture_output=True, timeout=30)
         H.destroy_hosts(hosts, workdir)
-        subprocess.run(["docker", "rmi", *WIDE_IMAGES, ZK_NEXT], capture_output=True)
+        subprocess.run(["docker", "rmi", *WIDE_IMAGES, ZK_NEXT, ES_NEXT], capture_output=True)
         shutil.rmtree(f"/etc/docker/certs.d/{hosts[0].address}:5000", ignore_errors=True)
         shutil.rmtree(workdir, ignore_errors=True)
         if made_ssh_dir:
@@ -374,11 +377,12 @@ def test_elasticsearch_lets_in_only_its_users_and_its_nodes_speak_tls(prod: Proj
     `elastic` nobody; the transport port speaks TLS with the stack's certificate."""
     hosts = {h.name: h for h in fleet[0]}
     plan = plan_of(prod)
-    [node] = [c for c in plan.containers() if c.service == "elasticsearch"]
+    node, *others = [c for c in plan.containers() if c.service == "elasticsearch"]
+    assert len(others) == 1
     base = f"http://{hosts[node.host].address}:9200"
-    env = dict(e.split("=", 1) for e in json.loads(on(hosts[node.host], "inspect", node.name))[0]
-               ["Config"]["Env"])
-    health = tuple(env["OW_ES_HEALTH_LOGIN"].split(":", 1))
+    login = on(hosts[node.host], "exec", node.name, "cat",
+               "/usr/share/elasticsearch/config/health-login.curl")
+    health = tuple(re.fullmatch(r'user = "(health):(\w+)"\n?', login).groups())
     controller = next(c for c in plan.containers() if c.service == "controller")
     conf = on(hosts[controller.host], "exec", controller.name, "cat", "/openwhisk-pulumi/secrets.conf")
     [password] = [line.split(" = ", 1)[1].strip('"') for line in conf.splitlines()
@@ -404,9 +408,49 @@ def test_elasticsearch_lets_in_only_its_users_and_its_nodes_speak_tls(prod: Proj
     # A plain connection to the transport port is refused by TLS.
     with socket.create_connection((hosts[node.host].address, 9300), timeout=10) as raw:
         raw.sendall(b"GET / HTTP/1.0\r\n\r\n")
-        assert raw.recv(100)[:1] in (b"", b"\x15")  # closed, or a TLS alert record
+        try:
+            first = raw.recv(100)[:1]
+        except ConnectionResetError:
+            first = b""
+        assert first in (b"", b"\x15")  # closed or reset, or a TLS alert record
+    # The other node reached this one over TLS with the shared certificate.
+    peer = on(hosts[others[0].host], "logs", others[0].name)
+    assert f"transport: TLS connection to {hosts[node.host].address}:9300 established" in peer, peer
     assert shown_anywhere(plan, hosts, {password, health[1]},
                           ("elasticsearch", "controller", "scheduler", "invoker")) == []
+    env = json.loads(on(hosts[node.host], "inspect", node.name))[0]["Config"]["Env"]
+    assert [e.split("=", 1)[0] for e in env if password in e or health[1] in e] == []
+
+
+def test_elasticsearch_nodes_from_before_security_restart_together_then_roll(prod: Project,
+                                                                            tmp_path: Path):
+    """Runbook-upgrade F: a stack whose last deployment listed its nodes without the epoch
+    `security` (as earlier versions of this program did) replaces them together; after that, a
+    change replaces them one at a time again. The older deployment is made by editing the
+    `quorumMembers` output in the state, which is all the next run reads of it."""
+    nodes = ["elasticsearch-core-2", "elasticsearch-core-3"]
+    state = json.loads(prod.export())
+    [stack] = [r for r in state["deployment"]["resources"] if r["type"] == "pulumi:pulumi:Stack"]
+    members = stack["outputs"]["quorumMembers"]
+    assert [m for m in members if m.startswith("elasticsearch-")] == [f"{n}@security" for n in nodes]
+    stack["outputs"]["quorumMembers"] = [m.split("@")[0] for m in members]
+    imported = tmp_path / "state.json"
+    imported.write_text(json.dumps(state))
+    prod.run("stack", "import", "--file", str(imported))
+
+    def replace_nodes(image: str, events: Path) -> dict[str, tuple[float, float]]:
+        cfg = prod.read_config()
+        cfg["openwhisk:images"]["elasticsearch"] = image
+        prod.write_config(cfg)
+        prod.up("--event-log", str(events))
+        return step_spans(events, nodes)
+    together = replace_nodes(ES_NEXT, tmp_path / "together.jsonl")
+    assert together[nodes[1]][0] < together[nodes[0]][1], together  # overlapping replacements
+    assert [m for m in prod.outputs()["quorumMembers"] if m.startswith("elasticsearch-")] == \
+        [f"{n}@security" for n in nodes]
+    rolled = replace_nodes(STACK_IMAGES["images.elasticsearch"], tmp_path / "rolled.jsonl")
+    assert rolled[nodes[0]][1] <= rolled[nodes[1]][0], rolled  # one after the other
+    prod.expect_no_changes()
 
 
 # -- the action network ---------------------------------------------------------------------------
