@@ -265,6 +265,24 @@ def _create_hosts(names: list[str], subnet: str, workdir: Path) -> list[TestHost
     return hosts
 
 
+def leftovers(names: list[str], workdir: Path) -> list[str]:
+    """What of the hosts `names` is still there: namespaces, the test network, directories,
+    cgroups and processes (none after destroy_hosts)."""
+    netns = _run("ip", "netns", "list").stdout.split()
+    left = [ns for ns in netns if ns in [BRIDGE_NS] + [netns_name(n) for n in names]]
+    left += [line for line in _run("ip", "-o", "link").stdout.splitlines() if ROOT_VETH in line]
+    left += [str(p) for n in names for p in (Path(workdir) / n, run_dir(n)) if p.exists()]
+    left += [str(p) for n in names for p in Path("/sys/fs/cgroup").glob(f"*/owt-{n}")]
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(workdir) in args or any(f"/run/owt-{n}/" in args for n in names):
+            left.append(f"process {pid}: {args}")
+    return left
+
+
 def load_image(host: TestHost, ref: str, workdir: Path) -> None:
     """Copy image `ref` from the main daemon (/var/run/docker.sock) into `host`'s daemon, over SSH."""
     _load(host, [ref], host.docker_host, ssh_env(workdir))

@@ -33,25 +33,9 @@ def lab(host_tools: None):
     hosts = H.create_hosts(NAMES, workdir=workdir)
     yield hosts, workdir, H.ssh_env(workdir)
     H.destroy_hosts(hosts, workdir)
-    leftovers = _leftovers(workdir)
+    leftovers = H.leftovers(NAMES, workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     assert not leftovers, f"teardown left: {leftovers}"
-
-
-def _leftovers(workdir: Path) -> list[str]:
-    left = [ns for ns in run("ip", "netns", "list").stdout.split()
-            if ns in [H.BRIDGE_NS] + [H.netns_name(n) for n in NAMES]]
-    left += [l for l in run("ip", "-o", "link").stdout.splitlines() if H.ROOT_VETH in l]
-    left += [str(p) for n in NAMES for p in (workdir / n, H.run_dir(n)) if p.exists()]
-    left += [str(p) for n in NAMES for p in Path("/sys/fs/cgroup").glob(f"*/owt-{n}")]
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            args = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if str(workdir) in args or any(f"/run/owt-{n}/" in args for n in NAMES):
-            left.append(f"process {pid}: {args}")
-    return left
 
 
 def test_ssh_login_with_pinned_host_key(lab):
