@@ -11,6 +11,7 @@ import hashlib
 import ipaddress
 import json
 from dataclasses import asdict, dataclass, replace
+from dataclasses import fields as dataclass_fields
 
 from config import extra_env as env_rules
 from config import Stack, StackConfig, docker_endpoint, namespace_secret
@@ -60,13 +61,17 @@ def _invokers(cfg: StackConfig) -> list[Placed]:
 SECRETS_LABEL = "org.openwhisk-pulumi.secrets"
 
 
+#: SecretSpec fields added after stacks were deployed with its earlier form: the secrets label
+#: hashes them only when they differ from their default, so adding one relabels (and so replaces)
+#: no container.
+_LATER_SPEC_FIELDS = ("client_auth",)
+
+
 def _digested(spec: SecretSpec) -> dict:
-    """What of a spec the secrets label hashes: every field, except a field added later while it
-    keeps its default (`client_auth`), so that adding it relabels, and so replaces, nothing."""
-    fields = asdict(spec)
-    if not spec.client_auth:
-        del fields["client_auth"]
-    return fields
+    """What of a spec the secrets label hashes (see _LATER_SPEC_FIELDS)."""
+    defaults = {f.name: f.default for f in dataclass_fields(SecretSpec)}
+    return {k: v for k, v in asdict(spec).items()
+            if k not in _LATER_SPEC_FIELDS or v != defaults[k]}
 
 
 def _label_secrets(service: Service, secrets: tuple[SecretSpec, ...]) -> Service:
@@ -235,7 +240,7 @@ def plan_services(cfg: StackConfig, where: Placement, wiring: Wiring, registry: 
     if w.ess:
         services.append(es.service(w.ess, cfg.activation_store.index_pattern))
     stores = [init_key] + list(kafka.ready_keys(cfg, w.brokers)) + etcd_auth \
-        + [f"elasticsearch-{e.name}" for e in w.ess]
+        + list(es.node_keys(w.ess))
 
     seed_count = cfg.controller.seed_count or len(w.controllers)
     controller_seeds = [(c.address, cfg.controller.remoting_port) for c in w.controllers[:seed_count]] \

@@ -40,7 +40,14 @@ CONFIG = "/usr/share/elasticsearch/config"
 HEALTH_LOGIN = f"{CONFIG}/health-login.curl"
 USER, HEALTH_USER = "openwhisk", "health"
 PASSWORD_SECRET, HEALTH_SECRET = "elasticsearch_password", "elasticsearch_health_password"
+PASSWORD_HASH, HEALTH_HASH = f"{PASSWORD_SECRET}_hash", f"{HEALTH_SECRET}_hash"
+CA_KEY, CA_CERT = "elasticsearch_ca_key", "elasticsearch_ca_cert"
+TRANSPORT_KEY, TRANSPORT_CERT = "elasticsearch_transport_key", "elasticsearch_transport_cert"
 EPOCH = "security"
+#: Where each node reads its transport TLS files, by the `xpack.security.transport.ssl.` setting
+#: that names them.
+TLS_FILES = {"certificate_authorities": f"{CONFIG}/transport-ca.pem",
+             "certificate": f"{CONFIG}/transport-cert.pem", "key": f"{CONFIG}/transport-key.pem"}
 #: The role names in roles.yml.
 STORE_ROLE, HEALTH_ROLE = "openwhisk_activations", "openwhisk_health"
 
@@ -50,15 +57,14 @@ def secret_specs() -> list[SecretSpec]:
     return [
         SecretSpec(PASSWORD_SECRET, "password"),
         SecretSpec(HEALTH_SECRET, "password"),
-        SecretSpec(f"{PASSWORD_SECRET}_hash", "htpasswd", source=PASSWORD_SECRET, user=USER),
-        SecretSpec(f"{HEALTH_SECRET}_hash", "htpasswd", source=HEALTH_SECRET, user=HEALTH_USER),
-        SecretSpec("elasticsearch_ca_key", "tls_key"),
-        SecretSpec("elasticsearch_ca_cert", "ca_cert", key="elasticsearch_ca_key",
-                   tls=TlsPlan("OpenWhisk ElasticSearch CA", (), ())),
-        SecretSpec("elasticsearch_transport_key", "tls_key"),
-        SecretSpec("elasticsearch_transport_cert", "tls_cert", key="elasticsearch_transport_key",
-                   tls=TlsPlan("OpenWhisk ElasticSearch transport", (), ()),
-                   ca="elasticsearch_ca_cert", client_auth=True),
+        SecretSpec(PASSWORD_HASH, "htpasswd", source=PASSWORD_SECRET, user=USER),
+        SecretSpec(HEALTH_HASH, "htpasswd", source=HEALTH_SECRET, user=HEALTH_USER),
+        SecretSpec(CA_KEY, "tls_key"),
+        SecretSpec(CA_CERT, "ca_cert", key=CA_KEY, tls=TlsPlan("OpenWhisk ElasticSearch CA", (), ())),
+        SecretSpec(TRANSPORT_KEY, "tls_key"),
+        SecretSpec(TRANSPORT_CERT, "tls_cert", key=TRANSPORT_KEY,
+                   tls=TlsPlan("OpenWhisk ElasticSearch transport", (), ()), ca=CA_CERT,
+                   client_auth=True),
     ]
 
 
@@ -78,12 +84,12 @@ def roles_yml(index_pattern: str) -> str:
 
 def files(index_pattern: str) -> tuple[File, ...]:
     return (
-        File(f"{CONFIG}/users", Secret(f"${{{PASSWORD_SECRET}_hash}}\n${{{HEALTH_SECRET}_hash}}\n")),
+        File(f"{CONFIG}/users", Secret(f"${{{PASSWORD_HASH}}}\n${{{HEALTH_HASH}}}\n")),
         File(f"{CONFIG}/users_roles", f"{STORE_ROLE}:{USER}\n{HEALTH_ROLE}:{HEALTH_USER}\n"),
         File(f"{CONFIG}/roles.yml", roles_yml(index_pattern)),
-        File(f"{CONFIG}/transport-ca.pem", Secret.of("elasticsearch_ca_cert")),
-        File(f"{CONFIG}/transport-cert.pem", Secret.of("elasticsearch_transport_cert")),
-        File(f"{CONFIG}/transport-key.pem", Secret.of("elasticsearch_transport_key")),
+        File(TLS_FILES["certificate_authorities"], Secret.of(CA_CERT)),
+        File(TLS_FILES["certificate"], Secret.of(TRANSPORT_CERT)),
+        File(TLS_FILES["key"], Secret.of(TRANSPORT_KEY)),
         File(HEALTH_LOGIN, Secret(f'user = "{HEALTH_USER}:${{{HEALTH_SECRET}}}"\n')),
     )
 
@@ -93,12 +99,17 @@ HEALTH = Health(("CMD", "curl", "-fsS", "-K", HEALTH_LOGIN,
                  f"http://127.0.0.1:{HTTP_PORT}/_cluster/health"), wait=True, start_period_s=120)
 
 
+def node_keys(ess: list[Placed]) -> tuple[str, ...]:
+    """The nodes' container keys: what the activation store's clients wait for."""
+    return tuple(f"elasticsearch-{e.name}" for e in ess)
+
+
 def service(ess: list[Placed], index_pattern: str) -> Service:
     containers, volumes = [], []
     peers = ",".join(f"{e.address}:{TRANSPORT_PORT}" for e in ess)
-    for e in ess:
+    for e, key in zip(ess, node_keys(ess)):
         host = e.host_name
-        data = VolumePlan(f"elasticsearch-{e.name}-data", host, f"{PREFIX}-elasticsearch-data",
+        data = VolumePlan(f"{key}-data", host, f"{PREFIX}-elasticsearch-data",
                           owner=OWNER)
         volumes.append(data)
         env = {
@@ -107,9 +118,7 @@ def service(ess: list[Placed], index_pattern: str) -> Service:
             "xpack.security.enabled": "true",
             "xpack.security.transport.ssl.enabled": "true",
             "xpack.security.transport.ssl.verification_mode": "certificate",
-            "xpack.security.transport.ssl.certificate_authorities": f"{CONFIG}/transport-ca.pem",
-            "xpack.security.transport.ssl.certificate": f"{CONFIG}/transport-cert.pem",
-            "xpack.security.transport.ssl.key": f"{CONFIG}/transport-key.pem",
+            **{f"xpack.security.transport.ssl.{k}": path for k, path in TLS_FILES.items()},
         }
         if len(ess) == 1:
             env["discovery.type"] = "single-node"
@@ -117,7 +126,7 @@ def service(ess: list[Placed], index_pattern: str) -> Service:
             env["discovery.zen.ping.unicast.hosts"] = peers
             env["discovery.zen.minimum_master_nodes"] = str(len(ess) // 2 + 1)
         containers.append(Container(
-            key=f"elasticsearch-{e.name}", service="elasticsearch", host=host,
+            key=key, service="elasticsearch", host=host,
             name=f"{PREFIX}-elasticsearch", image="elasticsearch", env=tuple(sorted(env.items())),
             ports=(Port(HTTP_PORT, HTTP_PORT, "http"), Port(TRANSPORT_PORT, TRANSPORT_PORT, "transport")),
             mounts=(Mount("/usr/share/elasticsearch/data", volume=data.key),),

@@ -158,7 +158,7 @@ class Container:
     a first deploy they start together (and a new member never waits); on later updates they
     roll one at a time."""
     epoch: str = ""
-    """Quorum members: a setting every member of the role must share (e.g. `transport-tls`). The
+    """Quorum members: a setting every member of the role must share (e.g. `security`). The
     members' ids in `quorumMembers` carry it, so when it changes no member counts as deployed
     and they restart together, as a cluster whose members cannot talk across the change needs."""
     ulimits: tuple[tuple[str, int, int], ...] = ()
@@ -174,17 +174,18 @@ class Container:
         values = [v for _, v in self.env] + [f.content for f in self.files]
         return sorted({n for v in values if isinstance(v, Secret) for n in v.names})
 
+    def _id(self, key: str) -> str:
+        return f"{key}@{self.epoch}" if self.epoch else key
+
     @property
     def member_id(self) -> str:
         """The id a quorum member has in `quorumMembers`: its key, with its epoch if it has one."""
-        return f"{self.key}@{self.epoch}" if self.epoch else self.key
+        return self._id(self.key)
 
     @property
     def rolls_after_id(self) -> str | None:
         """The id of the member this one rolls after (the members of a role share an epoch)."""
-        if self.rolls_after is None:
-            return None
-        return f"{self.rolls_after}@{self.epoch}" if self.epoch else self.rolls_after
+        return None if self.rolls_after is None else self._id(self.rolls_after)
 
     @property
     def stop_grace_s(self) -> int:

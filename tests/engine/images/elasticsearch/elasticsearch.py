@@ -142,9 +142,9 @@ def _denied(status: int, reason: str) -> Reply:
 def handle(req: Request) -> Reply:
     if not SECURITY:
         return serve(req)
-    user = REALM.authenticate(req.basic_auth())
+    login = req.basic_auth()
+    user = REALM.authenticate(login)
     if user is None:
-        login = req.basic_auth()
         return _denied(401, f"unable to authenticate user [{login[0]}] for REST request [{req.path}]"
                        if login else f"missing authentication credentials for REST request [{req.path}]")
     seg = [s for s in req.path.split("/") if s]
@@ -287,7 +287,7 @@ def main() -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     for f in DATA.glob("*.index.json"):
         INDICES[f.name.removesuffix(".index.json")] = json.loads(f.read_text())
-    if os.environ.get("discovery.type") != "single-node" and not os.environ.get("discovery.zen.ping.unicast.hosts"):
+    if not single and not os.environ.get("discovery.zen.ping.unicast.hosts"):
         log("warning: neither discovery.type=single-node nor discovery.zen.ping.unicast.hosts is set")
     if TRANSPORT_TLS:
         server, client = _tls_contexts()
